@@ -1,0 +1,690 @@
+/*
+ * config.c: inih callbacks -> one validated struct config.
+ *
+ * inih reports the line of the first line a handler refused; the
+ * handler leaves its message in the parse context, so every error reads
+ * "file:line: message".  Checks that need the whole file (a host with
+ * no root) name the line of the host's section header.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "url.h"
+
+#define HOST_PREFIX	"host "
+
+struct parse {
+	struct config	*cf;
+	const char	*text;		/* for finding section lines */
+	char		 msg[CONFIG_ERR_MAX];
+	int		 failed;
+	char		 section[300];	/* the [host ...] being filled */
+	int		 in_server;	/* last section seen was [server] */
+	int		 seen_server;
+	unsigned	 seen;		/* keys seen in the current section */
+};
+
+/* Copy a string that must fit; 0 or -1. */
+static int
+copy(char *dst, size_t dstlen, const char *src)
+{
+	size_t	len = strlen(src);
+
+	if (len >= dstlen)
+		return -1;
+	memcpy(dst, src, len + 1);
+	return 0;
+}
+
+/* Record the first error; returns 0, the inih "refused" value. */
+static int __attribute__((format(printf, 2, 3)))
+fail(struct parse *p, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (!p->failed) {
+		va_start(ap, fmt);
+		(void)vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
+		va_end(ap);
+		p->failed = 1;
+	}
+	return 0;
+}
+
+/* An integer in [min, max]; 0 or -1. */
+static int
+parse_int(const char *s, long min, long max, long *out)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "on", "yes", "true", "1" };
+	static const char *const no[] = { "off", "no", "false", "0" };
+	size_t	 i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return *out = 1, 0;
+		if (strcasecmp(s, no[i]) == 0)
+			return *out = 0, 0;
+	}
+	return -1;
+}
+
+/* dir + "/" + path unless path is absolute. */
+static int
+resolve_path(const struct config *cf, const char *path, char *out,
+    size_t outlen)
+{
+	int	n;
+
+	if (*path == '\0')
+		return -1;
+	if (path[0] == '/')
+		return copy(out, outlen, path);
+	n = snprintf(out, outlen, "%s/%s", cf->dir, path);
+	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
+}
+
+/* "127.0.0.1:1965", "[::1]:1965". */
+static int
+parse_addr(const char *tok, struct listen_addr *la)
+{
+	char		 host[64];
+	const char	*colon, *hs, *he;
+	long		 port;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&la->ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&la->ss;
+
+	memset(la, 0, sizeof(*la));
+	if (tok[0] == '[') {
+		hs = tok + 1;
+		if ((he = strchr(hs, ']')) == NULL || he[1] != ':')
+			return -1;
+		colon = he + 1;
+	} else {
+		hs = tok;
+		if ((colon = strrchr(tok, ':')) == NULL)
+			return -1;
+		he = colon;
+	}
+	if ((size_t)(he - hs) >= sizeof(host) || he == hs)
+		return -1;
+	memcpy(host, hs, he - hs);
+	host[he - hs] = '\0';
+	if (parse_int(colon + 1, 1, 65535, &port) == -1)
+		return -1;
+	if (tok[0] == '[' && inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		la->sslen = sizeof(*sin6);
+	} else if (tok[0] != '[' &&
+	    inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		la->sslen = sizeof(*sin);
+	} else
+		return -1;
+	la->port = (int)port;
+	return copy(la->text, sizeof(la->text), tok);
+}
+
+static int
+server_listen(struct parse *p, const char *value)
+{
+	struct config	*cf = p->cf;
+	char		 buf[1024], *tok, *save = NULL;
+	size_t		 first = cf->nlisten, i;
+	int		 proxy = 0;
+
+	if (copy(buf, sizeof(buf), value) == -1)
+		return fail(p, "listen: line too long");
+	for (tok = strtok_r(buf, " \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t", &save)) {
+		if (strcmp(tok, "proxy") == 0) {
+			proxy = 1;
+			continue;
+		}
+		if (cf->nlisten == CONFIG_MAX_LISTEN)
+			return fail(p, "listen: more than 16 addresses");
+		if (parse_addr(tok, &cf->listen[cf->nlisten]) == -1)
+			return fail(p, "listen: \"%s\" is not ADDR:PORT with a "
+			    "numeric address (127.0.0.1:1965, [::1]:1965)", tok);
+		cf->nlisten++;
+	}
+	if (first == cf->nlisten)
+		return fail(p, "listen: no address given");
+	for (i = first; i < cf->nlisten; i++)
+		cf->listen[i].proxy = proxy;
+	return 1;
+}
+
+static int
+server_log(struct parse *p, const char *value)
+{
+	struct config	*cf = p->cf;
+
+	if (strcmp(value, "stderr") == 0)
+		cf->access_log = ACCESS_STDERR;
+	else if (strcmp(value, "syslog") == 0)
+		cf->access_log = ACCESS_SYSLOG;
+	else if (strcmp(value, "off") == 0)
+		cf->access_log = ACCESS_OFF;
+	else {
+		cf->access_log = ACCESS_FILE;
+		if (resolve_path(cf, value, cf->access_log_file,
+		    sizeof(cf->access_log_file)) == -1)
+			return fail(p, "access_log: bad path \"%s\"", value);
+	}
+	return 1;
+}
+
+struct int_key {
+	const char	*name;
+	long		 min, max;
+	size_t		 offset;	/* of an int (or long) in the struct */
+	int		 is_long;
+};
+
+static const struct int_key server_ints[] = {
+	{ "request_timeout", 1, 3600, offsetof(struct config, request_timeout), 0 },
+	{ "write_timeout", 1, 3600, offsetof(struct config, write_timeout), 0 },
+	{ "max_connections", 1, 1000000, offsetof(struct config, max_connections), 0 },
+	{ "cgi_max", 1, 10000, offsetof(struct config, cgi_max), 0 },
+	{ "cgi_max_output", 1024, 1L << 40, offsetof(struct config, cgi_max_output), 1 },
+};
+
+static const struct int_key host_ints[] = {
+	{ "cgi_timeout", 1, 3600, offsetof(struct host_cfg, cgi_timeout), 0 },
+	{ "feed_entries", 1, 100000, offsetof(struct host_cfg, feed_entries), 0 },
+};
+
+/* 1: handled, 0: error, -1: not an integer key. */
+static int
+set_int(struct parse *p, const struct int_key *keys, size_t nkeys,
+    void *base, const char *name, const char *value)
+{
+	long	 v;
+	size_t	 i;
+
+	for (i = 0; i < nkeys; i++) {
+		if (strcmp(keys[i].name, name) != 0)
+			continue;
+		if (parse_int(value, keys[i].min, keys[i].max, &v) == -1)
+			return fail(p, "%s: expected a number from %ld to %ld, "
+			    "not \"%s\"", name, keys[i].min, keys[i].max, value);
+		if (keys[i].is_long)
+			*(long *)((char *)base + keys[i].offset) = v;
+		else
+			*(int *)((char *)base + keys[i].offset) = (int)v;
+		return 1;
+	}
+	return -1;
+}
+
+static int
+server_key(struct parse *p, const char *name, const char *value)
+{
+	long	v;
+	int	r;
+
+	if (strcmp(name, "listen") == 0)
+		return server_listen(p, value);
+	if (strcmp(name, "access_log") == 0)
+		return server_log(p, value);
+	if (strcmp(name, "workers") == 0) {
+		if (strcmp(value, "auto") == 0)
+			p->cf->workers = 0;
+		else if (parse_int(value, 1, 256, &v) == 0)
+			p->cf->workers = (int)v;
+		else
+			return fail(p, "workers: expected auto or 1 to 256, "
+			    "not \"%s\"", value);
+		return 1;
+	}
+	r = set_int(p, server_ints, sizeof(server_ints) / sizeof(server_ints[0]),
+	    p->cf, name, value);
+	if (r != -1)
+		return r;
+	return fail(p, "unknown key \"%s\" in [server]", name);
+}
+
+/* A path under the root: relative, no "." or ".." segment, no dotfile. */
+static int
+sub_dir(const char *value, char *out, size_t outlen)
+{
+	const char	*s;
+	size_t		 len;
+
+	while (*value == '/')
+		value++;
+	if (copy(out, outlen, value) == -1 || *out == '\0')
+		return -1;
+	len = strlen(out);
+	while (len > 0 && out[len - 1] == '/')
+		out[--len] = '\0';
+	/* every segment: no dot segment, no dotfile, no empty segment */
+	for (s = out;; s++) {
+		if (*s == '.' || *s == '/')
+			return -1;
+		if ((s = strchr(s, '/')) == NULL)
+			return 0;
+	}
+}
+
+/* "en-GB", "en,cy": letters, digits, '-' and ',' between tags. */
+static int
+valid_lang(const char *s)
+{
+	if (*s == '\0' || strlen(s) >= 64)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != ',')
+			return 0;
+	return 1;
+}
+
+static int
+host_feeds(struct parse *p, struct host_cfg *h, const char *value)
+{
+	char	 buf[1024], *tok, *save = NULL;
+
+	if (copy(buf, sizeof(buf), value) == -1)
+		return fail(p, "feeds: line too long");
+	for (tok = strtok_r(buf, " \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t", &save)) {
+		if (h->nfeeds == CONFIG_MAX_FEEDS)
+			return fail(p, "feeds: more than 16 directories");
+		if (sub_dir(tok, h->feeds[h->nfeeds].dir,
+		    sizeof(h->feeds[0].dir)) == -1)
+			return fail(p, "feeds: \"%s\" is not a directory "
+			    "under the root", tok);
+		h->nfeeds++;
+	}
+	return 1;
+}
+
+/* feed_title = DIR Title words */
+static int
+host_feed_title(struct parse *p, struct host_cfg *h, const char *value)
+{
+	char	 dir[256];
+	size_t	 i, n = strcspn(value, " \t");
+
+	if (n >= sizeof(dir) || value[n] == '\0')
+		return fail(p, "feed_title: expected DIR TITLE, not \"%s\"",
+		    value);
+	memcpy(dir, value, n);
+	dir[n] = '\0';
+	value += n + strspn(value + n, " \t");
+	for (i = 0; i < h->nfeeds; i++)
+		if (strcmp(h->feeds[i].dir, dir) == 0)
+			break;
+	if (i == h->nfeeds)
+		return fail(p, "feed_title: \"%s\" is not listed in feeds "
+		    "(set feeds first)", dir);
+	if (copy(h->feeds[i].title, sizeof(h->feeds[i].title), value) == -1)
+		return fail(p, "feed_title: title too long");
+	return 1;
+}
+
+static int
+host_path(struct parse *p, const char *name, const char *value, char *out)
+{
+	if (resolve_path(p->cf, value, out, PATH_MAX) == -1)
+		return fail(p, "%s: bad path", name);
+	return 1;
+}
+
+static int
+host_key(struct parse *p, struct host_cfg *h, const char *name,
+    const char *value)
+{
+	int	r;
+
+	if (strcmp(name, "root") == 0 || strcmp(name, "cert") == 0 ||
+	    strcmp(name, "key") == 0)
+		return host_path(p, name, value, name[0] == 'r' ? h->root :
+		    name[0] == 'c' ? h->cert : h->key);
+	if (strcmp(name, "lang") == 0) {
+		if (!valid_lang(value))
+			return fail(p, "lang: \"%s\" is not a BCP 47 tag "
+			    "or a comma-separated list of them", value);
+		return copy(h->lang, sizeof(h->lang), value) == 0;
+	}
+	if (strcmp(name, "index") == 0) {
+		if (*value == '\0' || *value == '.' || strchr(value, '/') ||
+		    copy(h->index, sizeof(h->index), value) == -1)
+			return fail(p, "index: \"%s\" is not a file name",
+			    value);
+		return 1;
+	}
+	if (strcmp(name, "autoindex") == 0) {
+		if (parse_bool(value, &h->autoindex) == -1)
+			return fail(p, "autoindex: expected on or off, not "
+			    "\"%s\"", value);
+		return 1;
+	}
+	if (strcmp(name, "cgi") == 0) {
+		if (sub_dir(value, h->cgi, sizeof(h->cgi)) == -1)
+			return fail(p, "cgi: \"%s\" is not a directory under "
+			    "the root", value);
+		return 1;
+	}
+	if (strcmp(name, "feeds") == 0)
+		return host_feeds(p, h, value);
+	if (strcmp(name, "feed_title") == 0)
+		return host_feed_title(p, h, value);
+	r = set_int(p, host_ints, sizeof(host_ints) / sizeof(host_ints[0]),
+	    h, name, value);
+	if (r != -1)
+		return r;
+	return fail(p, "unknown key \"%s\" in [host]", name);
+}
+
+/* The line of "[section]" in the text, for errors found after parsing. */
+static int
+section_line(const char *text, const char *section)
+{
+	const char	*s = text, *e;
+	size_t		 len = strlen(section);
+	int		 line = 1;
+
+	for (; *s != '\0'; line++) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '[' && strncmp(s + 1, section, len) == 0 &&
+		    s[1 + len] == ']')
+			return line;
+		if ((e = strchr(s, '\n')) == NULL)
+			break;
+		s = e + 1;
+	}
+	return 0;
+}
+
+static int
+new_host(struct parse *p, const char *section)
+{
+	struct config	*cf = p->cf;
+	struct host_cfg	*h;
+	const char	*name = section + strlen(HOST_PREFIX);
+	size_t		 i;
+
+	name += strspn(name, " \t");
+	h = realloc(cf->hosts, (cf->nhosts + 1) * sizeof(*h));
+	if (h == NULL)
+		return fail(p, "out of memory");
+	cf->hosts = h;
+	h = &cf->hosts[cf->nhosts];
+	memset(h, 0, sizeof(*h));
+	if (url_host_canonical(name, h->name, sizeof(h->name)) == -1)
+		return fail(p, "[host %s]: not a valid host name", name);
+	for (i = 0; i < cf->nhosts; i++)
+		if (strcmp(cf->hosts[i].name, h->name) == 0)
+			return fail(p, "[host %s]: host defined twice", name);
+	h->line = section_line(p->text, section);
+	(void)copy(h->index, sizeof(h->index), "index.gmi");
+	h->cgi_timeout = 10;
+	h->feed_entries = 100;
+	cf->nhosts++;
+	return 1;
+}
+
+/* Keys that may repeat; every other key may appear once per section. */
+static int
+repeatable(const char *name)
+{
+	return strcmp(name, "listen") == 0 || strcmp(name, "feeds") == 0 ||
+	    strcmp(name, "feed_title") == 0;
+}
+
+static unsigned
+key_bit(const char *name)
+{
+	unsigned	h = 5381;
+
+	while (*name)
+		h = h * 33 + (unsigned char)*name++;
+	return 1u << (h % 32);
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse	*p = user;
+	struct config	*cf = p->cf;
+	unsigned	 bit;
+
+	if (p->failed)
+		return 1;	/* inih keeps going; report the first error */
+	if (strcmp(section, "server") == 0) {
+		if (!p->in_server) {
+			if (p->seen_server)
+				return fail(p, "[server] appears twice");
+			p->in_server = p->seen_server = 1;
+			p->seen = 0;
+		}
+	} else if (strncmp(section, HOST_PREFIX, strlen(HOST_PREFIX)) == 0) {
+		if (p->in_server || strcmp(section, p->section) != 0) {
+			if (!new_host(p, section))
+				return 0;
+			(void)copy(p->section, sizeof(p->section), section);
+			p->in_server = 0;
+			p->seen = 0;
+		}
+	} else if (*section == '\0')
+		return fail(p, "\"%s\" is outside any section", name);
+	else
+		return fail(p, "unknown section [%s]", section);
+
+	bit = key_bit(name);
+	if (!repeatable(name) && (p->seen & bit) != 0)
+		return fail(p, "key \"%s\" set twice in this section", name);
+	p->seen |= bit;
+	if (p->in_server)
+		return server_key(p, name, value);
+	return host_key(p, &cf->hosts[cf->nhosts - 1], name, value);
+}
+
+static void
+defaults(struct config *cf)
+{
+	cf->workers = 0;
+	cf->access_log = ACCESS_STDERR;
+	cf->request_timeout = 10;
+	cf->write_timeout = 30;
+	cf->max_connections = 1024;
+	cf->cgi_max = 16;
+	cf->cgi_max_output = 8L << 20;
+}
+
+/* Checks that need the whole file; 0 or -1 with line and message set. */
+static int
+validate(struct parse *p, int *line)
+{
+	struct config	*cf = p->cf;
+	struct host_cfg	*h;
+	size_t		 i;
+	const char	*missing;
+
+	if (cf->nhosts == 0) {
+		*line = 0;
+		return fail(p, "no [host NAME] section: nothing to serve"), -1;
+	}
+	for (i = 0; i < cf->nhosts; i++) {
+		h = &cf->hosts[i];
+		missing = h->root[0] == '\0' ? "root" :
+		    h->cert[0] == '\0' ? "cert" :
+		    h->key[0] == '\0' ? "key" : NULL;
+		if (missing != NULL) {
+			*line = h->line;
+			return fail(p, "host has no %s", missing), -1;
+		}
+	}
+	if (cf->nlisten == 0) {
+		(void)parse_addr("0.0.0.0:1965", &cf->listen[0]);
+		(void)parse_addr("[::]:1965", &cf->listen[1]);
+		cf->nlisten = 2;
+	}
+	return 0;
+}
+
+/*
+ * inih only reports sections that hold keys; look at every header so an
+ * empty or misspelt section is an error too.
+ */
+static int
+check_sections(struct parse *p, const char *text, int *line)
+{
+	const char	*s = text, *e;
+	char		 name[300];
+	size_t		 n;
+
+	for (*line = 1; *s != '\0'; (*line)++) {
+		s += strspn(s, " \t");
+		e = strchr(s, '\n');
+		if (*s == '[') {
+			n = strcspn(s + 1, "]\n");
+			if (s[1 + n] != ']' || n >= sizeof(name))
+				return fail(p, "unterminated section header"), -1;
+			memcpy(name, s + 1, n);
+			name[n] = '\0';
+			if (strcmp(name, "server") != 0 &&
+			    (strncmp(name, HOST_PREFIX, strlen(HOST_PREFIX)) != 0 ||
+			    name[strspn(name + 5, " \t") + 5] == '\0'))
+				return fail(p, "unknown section [%s] (expected "
+				    "[server] or [host NAME])", name), -1;
+		}
+		if (e == NULL)
+			break;
+		s = e + 1;
+	}
+	return 0;
+}
+
+int
+config_parse_string(const char *text, const char *name, const char *dir,
+    struct config *cf, char *err, size_t errlen)
+{
+	struct parse	 p;
+	int		 line;
+
+	memset(cf, 0, sizeof(*cf));
+	memset(&p, 0, sizeof(p));
+	p.cf = cf;
+	p.text = text;
+	defaults(cf);
+	if (copy(cf->file, sizeof(cf->file), name) == -1 ||
+	    copy(cf->dir, sizeof(cf->dir), dir) == -1) {
+		snprintf(err, errlen, "%s: path too long", name);
+		return -1;
+	}
+	if (check_sections(&p, text, &line) == 0)
+		line = ini_parse_string(text, handler, &p);
+	if (line == 0 && !p.failed && validate(&p, &line) == 0)
+		return 0;
+	if (!p.failed)
+		(void)copy(p.msg, sizeof(p.msg), "syntax error (expected "
+		    "[section], key = value, or a ; comment)");
+	if (line > 0)
+		snprintf(err, errlen, "%s:%d: %s", name, line, p.msg);
+	else
+		snprintf(err, errlen, "%s: %s", name, p.msg);
+	config_free(cf);
+	return -1;
+}
+
+int
+config_load(const char *path, struct config *cf, char *err, size_t errlen)
+{
+	FILE	*f;
+	char	*text = NULL, dir[PATH_MAX], tmp[PATH_MAX], *d;
+	size_t	 len = 0, cap = 0, n;
+	int	 r = -1;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* Relative paths in the file resolve against its directory. */
+	if (copy(tmp, sizeof(tmp), path) == -1 ||
+	    realpath(dirname(tmp), dir) == NULL) {
+		snprintf(err, errlen, "%s: cannot resolve its directory", path);
+		goto done;
+	}
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			if (cap > (1 << 20) || (d = realloc(text, cap)) == NULL) {
+				snprintf(err, errlen, "%s: too large", path);
+				goto done;
+			}
+			text = d;
+		}
+		if ((n = fread(text + len, 1, 4096, f)) == 0)
+			break;
+		len += n;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (memchr(text, '\0', len) != NULL) {
+		snprintf(err, errlen, "%s: contains a NUL byte", path);
+		goto done;
+	}
+	text[len] = '\0';
+	r = config_parse_string(text, path, dir, cf, err, errlen);
+done:
+	free(text);
+	fclose(f);
+	return r;
+}
+
+void
+config_free(struct config *cf)
+{
+	free(cf->hosts);
+	cf->hosts = NULL;
+	cf->nhosts = 0;
+}
+
+const struct host_cfg *
+config_find_host(const struct config *cf, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < cf->nhosts; i++)
+		if (strcmp(cf->hosts[i].name, name) == 0)
+			return &cf->hosts[i];
+	return NULL;
+}

@@ -1,0 +1,86 @@
+/*
+ * config.h: the INI configuration (parsed with inih) as one validated,
+ * immutable struct config.  Parsing is pure (config_parse_string); only
+ * config_load touches the file system, to read the file.
+ */
+#ifndef CAPSULED_CONFIG_H
+#define CAPSULED_CONFIG_H
+
+#include <sys/socket.h>
+#include <limits.h>
+#include <stddef.h>
+
+#include "url.h"
+
+#define CONFIG_MAX_LISTEN	16
+#define CONFIG_MAX_FEEDS	16
+#define CONFIG_ERR_MAX		(PATH_MAX + 256)
+
+struct listen_addr {
+	struct sockaddr_storage	ss;
+	socklen_t		sslen;
+	char			text[64];	/* as written: "[::1]:1965" */
+	int			port;
+	int			proxy;		/* expects a PROXY header */
+};
+
+struct feed_cfg {
+	char	dir[256];		/* directory under the root, no slashes at ends */
+	char	title[256];		/* "" -> the directory's name */
+};
+
+struct host_cfg {
+	char		name[URL_HOST_MAX + 1];	/* canonical (url_host_canonical) */
+	int		line;			/* where its section starts */
+	char		root[PATH_MAX];
+	char		cert[PATH_MAX];
+	char		key[PATH_MAX];
+	char		lang[64];		/* "" -> no lang parameter */
+	char		index[256];
+	int		autoindex;
+	char		cgi[256];		/* directory under root; "" -> off */
+	int		cgi_timeout;		/* seconds */
+	struct feed_cfg	feeds[CONFIG_MAX_FEEDS];
+	size_t		nfeeds;
+	int		feed_entries;		/* at most this many per feed */
+};
+
+enum log_target { ACCESS_OFF, ACCESS_STDERR, ACCESS_SYSLOG, ACCESS_FILE };
+
+struct config {
+	char			file[PATH_MAX];	/* as given, for messages */
+	char			dir[PATH_MAX];	/* relative paths resolve here */
+	struct listen_addr	listen[CONFIG_MAX_LISTEN];
+	size_t			nlisten;
+	int			workers;	/* 0 = auto: one per CPU */
+	enum log_target		access_log;
+	char			access_log_file[PATH_MAX];
+	int			request_timeout;	/* handshake + request line */
+	int			write_timeout;		/* no write progress */
+	int			max_connections;	/* per worker */
+	int			cgi_max;		/* concurrent scripts per worker */
+	long			cgi_max_output;		/* bytes */
+	struct host_cfg		*hosts;		/* hosts[0] is the default */
+	size_t			nhosts;
+};
+
+/*
+ * Parse text as the configuration file named name (used in messages);
+ * relative paths resolve against dir.  Returns 0, or -1 with err set to
+ * "file:line: message".  On success *cf must be released with
+ * config_free(); on failure nothing needs freeing.
+ */
+int	config_parse_string(const char *text, const char *name,
+	    const char *dir, struct config *cf, char *err, size_t errlen);
+
+/* Read and parse a file: config_parse_string plus the I/O. */
+int	config_load(const char *path, struct config *cf, char *err,
+	    size_t errlen);
+
+void	config_free(struct config *cf);
+
+/* The host for a canonical name, or NULL. */
+const struct host_cfg *config_find_host(const struct config *cf,
+	    const char *name);
+
+#endif

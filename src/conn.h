@@ -1,0 +1,54 @@
+/*
+ * conn.h: what routing steps may do with a connection.  The connection
+ * machinery itself (TLS, the event loop, deadlines) is in server.c.
+ */
+#ifndef CAPSULED_CONN_H
+#define CAPSULED_CONN_H
+
+#include <sys/types.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "request.h"
+
+struct conn;
+
+/* What the routing steps know of where a request came from. */
+struct conn_info {
+	const struct config	*cf;
+	const struct host_cfg	*host;		/* set by the target check */
+	int			 rootfd;	/* host's root directory */
+	const char		*sni;		/* canonical, or NULL */
+	const char		*peer_addr;	/* "192.0.2.1", "::1" */
+	int			 peer_port;
+	const char		*local_addr;
+	int			 local_port;
+	SSL			*ssl;
+	int			 has_client_cert;
+	const unsigned char	*client_hash;	/* 32 bytes when present */
+};
+const struct conn_info *conn_info(const struct conn *);
+
+/*
+ * The only function that writes a response header: "NN meta\r\n".
+ * status must be 10..69; meta is cut to 1024 bytes on a UTF-8 boundary,
+ * control characters in it become spaces.  Call once per connection.
+ */
+void	conn_reply(struct conn *, int status, const char *meta);
+
+/* After conn_reply(c, 2x, ...): the body.  The connection owns fd/mem. */
+void	conn_body_fd(struct conn *, int fd, off_t size);
+void	conn_body_mem(struct conn *, char *mem, size_t len);
+
+/* Routing: 1 answered (conn_reply was called), 0 not mine. */
+typedef int (*route_fn)(struct conn *, const struct request *);
+
+/* route.c: run the routing table for a parsed request. */
+void	route_request(struct conn *, const struct request *);
+
+/* server.c: set the host once the target check has chosen it. */
+void	conn_set_host(struct conn *, const struct host_cfg *);
+
+#endif

@@ -1,0 +1,283 @@
+/*
+ * fs.c: path -> open file beneath a host root.
+ *
+ * On Linux openat2(RESOLVE_BENEATH) resolves the whole path in the
+ * kernel, following symlinks that stay inside the root and failing with
+ * EXDEV on any that leave it, with no race.  Elsewhere (or on kernels
+ * before 5.6) we walk the path one segment at a time with O_NOFOLLOW,
+ * which refuses every symlink; OpenBSD's unveil(2) confines the workers
+ * to the roots in any case.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <linux/openat2.h>
+#endif
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "url.h"
+
+#define OPEN_FLAGS	(O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+
+/* Any segment starting with '.' (dotfiles; dot segments never get here). */
+static int
+has_dot_segment(const char *path)
+{
+	const char	*s;
+
+	for (s = path; (s = strchr(s, '/')) != NULL; s++)
+		if (s[1] == '.')
+			return 1;
+	return path[0] == '.';
+}
+
+/* Regular files and directories only; anything else looks absent. */
+static int
+check_type(int fd, struct stat *st)
+{
+	if (fstat(fd, st) == -1 ||
+	    (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))) {
+		close(fd);
+		errno = ENOENT;
+		return -1;
+	}
+	return fd;
+}
+
+static int
+walk_open(int rootfd, const char *rel)
+{
+	char	 seg[NAME_MAX + 1];
+	int	 dirfd = rootfd, fd;
+	size_t	 n;
+
+	for (;;) {
+		while (*rel == '/')
+			rel++;
+		if (*rel == '\0')
+			return openat(dirfd, ".", OPEN_FLAGS | O_DIRECTORY);
+		n = strcspn(rel, "/");
+		if (n > NAME_MAX) {
+			errno = ENAMETOOLONG;
+			fd = -1;
+			break;
+		}
+		memcpy(seg, rel, n);
+		seg[n] = '\0';
+		rel += n;
+		fd = openat(dirfd, seg, OPEN_FLAGS | O_NOFOLLOW |
+		    (*rel == '/' ? O_DIRECTORY : 0));
+		if (fd == -1 || rel[strspn(rel, "/")] == '\0')
+			break;
+		if (dirfd != rootfd)
+			close(dirfd);
+		dirfd = fd;
+	}
+	if (dirfd != rootfd)
+		close(dirfd);
+	return fd;
+}
+
+static int
+beneath_open(int rootfd, const char *rel)
+{
+#if defined(__linux__) && defined(SYS_openat2)
+	static int	 no_openat2;
+	struct open_how	 how;
+	int		 fd;
+
+	if (!no_openat2) {
+		memset(&how, 0, sizeof(how));
+		how.flags = OPEN_FLAGS;
+		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+		fd = (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".",
+		    &how, sizeof(how));
+		if (fd != -1 || errno != ENOSYS)
+			return fd;
+		no_openat2 = 1;
+	}
+#endif
+	return walk_open(rootfd, rel);
+}
+
+int
+fs_open(int rootfd, const char *path, struct stat *st)
+{
+	int	fd;
+
+	if (has_dot_segment(path)) {
+		errno = ENOENT;
+		return -1;
+	}
+	while (*path == '/')
+		path++;
+	if ((fd = beneath_open(rootfd, path)) == -1) {
+		if (errno == EXDEV || errno == ELOOP || errno == ENOTDIR)
+			errno = ENOENT;
+		return -1;
+	}
+	return check_type(fd, st);
+}
+
+int
+fs_open_in(int dirfd, const char *name, struct stat *st)
+{
+	int	fd;
+
+	if (name[0] == '.' || strchr(name, '/') != NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	if ((fd = beneath_open(dirfd, name)) == -1)
+		return -1;
+	return check_type(fd, st);
+}
+
+void
+buf_append(struct buf *b, const char *s, size_t len)
+{
+	char	*p;
+	size_t	 cap;
+
+	if (b->failed)
+		return;
+	if (b->len + len + 1 > b->cap) {
+		cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + len + 1)
+			cap *= 2;
+		if ((p = realloc(b->data, cap)) == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->data = p;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, s, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+}
+
+void
+buf_puts(struct buf *b, const char *s)
+{
+	buf_append(b, s, strlen(s));
+}
+
+struct entry {
+	char	*name;
+	int	 is_dir;
+};
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->name,
+	    ((const struct entry *)b)->name);
+}
+
+/* A label safe on one gemtext line: the name, or its encoding. */
+static void
+append_label(struct buf *b, const char *name, const char *encoded)
+{
+	const char	*s;
+
+	for (s = name; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			break;
+	if (*s != '\0' || !url_utf8_valid(name, strlen(name)))
+		buf_puts(b, encoded);
+	else
+		buf_puts(b, name);
+}
+
+static void
+append_entry(struct buf *b, const struct entry *e)
+{
+	char	enc[NAME_MAX * 3 + 2];
+
+	if (url_encode_path(e->name, enc, sizeof(enc) - 1) == -1)
+		return;
+	if (e->is_dir)
+		strcat(enc, "/");
+	buf_puts(b, "=> ");
+	buf_puts(b, enc);
+	buf_puts(b, " ");
+	append_label(b, e->name, enc);
+	buf_puts(b, e->is_dir ? "/\n" : "\n");
+}
+
+static int
+read_entries(int dirfd, struct entry **out, size_t *count)
+{
+	DIR		*d;
+	struct dirent	*de;
+	struct stat	 st;
+	struct entry	*v = NULL, *nv;
+	size_t		 n = 0, cap = 0;
+	int		 fd;
+
+	if ((fd = dup(dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' ||
+		    fstatat(dirfd, de->d_name, &st, 0) == -1 ||
+		    (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
+				break;
+			v = nv;
+		}
+		if ((v[n].name = strdup(de->d_name)) == NULL)
+			break;
+		v[n++].is_dir = S_ISDIR(st.st_mode);
+	}
+	closedir(d);
+	*out = v;
+	*count = n;
+	return 0;
+}
+
+int
+fs_listing(int dirfd, const char *urlpath, char **out, size_t *outlen)
+{
+	struct buf	 b = { 0 };
+	struct entry	*v = NULL;
+	size_t		 n = 0, i;
+	char		 enc[URL_MAX * 3 + 1];
+
+	if (url_encode_path(urlpath, enc, sizeof(enc)) == -1 ||
+	    read_entries(dirfd, &v, &n) == -1)
+		return -1;
+	qsort(v, n, sizeof(*v), entry_cmp);
+	buf_puts(&b, "# Index of ");
+	append_label(&b, urlpath, enc);
+	buf_puts(&b, "\n\n");
+	if (strcmp(urlpath, "/") != 0)
+		buf_puts(&b, "=> ../ Parent directory\n");
+	for (i = 0; i < n; i++) {
+		append_entry(&b, &v[i]);
+		free(v[i].name);
+	}
+	free(v);
+	if (b.failed) {
+		free(b.data);
+		return -1;
+	}
+	*out = b.data;
+	*outlen = b.len;
+	return 0;
+}

@@ -1,0 +1,39 @@
+/*
+ * fs.h: files beneath a host root.  Nothing outside the root is ever
+ * opened: not through "..", not through a symlink that points out.
+ */
+#ifndef CAPSULED_FS_H
+#define CAPSULED_FS_H
+
+#include <sys/stat.h>
+#include <stddef.h>
+
+/*
+ * Open path (a normalised URL path: starts with '/', no dot segments)
+ * beneath the directory rootfd, read-only and non-blocking.  Only
+ * regular files and directories are opened; a name whose any segment
+ * starts with '.' is treated as absent.  Returns an fd with *st filled,
+ * or -1 with errno (ENOENT for anything that must look absent).
+ */
+int	fs_open(int rootfd, const char *path, struct stat *st);
+
+/* Open name inside the open directory dirfd the same way. */
+int	fs_open_in(int dirfd, const char *name, struct stat *st);
+
+/*
+ * A gemtext listing of the open directory dirfd (not consumed), shown
+ * as urlpath.  Names starting with '.' are left out; links are
+ * percent-encoded; sorted by name.  *out is malloc'd.  0 or -1.
+ */
+int	fs_listing(int dirfd, const char *urlpath, char **out, size_t *outlen);
+
+/* A growable buffer for generated bodies. */
+struct buf {
+	char	*data;
+	size_t	 len, cap;
+	int	 failed;	/* an append ran out of memory */
+};
+void	buf_append(struct buf *, const char *s, size_t len);
+void	buf_puts(struct buf *, const char *s);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * log.h: the error log (stderr with -d, else syslog) and the access log
+ * (one line per request: stderr, syslog, a file, or off).  Every line is
+ * written with a single write(2) so workers never interleave, and no
+ * line ever carries a raw control character.
+ */
+#ifndef CAPSULED_LOG_H
+#define CAPSULED_LOG_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+/* Error log: foreground -> stderr; otherwise syslog as "capsuled". */
+void	log_init(int foreground);
+/* Open (or reopen, for rotation) the access log named by the config. */
+int	log_open_access(const struct config *cf, char *err, size_t errlen);
+
+void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+struct access_entry {
+	const char	*addr;		/* client address */
+	const char	*host;		/* "" when not known yet */
+	const char	*request;	/* raw bytes as sent, may be NULL */
+	size_t		 reqlen;
+	int		 status;	/* 0: no response was sent */
+	unsigned long long bytes;	/* body and header bytes sent */
+	long		 msec;		/* from accept to close */
+};
+void	log_access(const struct access_entry *);
+
+/* Copy src to dst escaping control bytes, '\\' and '"' as \xNN. */
+size_t	log_escape(char *dst, size_t dstlen, const char *src, size_t len);
+
+#endif

@@ -1,0 +1,452 @@
+/*
+ * main.c: flags, start-up, and the parent that supervises the workers.
+ *
+ * The parent reads the config, makes missing certificates, loads every
+ * certificate and key, opens the roots and binds the sockets, then
+ * forks the workers.  It restarts a worker that dies.  A reload (SIGHUP)
+ * builds a complete new generation (config, TLS contexts, roots,
+ * sockets, workers) and only then tells the old workers to finish their
+ * in-flight responses and exit; if anything in the new config is wrong
+ * the old generation keeps serving and the error is logged.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "log.h"
+#include "mime.h"
+#include "server.h"
+#include "tls.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc"
+#endif
+#define DEFAULT_CONFIG	SYSCONFDIR "/capsuled.ini"
+#define MAX_WORKERS	256
+#define STOP_WAIT	15	/* seconds before the parent kills stragglers */
+
+struct generation {
+	struct config	 cf;
+	struct tls	 tls;
+	int		 listenfds[CONFIG_MAX_LISTEN];
+	int		*rootfds;
+	int		 nworkers;
+	pid_t		 pids[MAX_WORKERS];
+	time_t		 started[MAX_WORKERS];
+};
+
+static struct generation	*gen;
+static pid_t			 draining[4 * MAX_WORKERS];	/* old workers */
+static volatile sig_atomic_t	 got_hup, got_term, got_chld, got_usr1,
+				 got_alrm;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: capsuled [-dn] [-c file]\n");
+	exit(1);
+}
+
+static void
+on_signal(int sig)
+{
+	switch (sig) {
+	case SIGHUP:
+		got_hup = 1;
+		break;
+	case SIGCHLD:
+		got_chld = 1;
+		break;
+	case SIGUSR1:
+		got_usr1 = 1;
+		break;
+	case SIGALRM:
+		got_alrm = 1;
+		break;
+	default:
+		got_term = 1;
+		break;
+	}
+}
+
+static int
+worker_count(const struct config *cf)
+{
+	long	n = cf->workers;
+
+	if (n == 0 && (n = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
+		n = 1;
+	return n > MAX_WORKERS ? MAX_WORKERS : (int)n;
+}
+
+static void
+gen_free(struct generation *g, const struct generation *keep)
+{
+	size_t	i, j;
+	int	shared;
+
+	if (g == NULL)
+		return;
+	for (i = 0; i < g->cf.nlisten; i++) {
+		shared = 0;
+		for (j = 0; keep != NULL && j < keep->cf.nlisten; j++)
+			shared |= keep->listenfds[j] == g->listenfds[i];
+		if (!shared)
+			close(g->listenfds[i]);
+	}
+	for (i = 0; g->rootfds != NULL && i < g->cf.nhosts; i++)
+		close(g->rootfds[i]);
+	free(g->rootfds);
+	tls_free(&g->tls);
+	config_free(&g->cf);
+	free(g);
+}
+
+/*
+ * Certificates first: a missing pair is made before anything loads it.
+ * In check mode nothing is written; returns how many pairs are missing.
+ */
+static int
+gen_certs(struct generation *g, int check_only, char *err, size_t errlen)
+{
+	const struct host_cfg	*h;
+	size_t			 i;
+	int			 made, missing = 0;
+
+	for (i = 0; i < g->cf.nhosts; i++) {
+		h = &g->cf.hosts[i];
+		if (check_only && access(h->cert, F_OK) == -1 &&
+		    access(h->key, F_OK) == -1) {
+			log_info("host %s: %s and %s will be generated at "
+			    "start", h->name, h->cert, h->key);
+			missing++;
+			continue;
+		}
+		if (!check_only && tls_ensure_cert(h, &made, err, errlen) == -1)
+			return -1;
+		if (!check_only && made)
+			log_info("host %s: generated a self-signed ECDSA P-256 "
+			    "certificate %s and key %s", h->name, h->cert,
+			    h->key);
+	}
+	return missing;
+}
+
+/* Everything but the workers; on failure nothing of it is left. */
+static struct generation *
+gen_load(const char *path, int check_only, const struct generation *old,
+    char *err, size_t errlen)
+{
+	struct generation	*g;
+	int			 missing;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (config_load(path, &g->cf, err, errlen) == -1) {
+		free(g);
+		return NULL;
+	}
+	if ((g->rootfds = calloc(g->cf.nhosts, sizeof(int))) == NULL ||
+	    (missing = gen_certs(g, check_only, err, errlen)) == -1 ||
+	    (missing == 0 && tls_setup(&g->cf, &g->tls, err, errlen) == -1) ||
+	    server_open_roots(&g->cf, g->rootfds, err, errlen) == -1)
+		goto fail;
+	if (check_only)
+		return g;
+	if (server_bind(&g->cf, g->listenfds, old ? &old->cf : NULL,
+	    old ? old->listenfds : NULL, err, errlen) == -1)
+		goto fail;
+	if (log_open_access(&g->cf, err, errlen) == -1) {
+		g->cf.nlisten = 0;	/* fds owned by old or closed below */
+		goto fail;
+	}
+	g->nworkers = worker_count(&g->cf);
+	return g;
+fail:
+	free(g->rootfds);
+	g->rootfds = NULL;
+	g->cf.nlisten = 0;
+	gen_free(g, NULL);
+	return NULL;
+}
+
+static pid_t
+spawn(struct generation *g, int i)
+{
+	sigset_t	none;
+	pid_t		pid;
+
+	if ((pid = fork()) == -1) {
+		log_warnx("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		signal(SIGALRM, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		server_worker(&g->cf, &g->tls, g->listenfds, g->rootfds);
+	}
+	g->pids[i] = pid;
+	g->started[i] = time(NULL);
+	return pid;
+}
+
+static void
+spawn_all(struct generation *g)
+{
+	int	i;
+
+	for (i = 0; i < g->nworkers; i++)
+		spawn(g, i);
+}
+
+static void
+drain_add(pid_t pid)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(draining) / sizeof(draining[0]); i++)
+		if (draining[i] == 0) {
+			draining[i] = pid;
+			return;
+		}
+}
+
+static void
+signal_workers(const struct generation *g, int sig)
+{
+	int	i;
+
+	for (i = 0; i < g->nworkers; i++)
+		if (g->pids[i] > 0)
+			kill(g->pids[i], sig);
+}
+
+/* Tell a generation's workers to finish up; they are reaped, not restarted. */
+static void
+retire(struct generation *g, int sig)
+{
+	int	i;
+
+	signal_workers(g, sig);
+	for (i = 0; i < g->nworkers; i++)
+		if (g->pids[i] > 0) {
+			drain_add(g->pids[i]);
+			g->pids[i] = 0;
+		}
+}
+
+static void
+reload(const char *path)
+{
+	struct generation	*g;
+	char			 err[CONFIG_ERR_MAX];
+
+	if ((g = gen_load(path, 0, gen, err, sizeof(err))) == NULL) {
+		log_warnx("reload failed, still serving the old config: %s",
+		    err);
+		return;
+	}
+	spawn_all(g);
+	retire(gen, SIGTERM);
+	gen_free(gen, g);
+	gen = g;
+	log_info("reloaded %s: %zu host(s), %d worker(s)", path,
+	    gen->cf.nhosts, gen->nworkers);
+}
+
+/* Reap children; restart a current worker unless it keeps dying. */
+static void
+reap(void)
+{
+	pid_t	pid;
+	int	status, i, quick = 0;
+	size_t	j;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (j = 0; j < sizeof(draining) / sizeof(draining[0]); j++)
+			if (draining[j] == pid)
+				draining[j] = 0;
+		for (i = 0; i < gen->nworkers; i++) {
+			if (gen->pids[i] != pid)
+				continue;
+			gen->pids[i] = 0;
+			if (got_term)
+				break;
+			log_warnx("worker %ld %s %d; restarting", (long)pid,
+			    WIFSIGNALED(status) ? "killed by signal" :
+			    "exited with status", WIFSIGNALED(status) ?
+			    WTERMSIG(status) : WEXITSTATUS(status));
+			if (time(NULL) - gen->started[i] < 1)
+				quick = 1;	/* wait a second: no fork storm */
+			else
+				spawn(gen, i);
+		}
+	}
+	if (quick)
+		alarm(1);
+}
+
+static void
+respawn_missing(void)
+{
+	int	i;
+
+	for (i = 0; i < gen->nworkers; i++)
+		if (gen->pids[i] == 0)
+			spawn(gen, i);
+}
+
+static int
+children_left(void)
+{
+	size_t	j;
+	int	i;
+
+	for (i = 0; i < gen->nworkers; i++)
+		if (gen->pids[i] > 0)
+			return 1;
+	for (j = 0; j < sizeof(draining) / sizeof(draining[0]); j++)
+		if (draining[j] > 0)
+			return 1;
+	return 0;
+}
+
+static void
+kill_all(int sig)
+{
+	size_t	j;
+
+	retire(gen, sig);
+	for (j = 0; j < sizeof(draining) / sizeof(draining[0]); j++)
+		if (draining[j] > 0)
+			kill(draining[j], sig);
+}
+
+static void
+supervise(const char *path)
+{
+	sigset_t	 mask, old;
+	struct sigaction sa;
+	time_t		 stop_at = 0;
+	int		 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD, SIGUSR1,
+			    SIGALRM };
+	size_t		 i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaction(sigs[i], &sa, NULL);
+		sigaddset(&mask, sigs[i]);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	spawn_all(gen);
+	log_info("serving %zu host(s) with %d worker(s)", gen->cf.nhosts,
+	    gen->nworkers);
+	for (;;) {
+		sigsuspend(&old);
+		if (got_chld) {
+			got_chld = 0;
+			reap();
+		}
+		if (got_term && stop_at == 0) {
+			log_info("stopping: finishing in-flight responses");
+			kill_all(SIGTERM);
+			stop_at = time(NULL) + STOP_WAIT;
+			alarm(1);
+		}
+		if (stop_at != 0) {
+			if (!children_left())
+				break;
+			if (time(NULL) >= stop_at)
+				kill_all(SIGKILL);
+			alarm(1);
+			continue;
+		}
+		if (got_hup) {
+			got_hup = 0;
+			reload(path);
+		}
+		if (got_usr1) {
+			char	err[CONFIG_ERR_MAX];
+
+			got_usr1 = 0;
+			if (log_open_access(&gen->cf, err, sizeof(err)) == -1)
+				log_warnx("reopening logs: %s", err);
+			signal_workers(gen, SIGUSR1);
+		}
+		if (got_alrm) {
+			got_alrm = 0;
+			respawn_missing();
+		}
+	}
+	log_info("stopped");
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*path = DEFAULT_CONFIG;
+	char		 err[CONFIG_ERR_MAX], abspath[PATH_MAX];
+	int		 ch, dflag = 0, nflag = 0;
+
+	while ((ch = getopt(argc, argv, "c:dn")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			dflag = 1;
+			break;
+		case 'n':
+			nflag = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init(1);
+	if ((gen = gen_load(path, nflag, NULL, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "capsuled: %s\n", err);
+		return 1;
+	}
+	if (nflag) {
+		fprintf(stderr, "capsuled: %s: configuration OK\n", path);
+		return 0;
+	}
+	/* reloads happen after daemon(3) has moved to "/" */
+	if (realpath(path, abspath) != NULL)
+		path = abspath;
+	if (mime_init() == -1)
+		log_warnx("libmagic database not loaded: files with unknown "
+		    "extensions are served as application/octet-stream");
+	if (!dflag) {
+		if (daemon(0, 0) == -1) {
+			fprintf(stderr, "capsuled: daemon: %s\n",
+			    strerror(errno));
+			return 1;
+		}
+		log_init(0);
+	}
+	supervise(path);
+	return 0;
+}

@@ -1,0 +1,23 @@
+/*
+ * mime.h: the MIME type of a file to serve.  A built-in extension table
+ * answers first; libmagic only for names it does not know, with its
+ * answer cached by (device, inode, mtime, size).
+ */
+#ifndef CAPSULED_MIME_H
+#define CAPSULED_MIME_H
+
+#include <sys/stat.h>
+
+/* Load the libmagic database (before any sandbox closes).  0 or -1. */
+int		 mime_init(void);
+
+/* The type for name: from its extension, or NULL if unknown. */
+const char	*mime_by_name(const char *name);
+
+/*
+ * The type to serve the open regular file fd (described by st) as.
+ * Never NULL: falls back to application/octet-stream.
+ */
+const char	*mime_for_file(const char *name, int fd, const struct stat *st);
+
+#endif

@@ -1,0 +1,175 @@
+/*
+ * route.c: the routing table.  Each step answers the request (and
+ * returns 1) or passes it on (0).  Read it top to bottom.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "fs.h"
+#include "log.h"
+#include "mime.h"
+#include "request.h"
+#include "url.h"
+
+static int	route_target(struct conn *, const struct request *);
+static int	route_file(struct conn *, const struct request *);
+
+static const route_fn routes[] = {
+	route_target,	/* 53 for other schemes, hosts, ports */
+	route_file,	/* last: 51 when nothing else matched */
+};
+
+void
+route_request(struct conn *c, const struct request *r)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (routes[i](c, r))
+			return;
+}
+
+/*
+ * A host we serve: a configured name, or (for clients that send no SNI
+ * to an address, as the spec advises) the address the client connected
+ * to, which the default host answers.
+ */
+static int
+served(const char *host, void *arg)
+{
+	const struct conn_info	*ci = arg;
+
+	return config_find_host(ci->cf, host) != NULL ||
+	    strcmp(host, ci->local_addr) == 0;
+}
+
+static int
+route_target(struct conn *c, const struct request *r)
+{
+	const struct conn_info	*ci = conn_info(c);
+	const struct host_cfg	*h;
+	const char		*why;
+
+	if (request_check_target(&r->url, ci->sni, ci->local_port, served,
+	    (void *)ci, &why) != 0) {
+		conn_reply(c, 53, why);
+		return 1;
+	}
+	if ((h = config_find_host(ci->cf, r->url.host)) == NULL)
+		h = &ci->cf->hosts[0];
+	conn_set_host(c, h);
+	return 0;
+}
+
+/* "text/gemini; lang=en-GB"; a list of languages is quoted. */
+static void
+file_meta(const struct host_cfg *h, const char *type, char *meta,
+    size_t len)
+{
+	const char	*q = strchr(h->lang, ',') ? "\"" : "";
+
+	if (h->lang[0] == '\0' || strcmp(type, "text/gemini") != 0 ||
+	    snprintf(meta, len, "%s; lang=%s%s%s", type, q, h->lang, q) >=
+	    (int)len)
+		snprintf(meta, len, "%s", type);
+}
+
+static int
+serve_file(struct conn *c, const char *name, int fd, const struct stat *st)
+{
+	const struct conn_info	*ci = conn_info(c);
+	char			 meta[256];
+
+	file_meta(ci->host, mime_for_file(name, fd, st), meta, sizeof(meta));
+	conn_reply(c, 20, meta);
+	conn_body_fd(c, fd, st->st_size);
+	return 1;
+}
+
+static int
+not_found(struct conn *c)
+{
+	conn_reply(c, 51, "Not found");
+	return 1;
+}
+
+/* "/dir" -> 31 "/dir/" (the query kept), so relative links work. */
+static int
+redirect_slash(struct conn *c, const struct request *r)
+{
+	char	enc[URL_MAX * 3 + 1], meta[URL_MAX + 1];
+	int	n;
+
+	if (url_encode_path(r->url.path, enc, sizeof(enc)) == -1)
+		return not_found(c);
+	n = snprintf(meta, sizeof(meta), "%s/%s%s", enc,
+	    r->url.has_query ? "?" : "", r->url.query);
+	if (n < 0 || (size_t)n >= sizeof(meta))
+		return not_found(c);
+	conn_reply(c, 31, meta);
+	return 1;
+}
+
+static int
+serve_listing(struct conn *c, const struct request *r, int dirfd)
+{
+	const struct conn_info	*ci = conn_info(c);
+	char			 meta[256], *body;
+	size_t			 len;
+
+	if (fs_listing(dirfd, r->url.path, &body, &len) == -1) {
+		log_warnx("%s: listing %s: %s", ci->host->name, r->url.path,
+		    strerror(errno));
+		conn_reply(c, 40, "Cannot list this directory");
+		return 1;
+	}
+	file_meta(ci->host, "text/gemini", meta, sizeof(meta));
+	conn_reply(c, 20, meta);
+	conn_body_mem(c, body, len);
+	return 1;
+}
+
+static int
+serve_dir(struct conn *c, const struct request *r, int dirfd)
+{
+	const struct conn_info	*ci = conn_info(c);
+	const char		*path = r->url.path;
+	struct stat		 st;
+	int			 fd, answered;
+
+	if (path[strlen(path) - 1] != '/')
+		answered = redirect_slash(c, r);
+	else if ((fd = fs_open_in(dirfd, ci->host->index, &st)) != -1 &&
+	    S_ISREG(st.st_mode))
+		answered = serve_file(c, ci->host->index, fd, &st);
+	else {
+		if (fd != -1)
+			close(fd);
+		answered = ci->host->autoindex ? serve_listing(c, r, dirfd) :
+		    not_found(c);
+	}
+	close(dirfd);
+	return answered;
+}
+
+static int
+route_file(struct conn *c, const struct request *r)
+{
+	const struct conn_info	*ci = conn_info(c);
+	struct stat		 st;
+	int			 fd;
+
+	if ((fd = fs_open(ci->rootfd, r->url.path, &st)) == -1)
+		return not_found(c);
+	if (S_ISDIR(st.st_mode))
+		return serve_dir(c, r, fd);
+	return serve_file(c, r->url.path, fd, &st);
+}

@@ -1,0 +1,758 @@
+/*
+ * server.c: the worker's event loop and the connection state machine.
+ *
+ * One libevent loop per worker process over many connections.  Each
+ * connection has a single event, re-armed for whatever OpenSSL wants
+ * next (read or write) with the time left before its deadline: the
+ * handshake and request line share request_timeout; once a response has
+ * started, every wait for the client gets write_timeout.  Nothing here
+ * ever blocks on a client.
+ */
+#include <sys/types.h>
+#include <sys/ioctl.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "request.h"
+#include "server.h"
+#include "tls.h"
+#include "url.h"
+
+#define OUTBUF_SIZE	16384	/* one TLS record of header and body */
+#define ACCEPT_BATCH	32	/* accepts per wake-up */
+#define WRITE_BURST	16	/* records per turn, so big files share */
+#define STOP_GRACE	10	/* seconds to finish in-flight responses */
+#define LINGER_SECS	2	/* draining unread input before close */
+#define ADDR_MAX	(INET6_ADDRSTRLEN + 1)
+
+enum conn_state {
+	C_HANDSHAKE,	/* TLS handshake */
+	C_REQUEST,	/* reading the request line */
+	C_REPLY,	/* writing header and body */
+	C_SHUTDOWN,	/* sending close_notify */
+	C_LINGER,	/* draining what the client still sends, then close */
+};
+
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;
+	int			 fd;
+	SSL			*ssl;
+	struct event		 ev;
+	enum conn_state		 state;
+	struct timespec		 start;
+	int			 listener;	/* index into listeners */
+	char			 addr[ADDR_MAX];
+	int			 port;
+	const struct host_cfg	*host;
+	int			 rootfd;
+
+	char			 req[REQUEST_MAX];
+	size_t			 reqlen;	/* bytes received */
+	size_t			 linelen;	/* request line incl. CRLF */
+
+	int			 status;	/* 0 until conn_reply */
+	unsigned long long	 sent;
+
+	char			*out;		/* OUTBUF_SIZE: pending bytes */
+	size_t			 outlen, outoff;
+	int			 bodyfd;	/* -1 when none */
+	off_t			 bodyleft;
+	char			*mem;		/* generated body */
+	size_t			 memlen, memoff;
+	int			 has_client_cert;
+	unsigned char		 client_hash[32];
+};
+
+struct listener {
+	int		fd;
+	int		port;
+	char		addr[ADDR_MAX];
+	struct event	ev;
+};
+
+static TAILQ_HEAD(, conn)	 conns = TAILQ_HEAD_INITIALIZER(conns);
+static size_t			 nconns;
+static const struct config	*cf;
+static struct tls		*tls;
+static const int		*rootfds;
+static struct listener		*listeners;
+static size_t			 nlisteners;
+static int			 stopping;
+static int			 accepting;
+static struct event		 ev_sigterm, ev_sigusr1, ev_accept_pause, ev_stop;
+
+static void	conn_step(struct conn *);
+static void	conn_close(struct conn *);
+static void	accept_pause(void);
+static void	conn_timeout(struct conn *);
+
+static long
+elapsed_ms(const struct timespec *since)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000 +
+	    (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+static void
+conn_event(int fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		conn_timeout(c);
+		return;
+	}
+	conn_step(c);
+}
+
+/* Wait for the socket to be readable or writable, bounded in time. */
+static void
+conn_wait(struct conn *c, short what)
+{
+	struct timeval	tv;
+	long		left;
+
+	if (c->state <= C_REQUEST)
+		left = (long)cf->request_timeout * 1000 - elapsed_ms(&c->start);
+	else if (c->state == C_LINGER)
+		left = LINGER_SECS * 1000;
+	else
+		left = (long)cf->write_timeout * 1000;
+	if (left < 1)
+		left = 1;
+	tv.tv_sec = left / 1000;
+	tv.tv_usec = (left % 1000) * 1000;
+	event_set(&c->ev, c->fd, what, conn_event, c);
+	event_add(&c->ev, &tv);
+}
+
+const struct conn_info *
+conn_info(const struct conn *c)
+{
+	static struct conn_info	 info;
+	static char		 sni[URL_HOST_MAX + 1];
+	const char		*name;
+
+	memset(&info, 0, sizeof(info));
+	info.cf = cf;
+	info.host = c->host;
+	info.rootfd = c->rootfd;
+	name = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+	if (name != NULL && url_host_canonical(name, sni, sizeof(sni)) == 0)
+		info.sni = sni;
+	info.peer_addr = c->addr;
+	info.peer_port = c->port;
+	info.local_addr = listeners[c->listener].addr;
+	info.local_port = listeners[c->listener].port;
+	info.ssl = c->ssl;
+	info.has_client_cert = c->has_client_cert;
+	info.client_hash = c->has_client_cert ? c->client_hash : NULL;
+	return &info;
+}
+
+void
+conn_set_host(struct conn *c, const struct host_cfg *h)
+{
+	c->host = h;
+	c->rootfd = rootfds[h - cf->hosts];
+}
+
+/* Cut meta to at most max bytes without splitting a UTF-8 sequence. */
+static size_t
+meta_len(const char *meta, size_t max)
+{
+	size_t	len = strlen(meta);
+
+	if (len <= max)
+		return len;
+	len = max;
+	while (len > 0 && ((unsigned char)meta[len] & 0xc0) == 0x80)
+		len--;
+	return len;
+}
+
+void
+conn_reply(struct conn *c, int status, const char *meta)
+{
+	size_t	len, i;
+
+	if (c->status != 0)
+		return;		/* one header per connection, ever */
+	if (status < 10 || status > 69) {
+		log_warnx("internal: status %d is not a Gemini status", status);
+		status = 40;
+		meta = "Internal error";
+	}
+	if (c->out == NULL && (c->out = malloc(OUTBUF_SIZE)) == NULL) {
+		c->status = status;
+		c->state = C_SHUTDOWN;
+		return;
+	}
+	c->status = status;
+	len = meta_len(meta, URL_MAX);
+	c->out[0] = '0' + status / 10;
+	c->out[1] = '0' + status % 10;
+	c->out[2] = ' ';
+	memcpy(c->out + 3, meta, len);
+	for (i = 3; i < 3 + len; i++)
+		if ((unsigned char)c->out[i] < 0x20 || c->out[i] == 0x7f)
+			c->out[i] = ' ';
+	memcpy(c->out + 3 + len, "\r\n", 2);
+	c->outlen = len + 5;
+	c->outoff = 0;
+	c->state = C_REPLY;
+}
+
+void
+conn_body_fd(struct conn *c, int fd, off_t size)
+{
+	if (c->status < 20 || c->status > 29 || c->bodyfd != -1) {
+		close(fd);
+		return;
+	}
+	c->bodyfd = fd;
+	c->bodyleft = size;
+}
+
+void
+conn_body_mem(struct conn *c, char *mem, size_t len)
+{
+	if (c->status < 20 || c->status > 29 || c->mem != NULL) {
+		free(mem);
+		return;
+	}
+	c->mem = mem;
+	c->memlen = len;
+	c->memoff = 0;
+}
+
+/* Top up the output buffer from the body; 0 when nothing is left. */
+static size_t
+fill_out(struct conn *c)
+{
+	size_t	room, n;
+	ssize_t	r;
+
+	if (c->outoff == c->outlen)
+		c->outoff = c->outlen = 0;
+	room = OUTBUF_SIZE - c->outlen;
+	if (room > 0 && c->mem != NULL && c->memoff < c->memlen) {
+		n = c->memlen - c->memoff < room ? c->memlen - c->memoff : room;
+		memcpy(c->out + c->outlen, c->mem + c->memoff, n);
+		c->memoff += n;
+		c->outlen += n;
+	} else if (room > 0 && c->bodyfd != -1 && c->bodyleft > 0) {
+		n = (off_t)room < c->bodyleft ? room : (size_t)c->bodyleft;
+		r = read(c->bodyfd, c->out + c->outlen, n);
+		if (r <= 0) {
+			/* the file shrank or failed under us: stop here */
+			if (r < 0)
+				log_warnx("%s: read error while sending: %s",
+				    c->addr, strerror(errno));
+			c->bodyleft = 0;
+		} else {
+			c->bodyleft -= r;
+			c->outlen += r;
+		}
+	}
+	return c->outlen - c->outoff;
+}
+
+static void
+conn_timeout(struct conn *c)
+{
+	if (c->state == C_REQUEST) {
+		/* handshake done, no complete request line in time */
+		conn_reply(c, 59, "Request timeout: no complete request line");
+		conn_step(c);
+		return;
+	}
+	conn_close(c);
+}
+
+/* After a failed SSL call: wait as OpenSSL asks, or give up. */
+static int
+ssl_wait(struct conn *c, int r)
+{
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		conn_wait(c, EV_READ);
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		conn_wait(c, EV_WRITE);
+		return 0;
+	default:
+		ERR_clear_error();
+		return -1;
+	}
+}
+
+static void
+handshake_done(struct conn *c)
+{
+	if (tls_client_hash(c->ssl, c->client_hash) == 0)
+		c->has_client_cert = 1;
+	c->state = C_REQUEST;
+}
+
+static void
+request_ready(struct conn *c, size_t linelen)
+{
+	struct request	 r;
+	const char	*why;
+	int		 status;
+
+	c->linelen = linelen;
+	if (request_parse(c->req, linelen, &r, &status, &why) == -1) {
+		conn_reply(c, status, why);
+		return;
+	}
+	route_request(c, &r);
+	if (c->status == 0)
+		conn_reply(c, 51, "Not found");
+}
+
+/* Read until the first CRLF; bytes after it are never looked at. */
+static int
+read_request(struct conn *c)
+{
+	ssize_t	end;
+	int	r;
+
+	for (;;) {
+		r = SSL_read(c->ssl, c->req + c->reqlen,
+		    sizeof(c->req) - c->reqlen);
+		if (r <= 0)
+			return ssl_wait(c, r);
+		c->reqlen += r;
+		end = request_find_end(c->req, c->reqlen);
+		if (end > 0) {
+			request_ready(c, (size_t)end);
+			return 1;
+		}
+		if (end < 0) {
+			c->linelen = c->reqlen;
+			conn_reply(c, 59, "Request line too long: the URL is "
+			    "at most 1024 bytes");
+			return 1;
+		}
+	}
+}
+
+/* Write header and body; 1 when all is sent, 0 waiting, -1 failed. */
+static int
+write_reply(struct conn *c)
+{
+	int	r, burst;
+
+	for (burst = 0; burst < WRITE_BURST; burst++) {
+		if (fill_out(c) == 0)
+			return 1;
+		r = SSL_write(c->ssl, c->out + c->outoff,
+		    (int)(c->outlen - c->outoff));
+		if (r <= 0)
+			return ssl_wait(c, r) == 0 ? 0 : -1;
+		c->outoff += r;
+		c->sent += r;
+	}
+	conn_wait(c, EV_WRITE);		/* let other connections run */
+	return 0;
+}
+
+/*
+ * Closing a socket with unread input makes the kernel send a reset,
+ * which can destroy the tail of the response at the client.  When input
+ * is waiting, half-close and drain it for a moment first.
+ */
+static void
+conn_finish(struct conn *c)
+{
+	char	buf[4096];
+	int	pending = 0;
+
+	if (c->state != C_LINGER) {
+		if (ioctl(c->fd, FIONREAD, &pending) == -1 || pending == 0) {
+			conn_close(c);
+			return;
+		}
+		shutdown(c->fd, SHUT_WR);
+		c->state = C_LINGER;
+	}
+	for (;;) {
+		ssize_t n = read(c->fd, buf, sizeof(buf));
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			conn_wait(c, EV_READ);
+			return;
+		}
+		conn_close(c);
+		return;
+	}
+}
+
+static void
+conn_step(struct conn *c)
+{
+	int	r;
+
+	for (;;) {
+		switch (c->state) {
+		case C_HANDSHAKE:
+			if ((r = SSL_do_handshake(c->ssl)) != 1) {
+				if (ssl_wait(c, r) == -1)
+					conn_close(c);
+				return;
+			}
+			handshake_done(c);
+			break;
+		case C_REQUEST:
+			if ((r = read_request(c)) == -1)
+				conn_close(c);
+			if (r != 1)
+				return;
+			break;
+		case C_REPLY:
+			if ((r = write_reply(c)) == -1)
+				conn_close(c);
+			if (r != 1)
+				return;
+			c->state = C_SHUTDOWN;
+			break;
+		case C_SHUTDOWN:
+			if ((r = SSL_shutdown(c->ssl)) < 0) {
+				if (ssl_wait(c, r) == -1)
+					conn_close(c);
+				return;
+			}
+			conn_finish(c);
+			return;
+		case C_LINGER:
+			conn_finish(c);
+			return;
+		}
+	}
+}
+
+static void
+conn_close(struct conn *c)
+{
+	struct access_entry	e;
+
+	event_del(&c->ev);
+	if (c->state >= C_REQUEST || c->status != 0) {
+		memset(&e, 0, sizeof(e));
+		e.addr = c->addr;
+		e.host = c->host ? c->host->name : "";
+		e.request = c->req;
+		e.reqlen = c->linelen >= 2 ? c->linelen - 2 : c->reqlen;
+		e.status = c->status;
+		e.bytes = c->sent;
+		e.msec = elapsed_ms(&c->start);
+		log_access(&e);
+	}
+	SSL_free(c->ssl);
+	close(c->fd);
+	if (c->bodyfd != -1)
+		close(c->bodyfd);
+	free(c->mem);
+	free(c->out);
+	TAILQ_REMOVE(&conns, c, entry);
+	free(c);
+	nconns--;
+	if (stopping && nconns == 0)
+		event_loopexit(NULL);
+	else if (!accepting && !stopping)
+		accept_pause();		/* maybe room again */
+}
+
+static void
+peer_name(const struct sockaddr_storage *ss, char *addr, int *port)
+{
+	const struct sockaddr_in	*sin = (const void *)ss;
+	const struct sockaddr_in6	*sin6 = (const void *)ss;
+
+	if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, ADDR_MAX);
+		*port = ntohs(sin6->sin6_port);
+	} else {
+		inet_ntop(AF_INET, &sin->sin_addr, addr, ADDR_MAX);
+		*port = ntohs(sin->sin_port);
+	}
+}
+
+static void
+conn_new(int fd, size_t li, const struct sockaddr_storage *ss)
+{
+	struct conn	*c;
+	int		 one = 1;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->ssl = SSL_new(tls->ctx[0])) == NULL ||
+	    SSL_set_fd(c->ssl, fd) != 1) {
+		if (c != NULL)
+			SSL_free(c->ssl);
+		free(c);
+		close(fd);
+		return;
+	}
+	/* header and small bodies leave in one segment; no Nagle wait */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	SSL_set_accept_state(c->ssl);
+	c->fd = fd;
+	c->bodyfd = -1;
+	c->rootfd = -1;
+	c->listener = (int)li;
+	c->state = C_HANDSHAKE;
+	clock_gettime(CLOCK_MONOTONIC, &c->start);
+	peer_name(ss, c->addr, &c->port);
+	TAILQ_INSERT_TAIL(&conns, c, entry);
+	nconns++;
+	conn_step(c);
+}
+
+static void
+listeners_enable(int on)
+{
+	size_t	i;
+
+	accepting = on;
+	for (i = 0; i < nlisteners; i++) {
+		if (on)
+			event_add(&listeners[i].ev, NULL);
+		else
+			event_del(&listeners[i].ev);
+	}
+}
+
+static void
+accept_resume(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (!stopping && nconns < (size_t)cf->max_connections)
+		listeners_enable(1);
+	else if (!stopping)
+		accept_pause();
+}
+
+/* Out of descriptors or at the cap: stop accepting for a moment. */
+static void
+accept_pause(void)
+{
+	struct timeval	tv = { 0, 200000 };
+
+	if (accepting)
+		listeners_enable(0);
+	if (!evtimer_pending(&ev_accept_pause, NULL))
+		evtimer_add(&ev_accept_pause, &tv);
+}
+
+static void
+accept_cb(int lfd, short ev, void *arg)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	size_t			 li = (struct listener *)arg - listeners;
+	int			 fd, i;
+
+	(void)ev;
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		if (nconns >= (size_t)cf->max_connections) {
+			accept_pause();
+			return;
+		}
+		len = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				log_warnx("accept: %s; pausing", strerror(errno));
+				accept_pause();
+			}
+			return;		/* EAGAIN, ECONNABORTED, ... */
+		}
+		conn_new(fd, li, &ss);
+	}
+}
+
+static void
+stop_now(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	event_loopexit(NULL);
+}
+
+static void
+sigterm_cb(int sig, short ev, void *arg)
+{
+	struct timeval	tv = { STOP_GRACE, 0 };
+
+	(void)sig;
+	(void)ev;
+	(void)arg;
+	if (stopping)
+		return;
+	stopping = 1;
+	listeners_enable(0);
+	evtimer_del(&ev_accept_pause);
+	if (nconns == 0) {
+		event_loopexit(NULL);
+		return;
+	}
+	evtimer_set(&ev_stop, stop_now, NULL);
+	evtimer_add(&ev_stop, &tv);
+}
+
+/* Log rotation: the parent has reopened; reopen our own copy. */
+static void
+sigusr1_cb(int sig, short ev, void *arg)
+{
+	char	err[CONFIG_ERR_MAX];
+
+	(void)sig;
+	(void)ev;
+	(void)arg;
+	if (log_open_access(cf, err, sizeof(err)) == -1)
+		log_warnx("reopening logs: %s", err);
+}
+
+void
+server_worker(const struct config *config, struct tls *t,
+    const int *listenfds, const int *roots)
+{
+	struct sockaddr_storage	ss;
+	size_t			i;
+	int			port;
+
+	cf = config;
+	tls = t;
+	rootfds = roots;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);	/* the parent turns ^C into SIGTERM */
+	event_init();
+	nlisteners = cf->nlisten;
+	if ((listeners = calloc(nlisteners, sizeof(*listeners))) == NULL)
+		_exit(1);
+	for (i = 0; i < nlisteners; i++) {
+		listeners[i].fd = listenfds[i];
+		ss = cf->listen[i].ss;
+		peer_name(&ss, listeners[i].addr, &port);
+		listeners[i].port = cf->listen[i].port;
+		event_set(&listeners[i].ev, listenfds[i], EV_READ | EV_PERSIST,
+		    accept_cb, &listeners[i]);
+	}
+	evtimer_set(&ev_accept_pause, accept_resume, NULL);
+	signal_set(&ev_sigterm, SIGTERM, sigterm_cb, NULL);
+	signal_add(&ev_sigterm, NULL);
+	signal_set(&ev_sigusr1, SIGUSR1, sigusr1_cb, NULL);
+	signal_add(&ev_sigusr1, NULL);
+	listeners_enable(1);
+	event_dispatch();
+	_exit(0);
+}
+
+/* The fd of an identical, already bound address from before a reload. */
+static int
+reuse_fd(const struct listen_addr *la, const struct config *old,
+    const int *oldfds)
+{
+	size_t	i;
+
+	for (i = 0; old != NULL && i < old->nlisten; i++)
+		if (old->listen[i].sslen == la->sslen &&
+		    memcmp(&old->listen[i].ss, &la->ss, la->sslen) == 0)
+			return oldfds[i];
+	return -1;
+}
+
+static int
+bind_one(const struct listen_addr *la, char *err, size_t errlen)
+{
+	int	fd, one = 1;
+
+	fd = socket(la->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (la->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&la->ss, la->sslen) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1)
+		goto fail;
+	return fd;
+fail:
+	snprintf(err, errlen, "listen %s: %s", la->text, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+int
+server_bind(const struct config *c, int *fds, const struct config *old,
+    const int *oldfds, char *err, size_t errlen)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nlisten; i++) {
+		if ((fds[i] = reuse_fd(&c->listen[i], old, oldfds)) != -1)
+			continue;
+		if ((fds[i] = bind_one(&c->listen[i], err, errlen)) == -1) {
+			while (i-- > 0)
+				if (reuse_fd(&c->listen[i], old, oldfds) == -1)
+					close(fds[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+server_open_roots(const struct config *c, int *fds, char *err, size_t errlen)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nhosts; i++) {
+		fds[i] = open(c->hosts[i].root, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+		if (fds[i] == -1) {
+			snprintf(err, errlen, "%s:%d: host %s: root %s: %s",
+			    c->file, c->hosts[i].line, c->hosts[i].name,
+			    c->hosts[i].root, strerror(errno));
+			while (i-- > 0)
+				close(fds[i]);
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,306 @@
+/*
+ * tls.c: SSL_CTX per host, SNI callback, certificate generation.
+ *
+ * Every context is made in the parent before the workers fork, so all
+ * workers share each context's session-ticket keys: a ticket issued by
+ * one worker resumes on any other.  Sessions are stateless tickets only
+ * (no server-side cache), one ticket per handshake.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "config.h"
+#include "tls.h"
+#include "url.h"
+
+#define CERT_DAYS	3650
+
+static const char *
+ssl_error(void)
+{
+	static char	 buf[256];
+	unsigned long	 e = ERR_get_error();
+
+	if (e == 0)
+		return "unknown TLS error";
+	ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	return buf;
+}
+
+static EVP_PKEY *
+make_key(void)
+{
+	EVP_PKEY_CTX	*kctx;
+	EVP_PKEY	*key = NULL;
+
+	if ((kctx = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL)) == NULL)
+		return NULL;
+	if (EVP_PKEY_keygen_init(kctx) <= 0 ||
+	    EVP_PKEY_CTX_set_ec_paramgen_curve_nid(kctx,
+	    NID_X9_62_prime256v1) <= 0 ||
+	    EVP_PKEY_keygen(kctx, &key) <= 0)
+		key = NULL;
+	EVP_PKEY_CTX_free(kctx);
+	return key;
+}
+
+/* subjectAltName: DNS:name, or IP:addr for an address literal. */
+static int
+add_san(X509 *x, const char *name)
+{
+	X509_EXTENSION	*ext;
+	X509V3_CTX	 v3;
+	char		 san[URL_HOST_MAX + 8];
+	unsigned char	 a[16];
+	int		 ip, n;
+
+	ip = inet_pton(AF_INET, name, a) == 1 ||
+	    inet_pton(AF_INET6, name, a) == 1;
+	n = snprintf(san, sizeof(san), "%s:%s", ip ? "IP" : "DNS", name);
+	if (n < 0 || (size_t)n >= sizeof(san))
+		return -1;
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	if ((ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
+	    san)) == NULL)
+		return -1;
+	n = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return n == 1 ? 0 : -1;
+}
+
+static X509 *
+make_cert(EVP_PKEY *key, const char *name)
+{
+	X509		*x;
+	X509_NAME	*subj;
+	unsigned char	 serial[16];
+	BIGNUM		*bn = NULL;
+
+	if ((x = X509_new()) == NULL)
+		return NULL;
+	if (RAND_bytes(serial, sizeof(serial)) != 1)
+		goto fail;
+	serial[0] &= 0x7f;	/* positive */
+	if ((bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL ||
+	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
+		goto fail;
+	subj = X509_get_subject_name(x);
+	if (X509_set_version(x, 2) != 1 ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x),
+	    (long)CERT_DAYS * 24 * 3600) == NULL ||
+	    X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)name, -1, -1, 0) != 1 ||
+	    X509_set_issuer_name(x, subj) != 1 ||
+	    X509_set_pubkey(x, key) != 1 || add_san(x, name) == -1 ||
+	    X509_sign(x, key, EVP_sha256()) == 0)
+		goto fail;
+	BN_free(bn);
+	return x;
+fail:
+	BN_free(bn);
+	X509_free(x);
+	return NULL;
+}
+
+/* Create path exclusively (never overwrite) and write PEM into it. */
+static int
+write_new(const char *path, mode_t mode, EVP_PKEY *key, X509 *x)
+{
+	FILE	*f;
+	int	 fd, ok;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    mode)) == -1)
+		return -1;
+	if ((f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) :
+	    PEM_write_X509(f, x);
+	if (fclose(f) != 0 || !ok) {
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+tls_ensure_cert(const struct host_cfg *h, int *made, char *err, size_t errlen)
+{
+	EVP_PKEY	*key = NULL;
+	X509		*x = NULL;
+	int		 have_cert, have_key, r = -1;
+
+	*made = 0;
+	have_cert = access(h->cert, F_OK) == 0;
+	have_key = access(h->key, F_OK) == 0;
+	if (have_cert && have_key)
+		return 0;
+	if (have_cert || have_key) {
+		snprintf(err, errlen, "host %s: %s exists but %s does not; "
+		    "not generating a new pair over it", h->name,
+		    have_cert ? h->cert : h->key, have_cert ? h->key : h->cert);
+		return -1;
+	}
+	if ((key = make_key()) == NULL || (x = make_cert(key, h->name)) == NULL) {
+		snprintf(err, errlen, "host %s: cannot make a certificate: %s",
+		    h->name, ssl_error());
+		goto done;
+	}
+	if (write_new(h->key, 0600, key, NULL) == -1) {
+		snprintf(err, errlen, "%s: %s", h->key, strerror(errno));
+		goto done;
+	}
+	if (write_new(h->cert, 0644, NULL, x) == -1) {
+		snprintf(err, errlen, "%s: %s", h->cert, strerror(errno));
+		unlink(h->key);
+		goto done;
+	}
+	*made = 1;
+	r = 0;
+done:
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return r;
+}
+
+/* Client certificates are asked for, never required, never verified
+ * here: Gemini clients use self-signed ones (authorised per path). */
+static int
+verify_any(int ok, X509_STORE_CTX *store)
+{
+	(void)ok;
+	(void)store;
+	return 1;
+}
+
+static int
+sni_cb(SSL *ssl, int *alert, void *arg)
+{
+	const struct tls	*t = arg;
+	const char		*name;
+	char			 canon[URL_HOST_MAX + 1];
+	size_t			 i;
+
+	(void)alert;
+	name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	if (name == NULL ||
+	    url_host_canonical(name, canon, sizeof(canon)) == -1)
+		return SSL_TLSEXT_ERR_OK;	/* default host; routing decides */
+	for (i = 0; i < t->n; i++)
+		if (strcmp(t->cf->hosts[i].name, canon) == 0) {
+			if (i != 0)
+				SSL_set_SSL_CTX(ssl, t->ctx[i]);
+			break;
+		}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static SSL_CTX *
+host_ctx(const struct host_cfg *h, char *err, size_t errlen)
+{
+	static const unsigned char sid[] = "capsuled";
+	SSL_CTX	*ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		snprintf(err, errlen, "SSL_CTX_new: %s", ssl_error());
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
+#ifndef LIBRESSL_VERSION_NUMBER
+	SSL_CTX_set_num_tickets(ctx, 1);
+#endif
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_any);
+	if (SSL_CTX_use_certificate_chain_file(ctx, h->cert) != 1) {
+		snprintf(err, errlen, "%s: cannot load certificate: %s",
+		    h->cert, ssl_error());
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, h->key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen, "%s: cannot load key for %s: %s",
+		    h->key, h->cert, ssl_error());
+		goto fail;
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+int
+tls_setup(const struct config *cf, struct tls *t, char *err, size_t errlen)
+{
+	size_t	i;
+
+	memset(t, 0, sizeof(*t));
+	t->cf = cf;
+	if ((t->ctx = calloc(cf->nhosts, sizeof(*t->ctx))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < cf->nhosts; i++) {
+		if ((t->ctx[i] = host_ctx(&cf->hosts[i], err, errlen)) == NULL) {
+			tls_free(t);
+			return -1;
+		}
+		t->n++;
+	}
+	SSL_CTX_set_tlsext_servername_callback(t->ctx[0], sni_cb);
+	SSL_CTX_set_tlsext_servername_arg(t->ctx[0], t);
+	return 0;
+}
+
+void
+tls_free(struct tls *t)
+{
+	size_t	i;
+
+	for (i = 0; i < t->n; i++)
+		SSL_CTX_free(t->ctx[i]);
+	free(t->ctx);
+	memset(t, 0, sizeof(*t));
+}
+
+int
+tls_client_hash(SSL *ssl, unsigned char out[32])
+{
+	X509		*x;
+	unsigned int	 len = 32;
+	int		 r;
+
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L && !defined(LIBRESSL_VERSION_NUMBER)
+	x = SSL_get1_peer_certificate(ssl);
+#else
+	x = SSL_get_peer_certificate(ssl);
+#endif
+	if (x == NULL)
+		return -1;
+	r = X509_digest(x, EVP_sha256(), out, &len) == 1 ? 0 : -1;
+	X509_free(x);
+	return r;
+}

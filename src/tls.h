@@ -1,0 +1,37 @@
+/*
+ * tls.h: one SSL_CTX per host, SNI picks it; self-signed certificates
+ * made on first start; the client certificate's fingerprint.
+ */
+#ifndef CAPSULED_TLS_H
+#define CAPSULED_TLS_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "config.h"
+
+struct tls {
+	SSL_CTX			**ctx;	/* ctx[i] serves cf->hosts[i] */
+	size_t			  n;
+	const struct config	 *cf;
+};
+
+/*
+ * If neither the host's cert nor its key exists, make an ECDSA P-256
+ * self-signed certificate for the host name (SAN = the name, ten years)
+ * and write both, the key with mode 0600.  Never overwrites: if only one
+ * of the two exists that is an error.  *made says whether it generated.
+ */
+int	tls_ensure_cert(const struct host_cfg *h, int *made, char *err,
+	    size_t errlen);
+
+/* Build a context per host (loading every certificate and key). */
+int	tls_setup(const struct config *cf, struct tls *t, char *err,
+	    size_t errlen);
+void	tls_free(struct tls *t);
+
+/* SHA-256 of the client's certificate; 0 if it sent one, else -1. */
+int	tls_client_hash(SSL *ssl, unsigned char out[32]);
+
+#endif
