@@ -38,7 +38,8 @@ struct parse {
 	char		 section[300];	/* the [host ...] being filled */
 	int		 in_server;	/* last section seen was [server] */
 	int		 seen_server;
-	unsigned	 seen;		/* keys seen in the current section */
+	char		 seen[32][32];	/* keys set in the current section */
+	size_t		 nseen;
 };
 
 /* Copy a string that must fit; 0 or -1. */
@@ -467,14 +468,23 @@ repeatable(const char *name)
 	    strcmp(name, "feed_title") == 0;
 }
 
-static unsigned
-key_bit(const char *name)
+static int
+seen_before(const struct parse *p, const char *name)
 {
-	unsigned	h = 5381;
+	size_t	i;
 
-	while (*name)
-		h = h * 33 + (unsigned char)*name++;
-	return 1u << (h % 32);
+	for (i = 0; i < p->nseen; i++)
+		if (strcmp(p->seen[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Only known keys get here, and every known key fits. */
+static void
+remember(struct parse *p, const char *name)
+{
+	if (p->nseen < sizeof(p->seen) / sizeof(p->seen[0]))
+		(void)copy(p->seen[p->nseen++], sizeof(p->seen[0]), name);
 }
 
 static int
@@ -482,7 +492,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse	*p = user;
 	struct config	*cf = p->cf;
-	unsigned	 bit;
+	int		 r;
 
 	if (p->failed)
 		return 1;	/* inih keeps going; report the first error */
@@ -491,7 +501,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 			if (p->seen_server)
 				return fail(p, "[server] appears twice");
 			p->in_server = p->seen_server = 1;
-			p->seen = 0;
+			p->nseen = 0;
 		}
 	} else if (strncmp(section, HOST_PREFIX, strlen(HOST_PREFIX)) == 0) {
 		if (p->in_server || strcmp(section, p->section) != 0) {
@@ -499,20 +509,20 @@ handler(void *user, const char *section, const char *name, const char *value)
 				return 0;
 			(void)copy(p->section, sizeof(p->section), section);
 			p->in_server = 0;
-			p->seen = 0;
+			p->nseen = 0;
 		}
 	} else if (*section == '\0')
 		return fail(p, "\"%s\" is outside any section", name);
 	else
 		return fail(p, "unknown section [%s]", section);
 
-	bit = key_bit(name);
-	if (!repeatable(name) && (p->seen & bit) != 0)
+	if (!repeatable(name) && seen_before(p, name))
 		return fail(p, "key \"%s\" set twice in this section", name);
-	p->seen |= bit;
-	if (p->in_server)
-		return server_key(p, name, value);
-	return host_key(p, &cf->hosts[cf->nhosts - 1], name, value);
+	r = p->in_server ? server_key(p, name, value) :
+	    host_key(p, &cf->hosts[cf->nhosts - 1], name, value);
+	if (r == 1 && !repeatable(name))
+		remember(p, name);
+	return r;
 }
 
 static void

@@ -127,6 +127,9 @@ sniff(int fd, const struct stat *st)
 	    strlen(t) >= sizeof(c->type) || strchr(t, '\n') != NULL)
 		return DEFAULT_TYPE;
 	memcpy(c->type, t, strlen(t) + 1);
+	/* a charset means something for text only: "application/pdf" */
+	if (strncmp(t, "text/", 5) != 0)
+		c->type[strcspn(c->type, ";")] = '\0';
 	c->dev = st->st_dev;
 	c->ino = st->st_ino;
 	c->mtime = st->st_mtime;

@@ -1,0 +1,143 @@
+"""
+Serving the capsule directory: nothing outside the root, only regular
+files and directories, directory rules, MIME types.  Through the real
+daemon over TLS.
+"""
+import hashlib
+import time
+from urllib.parse import quote
+
+import pytest
+
+
+def test_missing_file_is_51(server):
+    assert server.get("/no-such-file.gmi").status == 51
+
+
+@pytest.mark.parametrize("path,rule", [
+    ("/.secret", "a dotfile is not served"),
+    ("/.git/config", "a file inside a dot directory is not served"),
+    ("/.git/", "a dot directory is not listed"),
+    ("/listed/.hidden", "a nested dotfile is not served"),
+])
+def test_names_starting_with_a_dot_are_not_served(server, path, rule):
+    assert server.get(path).status == 51, rule
+
+
+@pytest.mark.parametrize("path,rule", [
+    ("/escape.txt", "an absolute symlink out of the root is not followed"),
+    ("/escape-rel.txt", "a relative symlink out of the root is not followed"),
+    ("/etc-link/passwd", "a symlinked directory outside is not followed"),
+    ("/etc-link/", "a symlinked directory outside is not listed"),
+])
+def test_symlinks_out_of_the_root_are_refused(server, path, rule):
+    r = server.get(path)
+    assert r.status == 51, rule
+    assert b"outside the root" not in r.body and b"root:" not in r.body
+
+
+def test_symlink_inside_the_root_is_followed(server):
+    r = server.get("/inside-link.txt")
+    assert r.status == 20 and r.body == b"hello\n"
+
+
+def test_fifo_is_refused_without_blocking(server):
+    t = time.time()
+    assert server.get("/fifo").status == 51
+    assert time.time() - t < 2
+    assert server.get("/hello.txt").status == 20, "the worker is not stuck"
+
+
+@pytest.mark.parametrize("path,rule", [
+    ("/docs/../hello.txt", "dot segments inside the root are resolved"),
+    ("/docs/%2e%2e/hello.txt", "encoded dot segments inside are resolved"),
+    ("/./hello.txt", "a single dot segment is removed"),
+])
+def test_dot_segments_inside_the_root_resolve(server, path, rule):
+    r = server.get(path)
+    assert r.status == 20 and r.body == b"hello\n", rule
+
+
+@pytest.mark.parametrize("path", [
+    "/..%5c..%5cetc%5cpasswd", "/%5c..%5c..%5cetc/passwd",
+    "/..\\..\\etc\\passwd",
+])
+def test_backslashes_are_names_not_separators(server, path):
+    assert server.get(path).status in (51, 59)
+
+
+def test_directory_without_trailing_slash_redirects_31(server):
+    r = server.get("/docs")
+    assert r.status == 31 and r.meta == "/docs/"
+
+
+def test_redirect_keeps_the_query(server):
+    r = server.get("/docs?x=1")
+    assert r.status == 31 and r.meta == "/docs/?x=1"
+
+
+def test_directory_with_index_serves_the_index(server):
+    r = server.get("/docs/")
+    assert r.status == 20 and r.body == b"# Docs index\n"
+    assert r.meta.startswith("text/gemini")
+
+
+def test_autoindex_lists_sorted_encoded_names_without_dotfiles(server):
+    r = server.get("/listed/")
+    assert r.status == 20 and r.meta.startswith("text/gemini")
+    lines = r.body.decode().splitlines()
+    links = [l for l in lines if l.startswith("=> ") and "Parent" not in l]
+    assert links == ["=> a%20file.gmi a file.gmi", "=> b.gmi b.gmi",
+                     "=> sub/ sub/"]
+    assert ".hidden" not in r.body.decode()
+
+
+def test_autoindex_off_answers_51_for_a_directory_without_index(
+        make_server, tmp_path):
+    s = make_server()
+    s.write_config(s.conf.read_text().replace("autoindex = on",
+                                              "autoindex = off"))
+    s.start()
+    assert s.get("/listed/").status == 51
+    assert s.get("/docs/").status == 20
+
+
+def test_unicode_and_space_names_are_served_percent_encoded(server):
+    r = server.get("/" + quote("ünïcødé name.gmi"))
+    assert r.status == 20 and r.body == b"# Unicode\n"
+    r = server.get("/with%20space.txt")
+    assert r.status == 20 and r.body == b"space\n"
+
+
+def test_unicode_name_sent_as_utf8_iri_is_served(server):
+    r = server.get("/ünïcødé%20name.gmi")
+    assert r.status == 20
+
+
+def test_3mb_binary_arrives_byte_for_byte(server, capsule_dir):
+    r = server.get("/big.bin")
+    want = (capsule_dir / "big.bin").read_bytes()
+    assert r.status == 20
+    assert hashlib.sha256(r.body).digest() == hashlib.sha256(want).digest()
+    assert r.close_notify
+
+
+@pytest.mark.parametrize("path,mime", [
+    ("/index.gmi", "text/gemini; lang=en-GB"),
+    ("/hello.txt", "text/plain; charset=utf-8"),
+    ("/unknown.zzqx", "application/pdf"),   # libmagic, by content
+])
+def test_mime_types(server, path, mime):
+    assert server.get(path).meta == mime
+
+
+def test_access_log_has_one_line_per_request_with_escapes(server):
+    server.request(f"gemini://localhost:{server.port}/log%0Atest\x01"
+                   .encode() + b"\r\n")
+    server.get("/hello.txt")
+    time.sleep(0.2)
+    log = server.log()
+    line = [l for l in log.splitlines() if "/hello.txt" in l][-1]
+    assert " 127.0.0.1 localhost " in line and " 20 " in line
+    assert "\\x01" in log, "control characters are escaped"
+    assert "\x01" not in log
