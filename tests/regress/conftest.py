@@ -200,6 +200,11 @@ class Server:
     def signal(self, sig):
         os.kill(self.proc.pid, sig)
 
+    def sanitizer_reports(self):
+        """Sanitizer findings in the daemon's output (CI builds with them)."""
+        return [l for l in self.log().splitlines()
+                if "Sanitizer" in l or "runtime error:" in l]
+
     def stop(self, timeout=20):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -258,6 +263,7 @@ def server(capsule_dir, tmp_path_factory):
     s = Server(work, capsule_dir, root2).start()
     yield s
     assert s.stop() == 0, "SIGTERM must end capsuled with status 0"
+    assert s.sanitizer_reports() == []
 
 
 @pytest.fixture
@@ -273,3 +279,4 @@ def make_server(tmp_path):
     yield make
     for s in started:
         s.stop()
+        assert s.sanitizer_reports() == []
