@@ -784,6 +784,8 @@ parse_path(const char **pp, const char *e, struct url *u)
 	if ((end = memchr(p, '?', (size_t)(e - p))) == NULL)
 		end = e;
 	while (p < end) {
+		if (o + 2 > sizeof(u->path))
+			return "Path too long";	/* room for '/' and NUL */
 		seg = ++p;	/* *p was '/' */
 		while (p < end && *p != '/')
 			p++;
@@ -844,11 +846,16 @@ int
 url_parse(const char *s, size_t len, struct url *u, int *status,
     const char **why)
 {
-	const char	*p = s, *e = s + len, *msg;
+	const char	*p = s, *e, *msg;
 
 	memset(u, 0, sizeof(*u));
 	u->port = GEMINI_PORT;
-	if ((msg = check_line(s, len)) == NULL &&
+	if (s == NULL) {
+		p = "";	/* as an empty line: no arithmetic on NULL */
+		len = 0;
+	}
+	e = p + len;
+	if ((msg = check_line(p, len)) == NULL &&
 	    (msg = parse_scheme(&p, e, u)) == NULL &&
 	    (msg = parse_authority(&p, e, u)) == NULL &&
 	    (msg = parse_path(&p, e, u)) == NULL &&
