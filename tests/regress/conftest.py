@@ -19,6 +19,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,10 +50,12 @@ def client_context(cert=None, key=None, maximum=None, minimum=None):
     ctx.verify_mode = ssl.CERT_NONE  # Gemini: trust on first use
     if cert:
         ctx.load_cert_chain(cert, key)
-    if maximum:
-        ctx.maximum_version = maximum
-    if minimum:
-        ctx.minimum_version = minimum
+    with warnings.catch_warnings():   # TLS 1.0/1.1 on purpose
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if maximum:
+            ctx.maximum_version = maximum
+        if minimum:
+            ctx.minimum_version = minimum
     return ctx
 
 
@@ -180,6 +183,8 @@ class Server:
         raise RuntimeError("capsuled did not answer: " + self.log())
 
     def log(self):
+        if not self.logpath.exists():
+            return ""
         return self.logpath.read_text(errors="replace")
 
     def url(self, path="/", host="localhost"):
