@@ -26,6 +26,12 @@ OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test
+# What the fuzz targets (tests/fuzz/fuzz_*.c) may call: the pure modules.
+FUZZ_SRCS =	$(PURE:.o=.c)
+FUZZ_SECONDS ?=	60
+FUZZ_ENV =	CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" \
+		LIBS="$(PKG_LIBS)" FUZZ_SRCS="$(FUZZ_SRCS)" \
+		FUZZ_SECONDS="$(FUZZ_SECONDS)"
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload
 
@@ -65,10 +71,19 @@ run: all
 
 check: deps
 	@sh mk/deps.sh check
-	@$(MAKE) -s build $(UNIT)
+	@$(MAKE) -s build $(UNIT) fuzz-regress
 	@sh tests/run
+
+# Every fuzz target with libFuzzer for FUZZ_SECONDS each (clang needed).
+fuzz: deps
+	@$(FUZZ_ENV) sh mk/fuzz.sh run
+
+# Every fuzz target replaying its corpus, built with $(CC): part of check.
+fuzz-regress:
+	@$(FUZZ_ENV) sh mk/fuzz.sh regress
 
 clean:
 	rm -f capsuled src/*.o $(STRIKE) $(TOOLS) $(UNIT)
+	@sh mk/fuzz.sh clean
 
-.PHONY: all build deps run check clean
+.PHONY: all build deps run check clean fuzz fuzz-regress
