@@ -208,6 +208,22 @@ server_log(struct parse *p, const char *value)
 	return 1;
 }
 
+/* A login name: letters, digits, '_', '.', '-', not starting with '-'. */
+static int
+server_user(struct parse *p, const char *value)
+{
+	const char	*s;
+
+	for (s = value; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' &&
+		    *s != '-')
+			break;
+	if (*s != '\0' || *value == '\0' || *value == '-' ||
+	    copy(p->cf->user, sizeof(p->cf->user), value) == -1)
+		return fail(p, "user: \"%s\" is not a user name", value);
+	return 1;
+}
+
 struct int_key {
 	const char	*name;
 	long		 min, max;
@@ -261,6 +277,14 @@ server_key(struct parse *p, const char *name, const char *value)
 		return server_listen(p, value);
 	if (strcmp(name, "access_log") == 0)
 		return server_log(p, value);
+	if (strcmp(name, "user") == 0)
+		return server_user(p, value);
+	if (strcmp(name, "chroot") == 0) {
+		if (resolve_path(p->cf, value, p->cf->chroot,
+		    sizeof(p->cf->chroot)) == -1)
+			return fail(p, "chroot: bad path \"%s\"", value);
+		return 1;
+	}
 	if (strcmp(name, "workers") == 0) {
 		if (strcmp(value, "auto") == 0)
 			p->cf->workers = 0;

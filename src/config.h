@@ -58,6 +58,8 @@ struct config {
 	int			request_timeout;	/* handshake + request line */
 	int			write_timeout;		/* no write progress */
 	int			max_connections;	/* per worker */
+	char			user[33];	/* "" -> capsuled / _capsuled */
+	char			chroot[PATH_MAX];	/* "" -> none */
 	int			cgi_max;		/* concurrent scripts per worker */
 	long			cgi_max_output;		/* bytes */
 	struct host_cfg		*hosts;		/* hosts[0] is the default */

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "log.h"
 #include "mime.h"
+#include "sandbox.h"
 #include "server.h"
 #include "tls.h"
 
@@ -39,6 +40,7 @@
 struct generation {
 	struct config	 cf;
 	struct tls	 tls;
+	struct sandbox	 sb;
 	int		 listenfds[CONFIG_MAX_LISTEN];
 	int		*rootfds;
 	int		 nworkers;
@@ -159,7 +161,8 @@ gen_load(const char *path, int check_only, const struct generation *old,
 		free(g);
 		return NULL;
 	}
-	if ((g->rootfds = calloc(g->cf.nhosts, sizeof(int))) == NULL ||
+	if (sandbox_prepare(&g->cf, &g->sb, err, errlen) == -1 ||
+	    (g->rootfds = calloc(g->cf.nhosts, sizeof(int))) == NULL ||
 	    (missing = gen_certs(g, check_only, err, errlen)) == -1 ||
 	    (missing == 0 && tls_setup(&g->cf, &g->tls, err, errlen) == -1) ||
 	    server_open_roots(&g->cf, g->rootfds, err, errlen) == -1)
@@ -199,6 +202,8 @@ spawn(struct generation *g, int i)
 		signal(SIGALRM, SIG_DFL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (sandbox_worker(&g->cf, &g->sb, g->rootfds) == -1)
+			_exit(1);
 		server_worker(&g->cf, &g->tls, g->listenfds, g->rootfds);
 	}
 	g->pids[i] = pid;
@@ -235,6 +240,26 @@ signal_workers(const struct generation *g, int sig)
 	for (i = 0; i < g->nworkers; i++)
 		if (g->pids[i] > 0)
 			kill(g->pids[i], sig);
+}
+
+/*
+ * Log rotation: the parent has reopened the access log, which sandboxed
+ * workers cannot do; fresh workers inherit the new descriptor and the
+ * old ones finish their in-flight responses on the old one.
+ */
+static void
+renew_workers(struct generation *g)
+{
+	int	i;
+
+	for (i = 0; i < g->nworkers; i++) {
+		if (g->pids[i] > 0) {
+			kill(g->pids[i], SIGTERM);
+			drain_add(g->pids[i]);
+			g->pids[i] = 0;
+		}
+		spawn(g, i);
+	}
 }
 
 /* Tell a generation's workers to finish up; they are reaped, not restarted. */
@@ -390,7 +415,8 @@ supervise(const char *path)
 			got_usr1 = 0;
 			if (log_open_access(&gen->cf, err, sizeof(err)) == -1)
 				log_warnx("reopening logs: %s", err);
-			signal_workers(gen, SIGUSR1);
+			else if (gen->cf.access_log == ACCESS_FILE)
+				renew_workers(gen);
 		}
 		if (got_alrm) {
 			got_alrm = 0;
@@ -447,6 +473,7 @@ main(int argc, char *argv[])
 		}
 		log_init(0);
 	}
+	sandbox_parent(&gen->cf);
 	supervise(path);
 	return 0;
 }

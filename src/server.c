@@ -99,7 +99,7 @@ static struct listener		*listeners;
 static size_t			 nlisteners;
 static int			 stopping;
 static int			 accepting;
-static struct event		 ev_sigterm, ev_sigusr1, ev_accept_pause, ev_stop;
+static struct event		 ev_sigterm, ev_accept_pause, ev_stop;
 
 static void	conn_step(struct conn *);
 static void	conn_close(struct conn *);
@@ -632,19 +632,6 @@ sigterm_cb(int sig, short ev, void *arg)
 	evtimer_add(&ev_stop, &tv);
 }
 
-/* Log rotation: the parent has reopened; reopen our own copy. */
-static void
-sigusr1_cb(int sig, short ev, void *arg)
-{
-	char	err[CONFIG_ERR_MAX];
-
-	(void)sig;
-	(void)ev;
-	(void)arg;
-	if (log_open_access(cf, err, sizeof(err)) == -1)
-		log_warnx("reopening logs: %s", err);
-}
-
 void
 server_worker(const struct config *config, struct tls *t,
     const int *listenfds, const int *roots)
@@ -659,6 +646,7 @@ server_worker(const struct config *config, struct tls *t,
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);	/* the parent turns ^C into SIGTERM */
+	signal(SIGUSR1, SIG_IGN);	/* rotation renews workers instead */
 	event_init();
 	nlisteners = cf->nlisten;
 	if ((listeners = calloc(nlisteners, sizeof(*listeners))) == NULL)
@@ -674,8 +662,6 @@ server_worker(const struct config *config, struct tls *t,
 	evtimer_set(&ev_accept_pause, accept_resume, NULL);
 	signal_set(&ev_sigterm, SIGTERM, sigterm_cb, NULL);
 	signal_add(&ev_sigterm, NULL);
-	signal_set(&ev_sigusr1, SIGUSR1, sigusr1_cb, NULL);
-	signal_add(&ev_sigusr1, NULL);
 	listeners_enable(1);
 	event_dispatch();
 	_exit(0);

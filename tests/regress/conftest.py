@@ -118,6 +118,7 @@ workers = {workers}
 access_log = {access_log}
 request_timeout = {request_timeout}
 write_timeout = {write_timeout}
+user = {user}
 {server_extra}
 
 [host localhost]
@@ -147,6 +148,7 @@ class Server:
         self.logpath = self.workdir / "capsuled.log"
         self.params = dict(port=self.port, workers=2, access_log="stderr",
                            request_timeout=3, write_timeout=5,
+                           user="nobody",
                            server_extra="", host_extra="",
                            root=self.root, root2=self.root2,
                            certdir=self.certdir)

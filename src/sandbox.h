@@ -1,0 +1,54 @@
+/*
+ * sandbox.h: privilege drop, chroot, and the platform's confinement
+ * (Landlock and PR_SET_NO_NEW_PRIVS on Linux, pledge and unveil on
+ * OpenBSD).  All platform code of capsuled lives in sandbox.c.
+ *
+ * The parent resolves everything that needs the file system or the
+ * password database (sandbox_prepare) while it loads a generation; a
+ * worker then confines itself right after fork (sandbox_worker), after
+ * the sockets, keys, logs, roots and libmagic database are open.
+ */
+#ifndef CAPSULED_SANDBOX_H
+#define CAPSULED_SANDBOX_H
+
+#include <sys/types.h>
+#include <stddef.h>
+
+#include "config.h"
+
+#ifdef __OpenBSD__
+#define SANDBOX_DEFAULT_USER	"_capsuled"
+#else
+#define SANDBOX_DEFAULT_USER	"capsuled"
+#endif
+
+struct sandbox {
+	int	drop;		/* started as root: switch to uid/gid */
+	uid_t	uid;
+	gid_t	gid;
+	int	chroot;		/* chroot to cf->chroot */
+	int	landlock;	/* Landlock ABI version; 0 when absent */
+};
+
+/*
+ * Parent, for every configuration it loads: look up the user (refusing
+ * uid 0 and a user that does not exist when started as root), check the
+ * chroot directory and that every root is inside it, and find what the
+ * kernel offers.  Says once in the log what the workers will get.
+ * 0, or -1 with err set.
+ */
+int	sandbox_prepare(const struct config *cf, struct sandbox *sb,
+	    char *err, size_t errlen);
+
+/* Parent, once it is set up: its own pledge on OpenBSD (see .c). */
+void	sandbox_parent(const struct config *cf);
+
+/*
+ * A worker, right after fork: chroot, drop to the user, then confine
+ * itself to reading beneath the roots (rootfds[i] for cf->hosts[i]).
+ * 0, or -1 (logged): the worker must not serve then.
+ */
+int	sandbox_worker(const struct config *cf, const struct sandbox *sb,
+	    const int *rootfds);
+
+#endif
