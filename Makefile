@@ -20,12 +20,13 @@ CFLAGS +=	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) $(OPT) $(SAN) \
 		-DSYSCONFDIR=\"$(SYSCONFDIR)\" $(PKG_CFLAGS)
 LDFLAGS +=	$(SAN)
 
-PURE =		src/url.o src/request.o src/config.o
+PURE =		src/url.o src/request.o src/config.o src/limit.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o src/sandbox.o
 HDRS =		src/*.h
 
-UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test
+UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
+		tests/unit/limit_test
 # What the fuzz targets (tests/fuzz/fuzz_*.c) may call: the pure modules.
 FUZZ_SRCS =	$(PURE:.o=.c)
 FUZZ_SECONDS ?=	60
@@ -63,6 +64,9 @@ tests/unit/request_test: tests/unit/request_test.c src/request.o src/url.o tests
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/request_test.c src/request.o src/url.o $(LDFLAGS)
 tests/unit/config_test: tests/unit/config_test.c src/config.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/config_test.c src/config.o src/url.o $(LDFLAGS) $(PKG_LIBS)
+
+tests/unit/limit_test: tests/unit/limit_test.c src/limit.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/limit_test.c src/limit.o $(LDFLAGS)
 
 # The self-signed certificate `make run` serves with: made by capsuled
 # itself on first start (it generates missing cert/key files).

@@ -235,6 +235,11 @@ static const struct int_key server_ints[] = {
 	{ "request_timeout", 1, 3600, offsetof(struct config, request_timeout), 0 },
 	{ "write_timeout", 1, 3600, offsetof(struct config, write_timeout), 0 },
 	{ "max_connections", 1, 1000000, offsetof(struct config, max_connections), 0 },
+	{ "max_connections_total", 0, 10000000, offsetof(struct config, max_connections_total), 0 },
+	{ "max_per_client", 0, 1000000, offsetof(struct config, max_per_client), 0 },
+	{ "rate_limit", 0, 1000000, offsetof(struct config, rate_limit), 0 },
+	{ "rate_period", 1, 86400, offsetof(struct config, rate_period), 0 },
+	{ "rate_burst", 0, 1000000, offsetof(struct config, rate_burst), 0 },
 	{ "cgi_max", 1, 10000, offsetof(struct config, cgi_max), 0 },
 	{ "cgi_max_output", 1024, 1L << 40, offsetof(struct config, cgi_max_output), 1 },
 };
@@ -557,6 +562,9 @@ defaults(struct config *cf)
 	cf->request_timeout = 10;
 	cf->write_timeout = 30;
 	cf->max_connections = 1024;
+	cf->max_per_client = 16;
+	cf->rate_limit = 60;
+	cf->rate_period = 60;
 	cf->cgi_max = 16;
 	cf->cgi_max_output = 8L << 20;
 }

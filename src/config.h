@@ -58,6 +58,11 @@ struct config {
 	int			request_timeout;	/* handshake + request line */
 	int			write_timeout;		/* no write progress */
 	int			max_connections;	/* per worker */
+	int			max_connections_total;	/* 0: workers x per worker */
+	int			max_per_client;		/* per worker; 0: no cap */
+	int			rate_limit;	/* requests per rate_period; 0: off */
+	int			rate_period;	/* seconds */
+	int			rate_burst;	/* 0: rate_limit */
 	char			user[33];	/* "" -> capsuled / _capsuled */
 	char			chroot[PATH_MAX];	/* "" -> none */
 	int			cgi_max;		/* concurrent scripts per worker */

@@ -48,6 +48,12 @@ typedef int (*route_fn)(struct conn *, const struct request *);
 /* route.c: run the routing table for a parsed request. */
 void	route_request(struct conn *, const struct request *);
 
+/*
+ * server.c: spend one of the client's request tokens: 0 if it had one,
+ * else the seconds until it will (the 44 meta).
+ */
+int	conn_rate_wait(struct conn *);
+
 /* server.c: set the host once the target check has chosen it. */
 void	conn_set_host(struct conn *, const struct host_cfg *);
 

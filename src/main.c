@@ -177,6 +177,7 @@ gen_load(const char *path, int check_only, const struct generation *old,
 		goto fail;
 	}
 	g->nworkers = worker_count(&g->cf);
+	server_fd_limit(&g->cf);
 	return g;
 fail:
 	free(g->rootfds);
@@ -191,12 +192,15 @@ spawn(struct generation *g, int i)
 {
 	sigset_t	none;
 	pid_t		pid;
+	int		slot = server_slot_claim();
 
 	if ((pid = fork()) == -1) {
 		log_warnx("fork: %s", strerror(errno));
+		server_slot_bind(slot, 0);
 		return -1;
 	}
 	if (pid == 0) {
+		server_slot_mine(slot);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
@@ -206,6 +210,7 @@ spawn(struct generation *g, int i)
 			_exit(1);
 		server_worker(&g->cf, &g->tls, g->listenfds, g->rootfds);
 	}
+	server_slot_bind(slot, pid);
 	g->pids[i] = pid;
 	g->started[i] = time(NULL);
 	return pid;
@@ -304,6 +309,7 @@ reap(void)
 	size_t	j;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		server_slot_release(pid);
 		for (j = 0; j < sizeof(draining) / sizeof(draining[0]); j++)
 			if (draining[j] == pid)
 				draining[j] = 0;
@@ -472,6 +478,10 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		log_init(0);
+	}
+	if (server_shared_init(err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return 1;
 	}
 	sandbox_parent(&gen->cf);
 	supervise(path);

@@ -20,10 +20,12 @@
 #include "url.h"
 
 static int	route_target(struct conn *, const struct request *);
+static int	route_limits(struct conn *, const struct request *);
 static int	route_file(struct conn *, const struct request *);
 
 static const route_fn routes[] = {
 	route_target,	/* 53 for other schemes, hosts, ports */
+	route_limits,	/* 44 */
 	route_file,	/* last: 51 when nothing else matched */
 };
 
@@ -67,6 +69,21 @@ route_target(struct conn *c, const struct request *r)
 		h = &ci->cf->hosts[0];
 	conn_set_host(c, h);
 	return 0;
+}
+
+/* The client's request rate (rate_limit): 44 and how long to wait. */
+static int
+route_limits(struct conn *c, const struct request *r)
+{
+	char	meta[16];
+	int	wait;
+
+	(void)r;
+	if ((wait = conn_rate_wait(c)) == 0)
+		return 0;
+	(void)snprintf(meta, sizeof(meta), "%d", wait);
+	conn_reply(c, 44, meta);
+	return 1;
 }
 
 /* "text/gemini; lang=en-GB"; a list of languages is quoted. */

@@ -10,7 +10,9 @@
  */
 #include <sys/types.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -20,6 +22,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +36,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "limit.h"
 #include "log.h"
 #include "request.h"
 #include "server.h"
@@ -44,6 +49,8 @@
 #define STOP_GRACE	10	/* seconds to finish in-flight responses */
 #define LINGER_SECS	2	/* draining unread input before close */
 #define ADDR_MAX	(INET6_ADDRSTRLEN + 1)
+#define SHARED_SLOTS	1280	/* workers and draining workers, at most */
+#define REFUSED_REPORT	10	/* seconds between "refused" log lines */
 
 enum conn_state {
 	C_HANDSHAKE,	/* TLS handshake */
@@ -61,6 +68,7 @@ struct conn {
 	enum conn_state		 state;
 	struct timespec		 start;
 	int			 listener;	/* index into listeners */
+	int			 lslot;		/* per-client limits slot */
 	char			 addr[ADDR_MAX];
 	int			 port;
 	const struct host_cfg	*host;
@@ -90,6 +98,24 @@ struct listener {
 	struct event	ev;
 };
 
+/*
+ * Every worker's open connections, in memory shared by all of them (the
+ * parent maps it before the first fork), so that a worker at its cap can
+ * tell whether another still has room: if one has, it stops accepting
+ * and leaves the connection to that worker; if none has (or the global
+ * cap is reached) it accepts and closes at once rather than letting the
+ * listen queue hold clients who will never be served.  Slots are given
+ * out by the parent and zeroed when it reaps the worker.
+ */
+struct shared_slot {
+	_Atomic pid_t	pid;	/* 0: free; -1: claimed, being forked */
+	_Atomic int	conns;
+	_Atomic int	room;	/* accepting and below its cap */
+};
+
+static struct shared_slot	*shared;
+static int			 myslot = -1;
+
 static TAILQ_HEAD(, conn)	 conns = TAILQ_HEAD_INITIALIZER(conns);
 static size_t			 nconns;
 static const struct config	*cf;
@@ -99,12 +125,16 @@ static struct listener		*listeners;
 static size_t			 nlisteners;
 static int			 stopping;
 static int			 accepting;
-static struct event		 ev_sigterm, ev_accept_pause, ev_stop;
+static struct event		 ev_sigterm, ev_accept_pause, ev_stop, ev_refused;
+static struct limits		*limits;	/* per-client, this worker's */
+static int			 spare_fd = -1;	/* given up to accept on EMFILE */
+static unsigned long		 refused_client, refused_full;
 
 static void	conn_step(struct conn *);
 static void	conn_close(struct conn *);
 static void	accept_pause(void);
 static void	conn_timeout(struct conn *);
+static void	publish(void);
 
 static long
 elapsed_ms(const struct timespec *since)
@@ -481,9 +511,11 @@ conn_close(struct conn *c)
 		close(c->bodyfd);
 	free(c->mem);
 	free(c->out);
+	limits_close(limits, c->lslot);
 	TAILQ_REMOVE(&conns, c, entry);
 	free(c);
 	nconns--;
+	publish();
 	if (stopping && nconns == 0)
 		event_loopexit(NULL);
 	else if (!accepting && !stopping)
@@ -505,12 +537,52 @@ peer_name(const struct sockaddr_storage *ss, char *addr, int *port)
 	}
 }
 
-static void
-conn_new(int fd, size_t li, const struct sockaddr_storage *ss)
+static int64_t
+now_ms(void)
 {
-	struct conn	*c;
-	int		 one = 1;
+	struct timespec	ts;
 
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+refused_report(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	log_warnx("refused %lu connection(s) in %d s: %lu over max_per_client "
+	    "%d, %lu with every worker full", refused_client + refused_full,
+	    REFUSED_REPORT, refused_client, cf->max_per_client, refused_full);
+	refused_client = refused_full = 0;
+}
+
+/* Close at once; one log line sums these up, not one per connection. */
+static void
+refuse(int fd, unsigned long *counter)
+{
+	struct timeval	tv = { REFUSED_REPORT, 0 };
+
+	close(fd);
+	if (refused_client + refused_full == 0)
+		evtimer_add(&ev_refused, &tv);
+	(*counter)++;
+}
+
+static void
+conn_new(int fd, size_t li, const struct sockaddr_storage *ss, socklen_t sslen)
+{
+	struct conn		*c;
+	struct limit_key	 key;
+	int			 one = 1, slot = LIMIT_UNTRACKED;
+
+	if (limit_key((const struct sockaddr *)ss, sslen, &key) == 0 &&
+	    (slot = limits_open(limits, &key, cf->max_per_client,
+	    now_ms())) == LIMIT_REFUSED) {
+		refuse(fd, &refused_client);
+		return;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->ssl = SSL_new(tls->ctx[0])) == NULL ||
 	    SSL_set_fd(c->ssl, fd) != 1) {
@@ -518,6 +590,7 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss)
 			SSL_free(c->ssl);
 		free(c);
 		close(fd);
+		limits_close(limits, slot);
 		return;
 	}
 	/* header and small bodies leave in one segment; no Nagle wait */
@@ -526,13 +599,26 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss)
 	c->fd = fd;
 	c->bodyfd = -1;
 	c->rootfd = -1;
+	c->lslot = slot;
 	c->listener = (int)li;
 	c->state = C_HANDSHAKE;
 	clock_gettime(CLOCK_MONOTONIC, &c->start);
 	peer_name(ss, c->addr, &c->port);
 	TAILQ_INSERT_TAIL(&conns, c, entry);
 	nconns++;
+	publish();
 	conn_step(c);
+}
+
+int
+conn_rate_wait(struct conn *c)
+{
+	struct limit_rate	r;
+
+	r.rate = cf->rate_limit;
+	r.period = cf->rate_period;
+	r.burst = cf->rate_burst;
+	return limits_request(limits, c->lslot, &r, now_ms());
 }
 
 static void
@@ -549,19 +635,73 @@ listeners_enable(int on)
 	}
 }
 
+/* This worker's count, for the others to see. */
+static void
+publish(void)
+{
+	if (shared == NULL || myslot < 0)
+		return;
+	atomic_store_explicit(&shared[myslot].conns, (int)nconns,
+	    memory_order_relaxed);
+	atomic_store_explicit(&shared[myslot].room, !stopping &&
+	    nconns < (size_t)cf->max_connections, memory_order_relaxed);
+}
+
+/* Connections open in every worker; *room: another worker has room. */
+static long
+shared_total(int *room)
+{
+	long	total = 0;
+	int	i;
+
+	*room = 0;
+	for (i = 0; shared != NULL && i < SHARED_SLOTS; i++) {
+		if (atomic_load_explicit(&shared[i].pid,
+		    memory_order_relaxed) == 0)
+			continue;
+		total += atomic_load_explicit(&shared[i].conns,
+		    memory_order_relaxed);
+		if (i != myslot && atomic_load_explicit(&shared[i].room,
+		    memory_order_relaxed))
+			*room = 1;
+	}
+	return total;
+}
+
+enum admit { ADMIT, PAUSE, CLOSE };
+
+/* Room here; else room in another worker (wait); else close at once. */
+static enum admit
+admission(void)
+{
+	long	total;
+	int	room;
+
+	if (nconns < (size_t)cf->max_connections &&
+	    cf->max_connections_total == 0)
+		return ADMIT;
+	total = shared_total(&room);
+	if (cf->max_connections_total > 0 &&
+	    total >= cf->max_connections_total)
+		return CLOSE;
+	if (nconns < (size_t)cf->max_connections)
+		return ADMIT;
+	return room ? PAUSE : CLOSE;
+}
+
 static void
 accept_resume(int fd, short ev, void *arg)
 {
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	if (!stopping && nconns < (size_t)cf->max_connections)
+	if (!stopping && admission() != PAUSE)
 		listeners_enable(1);
 	else if (!stopping)
 		accept_pause();
 }
 
-/* Out of descriptors or at the cap: stop accepting for a moment. */
+/* Out of descriptors, or full while others have room: wait a moment. */
 static void
 accept_pause(void)
 {
@@ -573,17 +713,36 @@ accept_pause(void)
 		evtimer_add(&ev_accept_pause, &tv);
 }
 
+/*
+ * Out of descriptors: the spare one lets us take the connection off the
+ * queue and close it, so the client learns at once instead of waiting.
+ */
+static void
+accept_emfile(int lfd)
+{
+	int	fd;
+
+	if (spare_fd != -1) {
+		close(spare_fd);
+		if ((fd = accept(lfd, NULL, NULL)) != -1)
+			refuse(fd, &refused_full);
+		spare_fd = dup(lfd);
+	}
+	accept_pause();
+}
+
 static void
 accept_cb(int lfd, short ev, void *arg)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	size_t			 li = (struct listener *)arg - listeners;
+	enum admit		 a;
 	int			 fd, i;
 
 	(void)ev;
 	for (i = 0; i < ACCEPT_BATCH; i++) {
-		if (nconns >= (size_t)cf->max_connections) {
+		if ((a = admission()) == PAUSE) {
 			accept_pause();
 			return;
 		}
@@ -594,11 +753,14 @@ accept_cb(int lfd, short ev, void *arg)
 			if (errno == EMFILE || errno == ENFILE ||
 			    errno == ENOBUFS || errno == ENOMEM) {
 				log_warnx("accept: %s; pausing", strerror(errno));
-				accept_pause();
+				accept_emfile(lfd);
 			}
 			return;		/* EAGAIN, ECONNABORTED, ... */
 		}
-		conn_new(fd, li, &ss);
+		if (a == CLOSE)
+			refuse(fd, &refused_full);
+		else
+			conn_new(fd, li, &ss, len);
 	}
 }
 
@@ -622,6 +784,7 @@ sigterm_cb(int sig, short ev, void *arg)
 	if (stopping)
 		return;
 	stopping = 1;
+	publish();
 	listeners_enable(0);
 	evtimer_del(&ev_accept_pause);
 	if (nconns == 0) {
@@ -630,6 +793,17 @@ sigterm_cb(int sig, short ev, void *arg)
 	}
 	evtimer_set(&ev_stop, stop_now, NULL);
 	evtimer_add(&ev_stop, &tv);
+}
+
+static uint64_t
+seed(void)
+{
+	uint64_t	v = 0;
+
+	if (getentropy(&v, sizeof(v)) == -1)
+		v = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^
+		    (uint64_t)now_ms();
+	return v;
 }
 
 void
@@ -660,6 +834,12 @@ server_worker(const struct config *config, struct tls *t,
 		    accept_cb, &listeners[i]);
 	}
 	evtimer_set(&ev_accept_pause, accept_resume, NULL);
+	evtimer_set(&ev_refused, refused_report, NULL);
+	if ((limits = limits_new(cf->max_connections * 4 > 4096 ?
+	    (size_t)cf->max_connections * 4 : 4096, seed())) == NULL)
+		_exit(1);
+	spare_fd = dup(listenfds[0]);
+	publish();
 	signal_set(&ev_sigterm, SIGTERM, sigterm_cb, NULL);
 	signal_add(&ev_sigterm, NULL);
 	listeners_enable(1);
@@ -741,4 +921,89 @@ server_open_roots(const struct config *c, int *fds, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+int
+server_shared_init(char *err, size_t errlen)
+{
+	void	*p;
+
+	if (shared != NULL)
+		return 0;
+	p = mmap(NULL, SHARED_SLOTS * sizeof(*shared), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANON, -1, 0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "shared memory: %s", strerror(errno));
+		return -1;
+	}
+	shared = p;	/* zero-filled: every slot free */
+	return 0;
+}
+
+int
+server_slot_claim(void)
+{
+	int	i;
+
+	for (i = 0; shared != NULL && i < SHARED_SLOTS; i++)
+		if (atomic_load(&shared[i].pid) == 0) {
+			atomic_store(&shared[i].pid, -1);
+			return i;
+		}
+	return -1;
+}
+
+void
+server_slot_bind(int slot, pid_t pid)
+{
+	if (shared == NULL || slot < 0 || slot >= SHARED_SLOTS)
+		return;
+	if (pid == 0) {
+		atomic_store(&shared[slot].conns, 0);
+		atomic_store(&shared[slot].room, 0);
+	}
+	atomic_store(&shared[slot].pid, pid);
+}
+
+void
+server_slot_release(pid_t pid)
+{
+	int	i;
+
+	for (i = 0; shared != NULL && i < SHARED_SLOTS; i++)
+		if (atomic_load(&shared[i].pid) == pid) {
+			server_slot_bind(i, 0);
+			return;
+		}
+}
+
+void
+server_slot_mine(int slot)
+{
+	myslot = slot;
+}
+
+/*
+ * Each connection needs its socket and maybe a file: raise the soft
+ * descriptor limit (inherited by the workers) as far as the hard one
+ * allows, and say so when max_connections cannot be reached.
+ */
+void
+server_fd_limit(const struct config *c)
+{
+	struct rlimit	rl;
+	rlim_t		want = (rlim_t)c->max_connections * 2 + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ?
+		    want : rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want)
+		log_warnx("max_connections %d needs about %llu descriptors per "
+		    "worker but the limit is %llu: raise it (ulimit -n, "
+		    "LimitNOFILE=, login.conf openfiles)", c->max_connections,
+		    (unsigned long long)want, (unsigned long long)rl.rlim_cur);
 }

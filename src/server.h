@@ -4,6 +4,7 @@
 #ifndef CAPSULED_SERVER_H
 #define CAPSULED_SERVER_H
 
+#include <sys/types.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -31,5 +32,20 @@ int	server_open_roots(const struct config *cf, int *rootfds, char *err,
 void	server_worker(const struct config *cf, struct tls *tls,
 	    const int *listenfds, const int *rootfds)
 	    __attribute__((noreturn));
+
+/*
+ * Per-worker connection counts shared by all workers (see server.c).
+ * Parent: init once before the first fork; claim a slot before forking a
+ * worker, bind it to the pid after (pid 0 frees it), release by pid when
+ * the worker is reaped.  The new worker: server_slot_mine(slot).
+ */
+int	server_shared_init(char *err, size_t errlen);
+int	server_slot_claim(void);
+void	server_slot_bind(int slot, pid_t pid);
+void	server_slot_release(pid_t pid);
+void	server_slot_mine(int slot);
+
+/* Raise RLIMIT_NOFILE for max_connections, or say why it cannot be. */
+void	server_fd_limit(const struct config *cf);
 
 #endif

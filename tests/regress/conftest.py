@@ -119,6 +119,8 @@ access_log = {access_log}
 request_timeout = {request_timeout}
 write_timeout = {write_timeout}
 user = {user}
+rate_limit = {rate_limit}
+max_per_client = {max_per_client}
 {server_extra}
 
 [host localhost]
@@ -148,7 +150,7 @@ class Server:
         self.logpath = self.workdir / "capsuled.log"
         self.params = dict(port=self.port, workers=2, access_log="stderr",
                            request_timeout=3, write_timeout=5,
-                           user="nobody",
+                           user="nobody", rate_limit=0, max_per_client=0,
                            server_extra="", host_extra="",
                            root=self.root, root2=self.root2,
                            certdir=self.certdir)

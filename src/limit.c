@@ -1,0 +1,196 @@
+/*
+ * limit.c: per-client connection caps and request token buckets.  See
+ * limit.h.
+ *
+ * Open addressing with a bounded window: a key lives in one of the
+ * WINDOW slots after its hash, and every lookup scans the whole window,
+ * so freeing a slot never hides another key.
+ *
+ * The token bucket is kept as GCRA (the "virtual scheduling" form): one
+ * time stamp per client, the theoretical arrival time of its next
+ * request, in microseconds.  Integer, exact, and nothing to refill.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "limit.h"
+
+#define WINDOW	16
+
+struct slot {
+	struct limit_key	key;
+	int			used;
+	int			conns;		/* open connections */
+	int64_t			tat;		/* us: next request's due time */
+	int64_t			seen;		/* ms: last open or request */
+};
+
+struct limits {
+	struct slot	*slots;
+	size_t		 mask;
+	uint64_t	 seed;
+};
+
+struct limits *
+limits_new(size_t n, uint64_t seed)
+{
+	struct limits	*l;
+	size_t		 size = WINDOW;
+
+	while (size < n && size < ((size_t)1 << 30))
+		size <<= 1;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	if ((l->slots = calloc(size, sizeof(*l->slots))) == NULL) {
+		free(l);
+		return NULL;
+	}
+	l->mask = size - 1;
+	l->seed = seed;
+	return l;
+}
+
+void
+limits_free(struct limits *l)
+{
+	if (l == NULL)
+		return;
+	free(l->slots);
+	free(l);
+}
+
+int
+limit_key(const struct sockaddr *sa, socklen_t len, struct limit_key *k)
+{
+	const struct sockaddr_in	*sin = (const void *)sa;
+	const struct sockaddr_in6	*sin6 = (const void *)sa;
+
+	memset(k, 0, sizeof(*k));
+	if (sa->sa_family == AF_INET && len >= sizeof(*sin)) {
+		k->b[10] = k->b[11] = 0xff;
+		memcpy(k->b + 12, &sin->sin_addr, 4);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6 && len >= sizeof(*sin6)) {
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			memcpy(k->b, &sin6->sin6_addr, 16);
+		else
+			memcpy(k->b, &sin6->sin6_addr, 8);	/* the /64 */
+		return 0;
+	}
+	return -1;
+}
+
+/* Keyed with a per-worker random seed: clients cannot aim collisions. */
+static size_t
+hash(const struct limits *l, const struct limit_key *k)
+{
+	uint64_t	h = l->seed, w;
+	size_t		i;
+
+	for (i = 0; i < sizeof(k->b); i += 8) {
+		memcpy(&w, k->b + i, 8);
+		h ^= w;
+		h *= 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* Pick a slot for k: its own, a free one, or the stalest idle one. */
+static int
+find(struct limits *l, const struct limit_key *k)
+{
+	size_t		 base = hash(l, k), i, idx;
+	struct slot	*s, *pick = NULL;
+
+	for (i = 0; i < WINDOW; i++) {
+		idx = (base + i) & l->mask;
+		s = &l->slots[idx];
+		if (s->used && memcmp(&s->key, k, sizeof(*k)) == 0)
+			return (int)idx;
+		if (s->used && s->conns > 0)
+			continue;
+		if (pick == NULL || (pick->used && (!s->used ||
+		    s->seen < pick->seen)))
+			pick = s;
+	}
+	if (pick == NULL)
+		return LIMIT_UNTRACKED;
+	memset(pick, 0, sizeof(*pick));	/* tat 0: a full bucket */
+	pick->key = *k;
+	pick->used = 1;
+	return (int)(pick - l->slots);
+}
+
+int
+limits_open(struct limits *l, const struct limit_key *k, int max,
+    int64_t now_ms)
+{
+	int		 idx;
+	struct slot	*s;
+
+	if ((idx = find(l, k)) < 0)
+		return idx;
+	s = &l->slots[idx];
+	if (max > 0 && s->conns >= max)
+		return LIMIT_REFUSED;
+	s->conns++;
+	s->seen = now_ms;
+	return idx;
+}
+
+void
+limits_close(struct limits *l, int idx)
+{
+	struct slot	*s;
+
+	if (idx < 0 || (size_t)idx > l->mask)
+		return;
+	s = &l->slots[idx];
+	if (s->conns > 0)
+		s->conns--;
+}
+
+int
+limits_request(struct limits *l, int idx, const struct limit_rate *r,
+    int64_t now_ms)
+{
+	struct slot	*s;
+	int64_t		 now = now_ms * 1000, t, tat, late;
+	int		 burst;
+
+	if (idx < 0 || (size_t)idx > l->mask || r->rate <= 0 ||
+	    r->period <= 0)
+		return 0;
+	s = &l->slots[idx];
+	s->seen = now_ms;
+	burst = r->burst > 0 ? r->burst : r->rate;
+	t = (int64_t)r->period * 1000000 / r->rate;	/* us per request */
+	if (t < 1)
+		t = 1;
+	tat = s->tat > now ? s->tat : now;
+	/* at most burst requests may be booked ahead of now */
+	late = tat + t - now - (int64_t)burst * t;
+	if (late <= 0) {
+		s->tat = tat + t;
+		return 0;
+	}
+	return (int)((late + 999999) / 1000000);
+}
+
+size_t
+limits_used(const struct limits *l)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i <= l->mask; i++)
+		n += l->slots[i].used;
+	return n;
+}

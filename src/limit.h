@@ -1,0 +1,67 @@
+/*
+ * limit.h: per-client limits, one table per worker.  Pure: no I/O, no
+ * globals; time and the hash seed are passed in.
+ *
+ * A client is an IPv4 address or an IPv6 /64 (one subscriber's
+ * allocation: counting single IPv6 addresses would limit nothing).  Each
+ * has a count of open connections (capped) and a token bucket for
+ * requests.  The table has a fixed number of slots: a flood of new
+ * addresses reuses the slots of clients with no open connection, oldest
+ * first, so memory never grows.  The price: under such a flood an idle
+ * client's bucket may be forgotten and start full again.
+ */
+#ifndef CAPSULED_LIMIT_H
+#define CAPSULED_LIMIT_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct limit_key {
+	unsigned char	b[16];	/* IPv4-mapped IPv6, or an IPv6 /64 */
+};
+
+struct limit_rate {
+	int	rate;		/* requests per period; 0: no rate limit */
+	int	period;		/* seconds */
+	int	burst;		/* bucket size */
+};
+
+struct limits;
+
+/* A table of at least slots entries (rounded up to a power of two). */
+struct limits	*limits_new(size_t slots, uint64_t seed);
+void		 limits_free(struct limits *);
+
+/* The client a socket address stands for; 0, or -1 if not IP. */
+int	limit_key(const struct sockaddr *sa, socklen_t len,
+	    struct limit_key *k);
+
+#define LIMIT_UNTRACKED	(-1)	/* no slot: admitted, not counted */
+#define LIMIT_REFUSED	(-2)	/* over max_per_client */
+
+/*
+ * A new connection from k at now_ms (a monotonic clock).  Returns the
+ * client's slot (pass it to the calls below), LIMIT_REFUSED when it
+ * already has max connections open (max 0: no cap), or LIMIT_UNTRACKED
+ * when every slot it may use holds a connected client (admitted: the
+ * alternative would refuse a stranger for others' sake).
+ */
+int	limits_open(struct limits *, const struct limit_key *k, int max,
+	    int64_t now_ms);
+/* The connection given slot (>= 0) closed. */
+void	limits_close(struct limits *, int slot);
+
+/*
+ * A request on a connection holding slot: 0 if allowed (it spends a
+ * token), else the whole seconds until one is there (for "44 <s>").
+ * An untracked connection (slot < 0) is always allowed.
+ */
+int	limits_request(struct limits *, int slot, const struct limit_rate *,
+	    int64_t now_ms);
+
+/* For tests: the slots in use (holding some state). */
+size_t	limits_used(const struct limits *);
+
+#endif

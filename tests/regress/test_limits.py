@@ -1,0 +1,134 @@
+"""
+Abuse limits (issue 6), through the real daemon: the request rate per
+client answered with 44, the cap on a client's concurrent connections,
+and the per-worker and global connection caps, past which a connection
+is closed at once instead of waiting in the listen queue.
+
+Clients are told apart by address; the tests connect from 127.0.0.x.
+Limits are per worker, so the servers here mostly run one worker.  The
+start-up probe comes from 127.0.0.1, so rate tests use other addresses.
+"""
+import socket
+import time
+
+import pytest
+
+from conftest import client_context, read_response
+
+
+C = "127.0.0.5"     # a client for the rate tests
+
+
+def connect(port, src="127.0.0.1"):
+    return socket.create_connection(("127.0.0.1", port), timeout=5,
+                                    source_address=(src, 0))
+
+
+def get(s, path="/hello.txt", src="127.0.0.1"):
+    raw = connect(s.port, src)
+    with client_context().wrap_socket(raw, server_hostname="localhost",
+                                      suppress_ragged_eofs=False) as c:
+        c.sendall(s.url(path).encode() + b"\r\n")
+        return read_response(c)
+
+
+def closed_at_once(port, src="127.0.0.1", within=1.0):
+    """The server closes this connection without waiting for anything."""
+    t = time.time()
+    with connect(port, src) as c:
+        c.settimeout(5)
+        try:
+            data = c.recv(100)
+        except ConnectionResetError:
+            data = b""
+    return data == b"" and time.time() - t < within
+
+
+def test_rate_limit_answers_44_with_seconds_to_wait(make_server):
+    s = make_server(workers=1, rate_limit=5).start()   # 5 a minute
+    statuses = [get(s, src=C).status for _ in range(5)]
+    assert statuses == [20] * 5, "a burst of rate_limit is allowed"
+    r = get(s, src=C)
+    assert r.status == 44, "then slow down"
+    assert r.meta.isdigit() and 1 <= int(r.meta) <= 12, \
+        "meta: whole seconds until the next request is allowed"
+    assert r.body == b"" and r.close_notify
+
+
+def test_rate_limit_is_per_client_address(make_server):
+    s = make_server(workers=1, rate_limit=2).start()
+    assert [get(s, src=C).status for _ in range(3)] == [20, 20, 44]
+    assert get(s, src="127.0.0.2").status == 20, "another client is served"
+
+
+def test_rate_burst_and_period(make_server):
+    s = make_server(workers=1, rate_limit=1,
+                    server_extra="rate_period = 1\nrate_burst = 3").start()
+    assert [get(s, src=C).status for _ in range(4)] == [20, 20, 20, 44]
+    r = get(s, src=C)
+    assert r.status == 44 and r.meta == "1"
+    time.sleep(1.1)
+    assert get(s, src=C).status == 20, "a token comes back each second"
+
+
+def test_rate_limit_0_turns_it_off(make_server):
+    s = make_server(workers=1, rate_limit=0).start()
+    assert all(get(s).status == 20 for _ in range(30))
+
+
+def test_max_per_client_closes_the_extra_connection_at_once(make_server):
+    s = make_server(workers=1, max_per_client=3, request_timeout=10).start()
+    held = [connect(s.port) for _ in range(3)]
+    try:
+        time.sleep(0.2)
+        assert closed_at_once(s.port), "the 4th from the same address"
+        assert get(s, src="127.0.0.2").status == 20, "others are served"
+    finally:
+        for c in held:
+            c.close()
+    time.sleep(0.2)
+    assert get(s).status == 20, "room again once they are closed"
+
+
+def test_every_worker_full_closes_new_connections_at_once(make_server):
+    s = make_server(workers=2, request_timeout=10,
+                    server_extra="max_connections = 5").start()
+    held = [connect(s.port, f"127.0.0.{10 + i}") for i in range(10)]
+    try:
+        time.sleep(0.5)
+        assert closed_at_once(s.port, "127.0.1.1"), \
+            "2 workers x 5: the 11th is closed, not queued"
+        held.pop().close()
+        time.sleep(0.5)
+        assert get(s, src="127.0.1.2").status == 20, "one slot is free"
+    finally:
+        for c in held:
+            c.close()
+
+
+def test_one_full_worker_leaves_connections_to_the_other(make_server):
+    s = make_server(workers=2, request_timeout=10,
+                    server_extra="max_connections = 5").start()
+    held = [connect(s.port, f"127.0.0.{10 + i}") for i in range(6)]
+    try:
+        time.sleep(0.5)
+        for i in range(3):
+            assert get(s, src=f"127.0.2.{i + 1}").status == 20, \
+                "6 of 10 places taken: nobody is turned away"
+    finally:
+        for c in held:
+            c.close()
+
+
+def test_max_connections_total_caps_all_workers_together(make_server):
+    s = make_server(workers=2, request_timeout=10,
+                    server_extra="max_connections_total = 3").start()
+    held = [connect(s.port, f"127.0.0.{10 + i}") for i in range(3)]
+    try:
+        time.sleep(0.5)
+        assert closed_at_once(s.port, "127.0.1.1")
+    finally:
+        for c in held:
+            c.close()
+    time.sleep(0.5)
+    assert get(s).status == 20
