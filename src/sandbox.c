@@ -29,6 +29,7 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -76,6 +77,17 @@ struct ll_path_beneath_attr {
 	uint64_t	allowed_access;
 	int32_t		parent_fd;
 } __attribute__((packed));
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_ASAN	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_ASAN	1
+#endif
+#endif
+#ifdef HAVE_ASAN
+#include <sanitizer/lsan_interface.h>
 #endif
 
 static char	said[256];	/* the last summary logged */
@@ -276,6 +288,15 @@ landlock_apply(const struct config *cf, int abi, const int *rootfds)
 			goto fail;
 		}
 	}
+#ifdef HAVE_ASAN
+	/* sanitizer builds only: LeakSanitizer reads /proc/self */
+	if ((rule.parent_fd = open("/proc", O_PATH | O_DIRECTORY |
+	    O_CLOEXEC)) != -1) {
+		(void)syscall(SYS_landlock_add_rule, fd, LL_RULE_PATH_BENEATH,
+		    &rule, 0);
+		close(rule.parent_fd);
+	}
+#endif
 	if (syscall(SYS_landlock_restrict_self, fd, 0) == -1) {
 		close(fd);
 		goto fail;
@@ -399,6 +420,16 @@ sandbox_worker(const struct config *cf, const struct sandbox *sb,
 	return confine(cf, sb, rootfds, paths);
 #else
 	return confine(cf, sb, rootfds);
+#endif
+}
+
+void
+sandbox_leak_check(void)
+{
+#ifdef HAVE_ASAN
+	/* it needs /proc/self, which a chroot may not have */
+	if (access("/proc/self/maps", R_OK) == 0)
+		__lsan_do_leak_check();
 #endif
 }
 

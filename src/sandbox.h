@@ -20,6 +20,12 @@
 #define SANDBOX_DEFAULT_USER	"_capsuled"
 #else
 #define SANDBOX_DEFAULT_USER	"capsuled"
+/*
+ * A worker about to _exit: in a build with AddressSanitizer, look for
+ * leaks as exit(3) would have (CI's sanitizer run); nothing otherwise.
+ */
+void	sandbox_leak_check(void);
+
 #endif
 
 struct sandbox {
@@ -50,5 +56,11 @@ void	sandbox_parent(const struct config *cf);
  */
 int	sandbox_worker(const struct config *cf, const struct sandbox *sb,
 	    const int *rootfds);
+
+/*
+ * A worker about to _exit: in a build with AddressSanitizer, look for
+ * leaks as exit(3) would have (CI's sanitizer run); nothing otherwise.
+ */
+void	sandbox_leak_check(void);
 
 #endif

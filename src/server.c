@@ -39,6 +39,7 @@
 #include "limit.h"
 #include "log.h"
 #include "request.h"
+#include "sandbox.h"
 #include "server.h"
 #include "tls.h"
 #include "url.h"
@@ -596,6 +597,8 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss, socklen_t sslen)
 	/* header and small bodies leave in one segment; no Nagle wait */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	SSL_set_accept_state(c->ssl);
+	/* set now: a connection can fail (and be closed) before any wait */
+	event_set(&c->ev, fd, EV_READ, conn_event, c);
 	c->fd = fd;
 	c->bodyfd = -1;
 	c->rootfd = -1;
@@ -844,6 +847,7 @@ server_worker(const struct config *config, struct tls *t,
 	signal_add(&ev_sigterm, NULL);
 	listeners_enable(1);
 	event_dispatch();
+	sandbox_leak_check();
 	_exit(0);
 }
 

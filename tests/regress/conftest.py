@@ -162,12 +162,12 @@ class Server:
         self.conf.write_text(text if text is not None
                              else CONFIG.format(**self.params))
 
-    def start(self):
+    def start(self, env=None):
         self.logfile = open(self.logpath, "ab")
         self.proc = subprocess.Popen(
             [str(CAPSULED), "-d", "-c", str(self.conf)],
             stdout=self.logfile, stderr=self.logfile,
-            start_new_session=True)
+            start_new_session=True, env=env)
         self.wait_ready()
         return self
 
@@ -210,9 +210,11 @@ class Server:
         os.kill(self.proc.pid, sig)
 
     def sanitizer_reports(self):
-        """Sanitizer findings in the daemon's output (CI builds with them)."""
+        """Sanitizer findings in the daemon's output (CI builds with them),
+        and libevent's own complaints ("[warn] event_del_: ...")."""
         return [l for l in self.log().splitlines()
-                if "Sanitizer" in l or "runtime error:" in l]
+                if "Sanitizer" in l or "runtime error:" in l or
+                l.startswith(("[warn]", "[err]"))]
 
     def stop(self, timeout=20):
         if self.proc and self.proc.poll() is None:
