@@ -27,6 +27,7 @@ HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/feed_test
+FUZZ =		tests/fuzz/fuzz_feed
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload
 
@@ -61,6 +62,23 @@ tests/unit/config_test: tests/unit/config_test.c src/config.o src/url.o tests/un
 tests/unit/feed_test: tests/unit/feed_test.c src/feed.o src/fs.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/feed_test.c src/feed.o src/fs.o src/url.o $(LDFLAGS)
 
+# libFuzzer targets: clang only.  `make fuzz FUZZTIME=300` runs each for
+# that many seconds from its seed corpus (new inputs go to a scratch dir).
+FUZZCC ?=	clang
+FUZZFLAGS =	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE -g -O1 -Isrc \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZTIME ?=	60
+tests/fuzz/fuzz_feed: tests/fuzz/fuzz_feed.c src/feed.c src/fs.c src/url.c $(HDRS)
+	$(FUZZCC) $(FUZZFLAGS) -o $@ tests/fuzz/fuzz_feed.c src/feed.c src/fs.c src/url.c
+
+fuzz: $(FUZZ)
+	@for f in $(FUZZ); do \
+		n=$${f##*/fuzz_}; d=$$(mktemp -d); \
+		echo "fuzz: $$f for $(FUZZTIME)s"; \
+		$$f -max_total_time=$(FUZZTIME) -print_final_stats=1 \
+		    $$d tests/corpus/$$n || exit 1; rm -rf $$d; \
+	done
+
 # The self-signed certificate `make run` serves with: made by capsuled
 # itself on first start (it generates missing cert/key files).
 run: all
@@ -72,6 +90,6 @@ check: deps
 	@sh tests/run
 
 clean:
-	rm -f capsuled src/*.o $(STRIKE) $(TOOLS) $(UNIT)
+	rm -f capsuled src/*.o $(STRIKE) $(TOOLS) $(UNIT) $(FUZZ)
 
-.PHONY: all build deps run check clean
+.PHONY: all build deps run check clean fuzz

@@ -155,8 +155,11 @@ clean(const char *s, size_t n, char *out, size_t max, int *cut)
 		if ((k = url_utf8_decode(s + i, n - i, &cp)) == 0) {
 			k = 1;
 			rep = REPLACEMENT;
-		} else if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+		} else if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
+			if (len == 0)
+				continue;	/* a C1 control leading */
 			rep = " ";
+		}
 		replen = rep == s + i ? k : strlen(rep);
 		if (len + replen > max) {
 			*cut = 1;
