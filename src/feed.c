@@ -155,9 +155,9 @@ clean(const char *s, size_t n, char *out, size_t max, int *cut)
 		if ((k = url_utf8_decode(s + i, n - i, &cp)) == 0) {
 			k = 1;
 			rep = REPLACEMENT;
-		} else if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
+		} else if (cp <= 0x20 || (cp >= 0x7f && cp < 0xa0)) {
 			if (len == 0)
-				continue;	/* a C1 control leading */
+				continue;	/* blank after a C1 control */
 			rep = " ";
 		}
 		replen = rep == s + i ? k : strlen(rep);

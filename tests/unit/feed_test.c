@@ -140,6 +140,8 @@ static const struct {
 	{ "> quoted\n",			"> quoted",	"a quote is text" },
 	{ "   \n\t\nreal\n",		"real",		"white-space lines are empty" },
 	{ "# only a title\n",		"",		"no text: empty" },
+	{ " \xc2\x80\x01 x \n",		"x",		"C1 controls are blank at the ends too" },
+	{ "\xc2\x80\xc2\x9f\nnext\n",	"next",		"a line of C1 controls is empty" },
 };
 
 static void
