@@ -651,7 +651,8 @@ scan_names(int dirfd, char ***out, size_t *count)
 		n++;
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), name_cmp_desc);
+	if (n > 0)	/* v is NULL when there is none */
+		qsort(v, n, sizeof(*v), name_cmp_desc);
 	*out = v;
 	*count = n;
 	return 0;

@@ -262,7 +262,8 @@ fs_listing(int dirfd, const char *urlpath, char **out, size_t *outlen)
 	if (url_encode_path(urlpath, enc, sizeof(enc)) == -1 ||
 	    read_entries(dirfd, &v, &n) == -1)
 		return -1;
-	qsort(v, n, sizeof(*v), entry_cmp);
+	if (n > 0)	/* v is NULL for an empty directory */
+		qsort(v, n, sizeof(*v), entry_cmp);
 	buf_puts(&b, "# Index of ");
 	append_label(&b, urlpath, enc);
 	buf_puts(&b, "\n\n");

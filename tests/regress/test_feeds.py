@@ -345,6 +345,20 @@ def test_feed_directory_that_does_not_exist_is_51(make_server, tmp_path):
     assert s.get("/news/atom.xml").status == 51
 
 
+def test_empty_feed_directory_gives_a_valid_empty_feed(make_server, tmp_path):
+    root = tmp_path / "empty"
+    (root / "news").mkdir(parents=True)
+    age(root / "news", 1700000000)
+    s = make_server(root, host_extra="feeds = news\n").start()
+    r = s.get("/news/")
+    assert r.status == 20 and entries(r.body) == []
+    assert r.body.decode().startswith("# news\n")
+    f = atom(s)
+    assert check_rfc4287(f) == []
+    assert f.find(A + "updated").text == "2023-11-14T22:13:20Z", \
+        "no entries: updated is the directory's mtime"
+
+
 def test_posts_in_a_feed_directory_are_served_as_files(feeds):
     r = feeds.get("/news/2024-07-16-bad-news-for-housing-workers.gmi")
     assert r.status == 20 and r.body.startswith(b"# Bad News")
