@@ -180,7 +180,8 @@ url_utf8_valid(const char *s, size_t len)
 
 /*
  * Simple lower-casing for the scripts most host names are written in
- * (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic), as UTS #46 maps
+ * (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic, Armenian: the
+ * table was checked against Python's str.lower()), as UTS #46 maps
  * upper to lower case before punycode.  Not the whole UTS #46 table (no
  * NFC, no other scripts, no multi-character mappings): clients send
  * host names lower-cased already; this catches typed-in capitals.
@@ -191,7 +192,7 @@ lower(uint32_t c)
 	if (c >= 'A' && c <= 'Z')
 		return c + 0x20;
 	if ((c >= 0xc0 && c <= 0xde && c != 0xd7) ||
-	    (c >= 0x391 && c <= 0x3a9 && c != 0x3a2) ||
+	    (c >= 0x391 && c <= 0x3ab && c != 0x3a2) ||
 	    (c >= 0x410 && c <= 0x42f))
 		return c + 0x20;
 	if (c >= 0x400 && c <= 0x40f)
@@ -204,6 +205,8 @@ lower(uint32_t c)
 		return 0x3cc;
 	if (c == 0x38e || c == 0x38f)
 		return c + 0x3f;
+	if (c == 0x3cf)
+		return 0x3d7;
 	/* Latin Extended-A: pairs, upper case first (U+0130 has none) */
 	if ((c >= 0x100 && c <= 0x12f) || (c >= 0x132 && c <= 0x137) ||
 	    (c >= 0x14a && c <= 0x177))
@@ -213,6 +216,16 @@ lower(uint32_t c)
 		return c + 1;
 	if (c == 0x178)
 		return 0xff;
+	/* Cyrillic supplement: pairs as above; Armenian: a block apart */
+	if (((c >= 0x460 && c <= 0x481) || (c >= 0x48a && c <= 0x4bf) ||
+	    (c >= 0x4d0 && c <= 0x52f)))
+		return c | 1;
+	if (c >= 0x4c1 && c <= 0x4ce && (c & 1))
+		return c + 1;
+	if (c == 0x4c0)
+		return 0x4cf;
+	if (c >= 0x531 && c <= 0x556)
+		return c + 0x30;
 	return c;
 }
 
