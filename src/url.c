@@ -784,7 +784,12 @@ is_dots(const char *s, size_t n, size_t ndots)
  * Decoded dots count (6.2.2.2: "%2E%2e" is ".."), and a ".." with
  * nothing left to drop is rejected rather than clamped to "/".  A
  * path that ends in a dot segment keeps its trailing slash ("/a/b/.."
- * is "/a/"), as 5.2.4 does; empty segments are kept as sent.
+ * is "/a/"), as 5.2.4 does.
+ *
+ * Empty segments are merged, as a file system does ("/a//b" is
+ * "/a/b", "//.." climbs above the root): a path that starts with "//"
+ * would read as a host name if it went back into a redirect or a link
+ * (3986 4.2 network-path reference).
  */
 static const char *
 parse_path(const char **pp, const char *e, struct url *u)
@@ -808,9 +813,9 @@ parse_path(const char **pp, const char *e, struct url *u)
 		    sizeof(u->path) - o - 1, &n);
 		if (msg != NULL)
 			return msg;
-		if (is_dots(out + o + 1, n, 1)) {
+		if (n == 0 || is_dots(out + o + 1, n, 1)) {
 			if (last)
-				o++;
+				o++;	/* the trailing slash */
 		} else if (is_dots(out + o + 1, n, 2)) {
 			if (o == 0)
 				return "Path climbs above the root";
