@@ -1,6 +1,7 @@
 # capsuled: a Gemini server.  `make`, `make run`, `make check`, `make bench`.
 # POSIX make where possible; `!=` works in GNU make >= 4 and BSD make.
 
+VERSION =	0.1
 PREFIX ?=	/usr/local
 BINDIR ?=	$(PREFIX)/sbin
 LIBEXECDIR ?=	$(PREFIX)/libexec/capsuled
@@ -17,12 +18,13 @@ WARN =		-Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 OPT ?=		-O2 -g
 SAN ?=
 CFLAGS +=	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) $(OPT) $(SAN) \
-		-DSYSCONFDIR=\"$(SYSCONFDIR)\" $(PKG_CFLAGS)
+		-DSYSCONFDIR=\"$(SYSCONFDIR)\" -DCAPSULED_VERSION=\"$(VERSION)\" \
+		$(PKG_CFLAGS)
 LDFLAGS +=	$(SAN)
 
 PURE =		src/url.o src/request.o src/config.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
-		src/log.o src/route.o
+		src/log.o src/route.o src/cgi.o src/runner.o
 HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test
