@@ -70,7 +70,16 @@ check: deps
 	@$(MAKE) -s build $(UNIT)
 	@sh tests/run
 
+# Static analysis: cppcheck and clang-tidy (config in .clang-tidy).
+LINT_DEFS =	-D_GNU_SOURCE -DSYSCONFDIR=\"/etc\" -DCAPSULED_VERSION=\"lint\"
+lint:
+	cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
+	    --enable=warning,performance,portability -D__linux__ \
+	    $(LINT_DEFS) -I src src src/strike bench
+	clang-tidy --quiet src/*.c src/strike/*.c bench/*.c -- -std=c11 \
+	    $(LINT_DEFS) $(PKG_CFLAGS) -Isrc
+
 clean:
 	rm -f capsuled src/*.o $(STRIKE) $(TOOLS) $(UNIT)
 
-.PHONY: all build deps run check clean
+.PHONY: all build deps run check lint clean

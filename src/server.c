@@ -10,7 +10,6 @@
  */
 #include <sys/types.h>
 #include <sys/ioctl.h>
-#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -56,7 +55,6 @@ enum conn_state {
 };
 
 struct conn {
-	TAILQ_ENTRY(conn)	 entry;
 	int			 fd;
 	SSL			*ssl;
 	struct event		 ev;
@@ -100,7 +98,6 @@ struct listener {
 	struct event	ev;
 };
 
-static TAILQ_HEAD(, conn)	 conns = TAILQ_HEAD_INITIALIZER(conns);
 static size_t			 nconns;
 static const struct config	*cf;
 static struct tls		*tls;
@@ -161,7 +158,7 @@ conn_wait(struct conn *c, short what)
 	if (c->state <= C_REQUEST)
 		left = (long)cf->request_timeout * 1000 - elapsed_ms(&c->start);
 	else if (c->state == C_LINGER)
-		left = LINGER_SECS * 1000;
+		left = (long)LINGER_SECS * 1000;
 	else
 		left = (long)cf->write_timeout * 1000;
 	conn_wait_fd(c, c->fd, what, left);
@@ -647,7 +644,6 @@ conn_close(struct conn *c)
 	cgi_end(c);
 	free(c->mem);
 	free(c->out);
-	TAILQ_REMOVE(&conns, c, entry);
 	free(c);
 	nconns--;
 	if (stopping && nconns == 0)
@@ -698,7 +694,6 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss)
 	c->state = C_HANDSHAKE;
 	clock_gettime(CLOCK_MONOTONIC, &c->start);
 	peer_name(ss, c->addr, &c->port);
-	TAILQ_INSERT_TAIL(&conns, c, entry);
 	nconns++;
 	conn_step(c);
 }
@@ -750,6 +745,7 @@ accept_cb(int lfd, short ev, void *arg)
 	int			 fd, i;
 
 	(void)ev;
+	memset(&ss, 0, sizeof(ss));
 	for (i = 0; i < ACCEPT_BATCH; i++) {
 		if (nconns >= (size_t)cf->max_connections) {
 			accept_pause();

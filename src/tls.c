@@ -260,7 +260,7 @@ tls_setup(const struct config *cf, struct tls *t, char *err, size_t errlen)
 
 	memset(t, 0, sizeof(*t));
 	t->cf = cf;
-	if ((t->ctx = calloc(cf->nhosts, sizeof(*t->ctx))) == NULL) {
+	if ((t->ctx = calloc(cf->nhosts, sizeof(SSL_CTX *))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}

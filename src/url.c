@@ -301,7 +301,8 @@ punycode(struct out *o, const uint32_t *cp, size_t n)
 				delta++;
 			else if (cp[i] == c) {
 				pc_put_delta(o, delta, bias);
-				bias = pc_adapt(delta, (uint32_t)(h + 1), h == b);
+				bias = pc_adapt(delta, (uint32_t)(h + 1),
+				    h == b);
 				delta = 0;
 				h++;
 			}
@@ -435,8 +436,9 @@ ipv6_parse(const char *s, size_t len, uint8_t a[16])
 		w[n++] = (uint16_t)v;
 		if ((i = j) == len)
 			break;
+		/* a separator, and not a trailing one */
 		if (s[i++] != ':' || i == len)
-			return -1;	/* not a separator, or a trailing ':' */
+			return -1;
 		if (s[i] == ':') {
 			if (gap != -1)
 				return -1;	/* a second "::" */
@@ -494,7 +496,7 @@ ipv6_format(const uint8_t a[16], char *out, size_t outlen)
 	int		i, j, best = -1, bestlen = 1, mapped, last;
 
 	for (i = 0; i < 8; i++)
-		w[i] = (unsigned int)a[2 * i] << 8 | a[2 * i + 1];
+		w[i] = (unsigned int)a[2 * (size_t)i] << 8 | a[2 * (size_t)i + 1];
 	for (i = 0; i < 8; i = j + 1) {
 		for (j = i; j < 8 && w[j] == 0; j++)
 			;
@@ -620,7 +622,10 @@ check_line(const char *s, size_t len)
 	return NULL;
 }
 
-/* RFC 3986 3.1: scheme ":" with scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
+/*
+ * RFC 3986 3.1: scheme ":", scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" /
+ * "." ), compared case-insensitively (6.2.2.1) so stored lower-cased.
+ */
 static const char *
 parse_scheme(const char **pp, const char *e, struct url *u)
 {
@@ -802,8 +807,8 @@ parse_path(const char **pp, const char *e, struct url *u)
 	if ((end = memchr(p, '?', (size_t)(e - p))) == NULL)
 		end = e;
 	while (p < end) {
-		if (o + 2 > sizeof(u->path))
-			return "Path too long";	/* room for '/' and NUL */
+		if (o + 2 > sizeof(u->path))	/* room for '/' and NUL */
+			return "Path too long";
 		seg = ++p;	/* *p was '/' */
 		while (p < end && *p != '/')
 			p++;

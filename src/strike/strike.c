@@ -284,7 +284,7 @@ quote(char *buf, size_t size, const char *s)
 	max = size - 4;		/* room for "..." and the NUL */
 	if (max > QUOTE_MAX)
 		max = QUOTE_MAX;
-	for (i = 0; s[i] != '\0' && i < max; i++)
+	for (i = 0; i < max && s[i] != '\0'; i++)
 		buf[i] = (s[i] < 0x20 || s[i] > 0x7e) ? '?' : s[i];
 	if (s[i] != '\0')
 		buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
@@ -939,7 +939,7 @@ main(void)
 	struct data		*d = &data;
 	const struct dispute	*only = NULL;
 	const char		*info;
-	long			 today;
+	long			 today = 0;
 	size_t			 i, len;
 
 	d->path = getenv("STRIKE_DATA");
