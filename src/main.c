@@ -361,11 +361,14 @@ reap(void)
 		for (j = 0; j < sizeof(draining) / sizeof(draining[0]); j++)
 			if (draining[j] == pid)
 				draining[j] = 0;
-		if (pid == gen->runner && !got_term) {
-			/* its workers hold a dead socket: start afresh */
-			log_warnx("CGI runner %ld died; reloading", (long)pid);
+		if (pid == gen->runner) {
 			gen->runner = 0;
-			got_hup = 1;
+			if (!got_term) {
+				/* its workers hold a dead socket: start afresh */
+				log_warnx("CGI runner %ld died; reloading",
+				    (long)pid);
+				got_hup = 1;
+			}
 		}
 		for (i = 0; i < gen->nworkers; i++) {
 			if (gen->pids[i] != pid)
