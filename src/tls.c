@@ -230,6 +230,8 @@ host_ctx(const struct host_cfg *h, char *err, size_t errlen)
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* whole records per read(2), not a header and then a body */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
 #ifndef LIBRESSL_VERSION_NUMBER
