@@ -1,6 +1,7 @@
 # capsuled: a Gemini server.  `make`, `make run`, `make check`, `make bench`.
 # POSIX make where possible; `!=` works in GNU make >= 4 and BSD make.
 
+VERSION =	0.1
 PREFIX ?=	/usr/local
 BINDIR ?=	$(PREFIX)/sbin
 LIBEXECDIR ?=	$(PREFIX)/libexec/capsuled
@@ -17,12 +18,13 @@ WARN =		-Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 OPT ?=		-O2 -g
 SAN ?=
 CFLAGS +=	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) $(OPT) $(SAN) \
-		-DSYSCONFDIR=\"$(SYSCONFDIR)\" $(PKG_CFLAGS)
+		-DSYSCONFDIR=\"$(SYSCONFDIR)\" -DCAPSULED_VERSION=\"$(VERSION)\" \
+		$(PKG_CFLAGS)
 LDFLAGS +=	$(SAN)
 
 PURE =		src/url.o src/request.o src/config.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
-		src/log.o src/route.o src/feed.o
+		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o
 HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
@@ -89,7 +91,20 @@ check: deps
 	@$(MAKE) -s build $(UNIT)
 	@sh tests/run
 
+# capsuled and molly-brown side by side: server CPU per request and more.
+bench: all
+	sh bench/run.sh
+
+# Static analysis: cppcheck and clang-tidy (config in .clang-tidy).
+LINT_DEFS =	-D_GNU_SOURCE -DSYSCONFDIR=\"/etc\" -DCAPSULED_VERSION=\"lint\"
+lint:
+	cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
+	    --enable=warning,performance,portability -D__linux__ \
+	    $(LINT_DEFS) -I src src src/strike bench
+	clang-tidy --quiet src/*.c src/strike/*.c bench/*.c -- -std=c11 \
+	    $(LINT_DEFS) $(PKG_CFLAGS) -Isrc
+
 clean:
 	rm -f capsuled src/*.o $(STRIKE) $(TOOLS) $(UNIT) $(FUZZ)
 
-.PHONY: all build deps run check clean fuzz
+.PHONY: all build deps run check bench lint clean fuzz
