@@ -29,7 +29,7 @@ HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/feed_test
-FUZZ =		tests/fuzz/fuzz_feed
+FUZZ =		tests/fuzz/fuzz_request tests/fuzz/fuzz_feed
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload
 
@@ -70,6 +70,8 @@ FUZZCC ?=	clang
 FUZZFLAGS =	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE -g -O1 -Isrc \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZTIME ?=	60
+tests/fuzz/fuzz_request: tests/fuzz/fuzz_request.c src/request.c src/url.c $(HDRS)
+	$(FUZZCC) $(FUZZFLAGS) -o $@ tests/fuzz/fuzz_request.c src/request.c src/url.c
 tests/fuzz/fuzz_feed: tests/fuzz/fuzz_feed.c src/feed.c src/fs.c src/url.c $(HDRS)
 	$(FUZZCC) $(FUZZFLAGS) -o $@ tests/fuzz/fuzz_feed.c src/feed.c src/fs.c src/url.c
 
