@@ -450,3 +450,42 @@ def test_a_renamed_file_moves_to_its_new_date(live):
     for r in all_workers(live, "/news/"):
         assert entries(r.body)[0][:2] == ("2024-12-24-no-heading.gmi",
                                          "2024-12-24")
+
+
+# --- the default capsule, as `make run` serves it ------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+DATED = re.compile(r"^(\d{4}-\d{2}-\d{2})-[^/]+\.gmi$")
+
+
+def run_ini_feed_lines():
+    return [l for l in (ROOT / "etc" / "run.ini").read_text().splitlines()
+            if l.split("=")[0].strip() in ("feeds", "feed_title",
+                                           "feed_entries")]
+
+
+def first_heading(path):
+    for line in path.read_text("utf-8").splitlines():
+        if line.startswith("#") and not line.startswith("##"):
+            return line[1:].strip()
+    return None
+
+
+def test_make_run_gives_every_dated_section_of_the_capsule_a_feed(
+        make_server):
+    capsule = ROOT / "capsule"
+    sections = sorted({p.parent.name for p in capsule.glob("*/*.gmi")
+                       if DATED.match(p.name)})
+    listed = " ".join(l.split("=", 1)[1] for l in run_ini_feed_lines()
+                      if l.startswith("feeds")).split()
+    assert sections and set(sections) <= set(listed)
+    s = make_server(capsule, host_extra="\n".join(run_ini_feed_lines()))
+    s.start()
+    for d in sections:
+        posts = sorted((p for p in (capsule / d).iterdir()
+                        if DATED.match(p.name)), reverse=True)
+        got = entries(s.get(f"/{d}/").body)
+        assert [(n, t) for n, _, t in got] == \
+            [(p.name, first_heading(p)) for p in posts], d
+        es = check_rfc4287(atom(s, f"/{d}/atom.xml"))
+        assert len(es) == len(posts)
