@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -213,6 +214,76 @@ feed_title(const char *text, size_t len, char *out)
 	return 0;
 }
 
+/* English month and weekday names, as datelines write them. */
+static const char *const date_words[] = {
+	"january", "february", "march", "april", "may", "june", "july",
+	"august", "september", "october", "november", "december",
+	"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept",
+	"oct", "nov", "dec",
+	"monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+	"sunday", "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri",
+	"sat", "sun",
+};
+
+/* One word of a dateline; *year is set when it is or holds a year. */
+static int
+date_token(const char *t, size_t n, int *year)
+{
+	char	word[16];
+	size_t	d, i;
+	int	v;
+
+	if (n > 0 && t[n - 1] == '.')
+		n--;
+	for (d = 0; d < n && t[d] >= '0' && t[d] <= '9'; d++)
+		;
+	if ((d == 4 && n == 4) || (n == FEED_DATE_LEN && d == 4 &&
+	    t[4] == '-' && is_digits(t + 5, 2, &v) && t[7] == '-' &&
+	    is_digits(t + 8, 2, &v))) {
+		*year = 1;			/* 2024, 2024-07-17 */
+		return 1;
+	}
+	if (d == 1 || d == 2)			/* 17, 17th, 1st */
+		return n == d || (n == d + 2 && (strncasecmp(t + d, "st",
+		    2) == 0 || strncasecmp(t + d, "nd", 2) == 0 ||
+		    strncasecmp(t + d, "rd", 2) == 0 ||
+		    strncasecmp(t + d, "th", 2) == 0));
+	if (d != 0 || n == 0 || n >= sizeof(word))
+		return 0;
+	memcpy(word, t, n);
+	word[n] = '\0';
+	for (i = 0; i < sizeof(date_words) / sizeof(date_words[0]); i++)
+		if (strcasecmp(word, date_words[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A dateline: a line that is only a date, with a year ("17 July 2024",
+ * "Wednesday, July 17th, 2024", "2024-07-17").  Posts often restate
+ * their date under the title; the entry has it already, and a date is
+ * no summary of anything.
+ */
+static int
+is_dateline(const char *s, size_t n)
+{
+	size_t	i = 0, k;
+	int	year = 0;
+
+	while (i < n) {
+		if (s[i] == ' ' || s[i] == ',') {
+			i++;
+			continue;
+		}
+		for (k = i; k < n && s[k] != ' ' && s[k] != ','; k++)
+			;
+		if (!date_token(s + i, k - i, &year))
+			return 0;
+		i = k;
+	}
+	return year;
+}
+
 size_t
 feed_summary(const char *text, size_t len, char *out)
 {
@@ -222,7 +293,8 @@ feed_summary(const char *text, size_t len, char *out)
 
 	while (next_line(text, len, &pos, &s, &n))
 		if (line_type(s, n, &pre) == L_TEXT &&
-		    (k = clean(s, n, out, FEED_SUMMARY_MAX, &cut)) > 0)
+		    (k = clean(s, n, out, FEED_SUMMARY_MAX, &cut)) > 0 &&
+		    !is_dateline(out, k))
 			return mark_cut(out, k, cut, 1);
 	out[0] = '\0';
 	return 0;

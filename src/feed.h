@@ -48,8 +48,10 @@ int	feed_name_date(const char *name, char date[FEED_DATE_LEN + 1]);
 size_t	feed_title(const char *text, size_t len, char *out);
 
 /*
- * The summary: the first non-empty line that is not a heading, a link
- * or preformatted (list items and quotes are text), cleaned and cut to
+ * The summary: the first non-empty line that is not a heading, a link,
+ * preformatted or a dateline (only a date with a year: "17 July 2024",
+ * "Wed, July 17th, 2024", "2024-07-17"); list items and quotes are
+ * text.  Cleaned and cut to
  * FEED_SUMMARY_MAX bytes, at a space when one is near.  out must hold
  * FEED_SUMMARY_MAX + sizeof(FEED_ELLIPSIS) bytes.  Returns the length;
  * 0 when there is none.

@@ -23,6 +23,7 @@ ENTRY = re.compile(r"^=>[ \t]*(\S+)[ \t]+(\d{4}-\d{2}-\d{2})[ \t](.*)$")
 NEWS = {
     "2024-07-16-bad-news-for-housing-workers.gmi":
         "# Bad News for Housing Workers in Barnet Council\n\n"
+        "16 July 2024\n\n"
         "Barnet Council has announced cuts to the housing service.\n",
     "2024-03-08-international-womens-day.gmi":
         "## Not the title\n# International Women's Day\n\n"
@@ -272,6 +273,10 @@ def test_atom_entry_title_and_summary_from_the_gemtext(feeds):
         "headings, links and preformatted text are not the summary"
     assert es["2023-11-30-no-heading.gmi"].find(A + "title").text == \
         "no-heading"
+    e = es["2024-07-16-bad-news-for-housing-workers.gmi"]
+    assert e.find(A + "summary").text == \
+        "Barnet Council has announced cuts to the housing service.", \
+        "a dateline under the title is not the summary"
 
 
 def test_atom_escapes_ampersand_less_than_and_quotes(feeds):
