@@ -369,6 +369,8 @@ feed_write_index(struct buf *b, const char *title,
 	size_t	i;
 	int	cut;
 
+	if (v == NULL)
+		n = 0;
 	clean(title, strlen(title), label, sizeof(label) - 1, &cut);
 	buf_puts(b, "# ");
 	buf_puts(b, label);
@@ -466,6 +468,8 @@ feed_write_atom(struct buf *b, const struct feed_atom_info *fi,
 	const char	*newest = NULL;
 	size_t		 i;
 
+	if (v == NULL)
+		n = 0;
 	for (i = 0; i < n; i++)
 		if (newest == NULL || strcmp(v[i].date, newest) > 0)
 			newest = v[i].date;
@@ -512,7 +516,11 @@ feed_base_url(const char *host, int port, char *out, size_t outlen)
 	else
 		n = snprintf(out, outlen, "gemini://%s%s%s:%d", lb, host, rb,
 		    port);
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+	if (n < 0 || (size_t)n >= outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
 }
 
 const struct feed_cfg *
@@ -844,8 +852,6 @@ make_atom(struct feed_cache *fc, const struct host_cfg *h,
 	if (snprintf(path, sizeof(path), "/%s/", f->dir) >=
 	    (int)sizeof(path) ||
 	    url_encode_path(path, enc, sizeof(enc)) == -1 ||
-	    snprintf(fc->atom_base, sizeof(fc->atom_base), "%s", base) >=
-	    (int)sizeof(fc->atom_base) ||
 	    gmtime_r(&dst->st_mtim.tv_sec, &tm) == NULL ||
 	    strftime(updated, sizeof(updated), "%Y-%m-%dT%H:%M:%SZ",
 	    &tm) == 0) {
@@ -860,7 +866,15 @@ make_atom(struct feed_cache *fc, const struct host_cfg *h,
 	/* xml:lang takes one tag; a list is left to the reader */
 	fi.lang = strchr(h->lang, ',') == NULL ? h->lang : NULL;
 	fi.updated = updated;
-	return feed_write_atom(&fc->atom, &fi, fc->v, fc->n);
+	if (feed_write_atom(&fc->atom, &fi, fc->v, fc->n) == -1)
+		return -1;
+	/* which base URL the body holds, so another one makes it again */
+	if (snprintf(fc->atom_base, sizeof(fc->atom_base), "%s", base) >=
+	    (int)sizeof(fc->atom_base)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
 }
 
 int

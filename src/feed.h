@@ -74,7 +74,8 @@ void	feed_xml_escape(struct buf *b, const char *s, size_t len);
  * The gemfeed index (Gemini subscription companion spec): "# title",
  * one "=> NAME DATE TITLE" line per entry in the order given (the
  * caller sorts newest first; an empty title shows the slug), and a link
- * to the Atom feed.  Returns 0, or -1 if memory ran out.
+ * to the Atom feed.  v may be NULL when n is 0.  Returns 0, or -1 if
+ * memory ran out.
  */
 int	feed_write_index(struct buf *b, const char *title,
 	    const struct feed_entry *v, size_t n);
@@ -96,7 +97,10 @@ struct feed_atom_info {
 int	feed_write_atom(struct buf *b, const struct feed_atom_info *fi,
 	    const struct feed_entry *v, size_t n);
 
-/* "gemini://host" with ":port" unless 1965; an IPv6 host in brackets. */
+/*
+ * "gemini://host" with ":port" unless 1965; an IPv6 host in brackets.
+ * 0, or -1 (ENAMETOOLONG) when it does not fit: never a cut URL.
+ */
 int	feed_base_url(const char *host, int port, char *out, size_t outlen);
 
 /*

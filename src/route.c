@@ -221,7 +221,7 @@ route_feed(struct conn *c, const struct request *r)
 		rv = feed_generate(ci->host, f, dirfd, &st, base, atom, &body,
 		    &len);
 	close(dirfd);
-	if (rv == -1) {
+	if (rv != 0) {
 		log_warnx("%s: feed %s: %s", ci->host->name, f->dir,
 		    strerror(errno));
 		conn_reply(c, 40, "Cannot generate the feed");
