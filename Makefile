@@ -1,6 +1,7 @@
 # capsuled: a Gemini server.  `make`, `make run`, `make check`, `make bench`.
 # POSIX make where possible; `!=` works in GNU make >= 4 and BSD make.
 
+VERSION =	0.1
 PREFIX ?=	/usr/local
 BINDIR ?=	$(PREFIX)/sbin
 LIBEXECDIR ?=	$(PREFIX)/libexec/capsuled
@@ -17,22 +18,18 @@ WARN =		-Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 OPT ?=		-O2 -g
 SAN ?=
 CFLAGS +=	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) $(OPT) $(SAN) \
-		-DSYSCONFDIR=\"$(SYSCONFDIR)\" $(PKG_CFLAGS)
+		-DSYSCONFDIR=\"$(SYSCONFDIR)\" -DCAPSULED_VERSION=\"$(VERSION)\" \
+		$(PKG_CFLAGS)
 LDFLAGS +=	$(SAN)
 
 PURE =		src/url.o src/request.o src/config.o src/limit.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
-		src/log.o src/route.o src/sandbox.o
+		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
+		src/sandbox.o
 HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
-		tests/unit/limit_test
-# What the fuzz targets (tests/fuzz/fuzz_*.c) may call: the pure modules.
-FUZZ_SRCS =	$(PURE:.o=.c)
-FUZZ_SECONDS ?=	60
-FUZZ_ENV =	CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" \
-		LIBS="$(PKG_LIBS)" FUZZ_SRCS="$(FUZZ_SRCS)" \
-		FUZZ_SECONDS="$(FUZZ_SECONDS)"
+		tests/unit/feed_test tests/unit/limit_test
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload
 
@@ -64,9 +61,29 @@ tests/unit/request_test: tests/unit/request_test.c src/request.o src/url.o tests
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/request_test.c src/request.o src/url.o $(LDFLAGS)
 tests/unit/config_test: tests/unit/config_test.c src/config.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/config_test.c src/config.o src/url.o $(LDFLAGS) $(PKG_LIBS)
+tests/unit/feed_test: tests/unit/feed_test.c src/feed.o src/fs.o src/url.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/feed_test.c src/feed.o src/fs.o src/url.o $(LDFLAGS)
 
 tests/unit/limit_test: tests/unit/limit_test.c src/limit.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/limit_test.c src/limit.o $(LDFLAGS)
+
+# Fuzzing: every tests/fuzz/fuzz_NAME.c with its corpus tests/corpus/NAME
+# (see mk/fuzz.sh).  `make fuzz` runs each with libFuzzer (clang) for
+# FUZZ_SECONDS (FUZZTIME works too); `make check` replays every corpus.
+# What the targets may call: the pure modules, and feed.c with fs.c.
+FUZZ_SRCS =	$(PURE:.o=.c) src/feed.c src/fs.c
+FUZZTIME ?=	60
+FUZZ_SECONDS ?=	$(FUZZTIME)
+FUZZCC ?=	clang
+FUZZ_ENV =	CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" \
+		LIBS="$(PKG_LIBS)" FUZZ_SRCS="$(FUZZ_SRCS)" \
+		FUZZ_SECONDS="$(FUZZ_SECONDS)" FUZZ_CC="$(FUZZCC)"
+
+fuzz: deps
+	@$(FUZZ_ENV) sh mk/fuzz.sh run
+
+fuzz-regress:
+	@$(FUZZ_ENV) sh mk/fuzz.sh regress
 
 # The self-signed certificate `make run` serves with: made by capsuled
 # itself on first start (it generates missing cert/key files).
@@ -78,16 +95,21 @@ check: deps
 	@$(MAKE) -s build $(UNIT) fuzz-regress
 	@sh tests/run
 
-# Every fuzz target with libFuzzer for FUZZ_SECONDS each (clang needed).
-fuzz: deps
-	@$(FUZZ_ENV) sh mk/fuzz.sh run
+# capsuled and molly-brown side by side: server CPU per request and more.
+bench: all
+	sh bench/run.sh
 
-# Every fuzz target replaying its corpus, built with $(CC): part of check.
-fuzz-regress:
-	@$(FUZZ_ENV) sh mk/fuzz.sh regress
+# Static analysis: cppcheck and clang-tidy (config in .clang-tidy).
+LINT_DEFS =	-D_GNU_SOURCE -DSYSCONFDIR=\"/etc\" -DCAPSULED_VERSION=\"lint\"
+lint:
+	cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
+	    --enable=warning,performance,portability -D__linux__ \
+	    $(LINT_DEFS) -I src src src/strike bench
+	clang-tidy --quiet src/*.c src/strike/*.c bench/*.c -- -std=c11 \
+	    $(LINT_DEFS) $(PKG_CFLAGS) -Isrc
 
 clean:
 	rm -f capsuled src/*.o $(STRIKE) $(TOOLS) $(UNIT)
 	@sh mk/fuzz.sh clean
 
-.PHONY: all build deps run check clean fuzz fuzz-regress
+.PHONY: all build deps run check bench lint clean fuzz fuzz-regress

@@ -53,14 +53,16 @@ run() {
 		# shellcheck disable=SC2086
 		$FUZZ_CC $CFLAGS -O1 -g -fno-omit-frame-pointer \
 		    -fsanitize=fuzzer,address,undefined \
-		    -fno-sanitize-recover=undefined -Isrc -o "$bin" \
+		    -fno-sanitize-recover=all -Isrc -o "$bin" \
 		    "tests/fuzz/fuzz_$n.c" $FUZZ_SRCS $LIBS
-		dict=
+		# tests/fuzz/NAME.dict: tokens; NAME.options: more flags
+		dict= opts=
 		[ -f "tests/fuzz/$n.dict" ] && dict=-dict=tests/fuzz/$n.dict
+		[ -f "tests/fuzz/$n.options" ] && opts=$(cat "tests/fuzz/$n.options")
 		echo "fuzz: $n for ${FUZZ_SECONDS}s"
 		# shellcheck disable=SC2086
 		if ! "./$bin" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
-		    -artifact_prefix="$work/" $dict "$work" "tests/corpus/$n" \
+		    -artifact_prefix="$work/" $dict $opts "$work" "tests/corpus/$n" \
 		    >"$work.log" 2>&1; then
 			status=1
 			tail -n 40 "$work.log"
@@ -77,7 +79,7 @@ run() {
 # The binaries; tmp/fuzz (the grown corpus) is kept: it helps next time.
 clean() {
 	for f in tests/fuzz/fuzz_*; do
-		case $f in *.c|*.h|*.dict) ;; *) rm -f "$f" ;; esac
+		case $f in *.c|*.h|*.dict|*.options) ;; *) rm -f "$f" ;; esac
 	done
 }
 

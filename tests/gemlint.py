@@ -98,7 +98,7 @@ class Lint:
             return None
         if self.is_dir(parts):
             return ("names a directory without the trailing slash "
-                    "(link to %s/)" % "/".join(parts))
+                    "(link to /%s/)" % "/".join(parts))
         if (len(parts) >= 1 and parts[-1] == "atom.xml" and
                 self.is_dir(parts[:-1]) and self.has_dated(parts[:-1])):
             return None

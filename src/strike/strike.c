@@ -20,6 +20,7 @@
  * mktime() and time_t never touch a date from the file.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,7 +38,6 @@
 #define META_MAX	1024		/* Gemini's limit on a header's meta */
 #define ERR_MAX		256
 #define VALUE_MAX	INI_MAX_LINE	/* inih never hands over more */
-#define LINE_MAX_DATA	(INI_MAX_LINE - 1)
 #define ID_MAX		40
 #define DISPUTES_MAX	64
 #define STRIKES_MAX	4096		/* strike lines, all disputes */
@@ -45,6 +45,7 @@
 #define QUOTE_MAX	40		/* bytes of a bad value shown back */
 #define YEAR_MIN	1900
 #define YEAR_MAX	2999
+#define LETTERS		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 #define ATTR_PRINTF(f, a)	__attribute__((__format__(printf, f, a)))
 
@@ -283,7 +284,7 @@ quote(char *buf, size_t size, const char *s)
 	max = size - 4;		/* room for "..." and the NUL */
 	if (max > QUOTE_MAX)
 		max = QUOTE_MAX;
-	for (i = 0; s[i] != '\0' && i < max; i++)
+	for (i = 0; i < max && s[i] != '\0'; i++)
 		buf[i] = (s[i] < 0x20 || s[i] > 0x7e) ? '?' : s[i];
 	if (s[i] != '\0')
 		buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
@@ -323,7 +324,7 @@ static char *
 data_reader(char *buf, int size, void *arg)
 {
 	struct data	*d = arg;
-	char		*s, *end;
+	char		*s, *t, *end;
 	int		 c, n = 0, toolong = 0;
 
 	if (d->status != 0)
@@ -342,16 +343,19 @@ data_reader(char *buf, int size, void *arg)
 		return NULL;
 	buf[n] = '\0';
 	d->line++;
-	if (toolong)
-		return fail(d, 50, d->line, "line longer than %d bytes",
-		    size - 1), NULL;
+	if (toolong) {
+		fail(d, 50, d->line, "line longer than %d bytes", size - 1);
+		return NULL;
+	}
 	s = buf;
 	if (d->line == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
 		s += 3;
-	if ((*s == ' ' || *s == '\t') && s[strspn(s, " \t\r")] != '\0' &&
-	    strchr(";#", s[strspn(s, " \t")]) == NULL)
-		return fail(d, 50, d->line, "line starts with white space"),
-		    NULL;
+	for (t = s; isspace((unsigned char)*t); t++)
+		continue;
+	if (t != s && *t != '\0' && *t != ';' && *t != '#') {
+		fail(d, 50, d->line, "line starts with white space");
+		return NULL;
+	}
 	if (*s == '[' && (end = section_end(s + 1)) != NULL) {
 		*end = '\0';
 		c = section_begin(d, s + 1);
@@ -541,14 +545,14 @@ tz_check(struct data *d, const char *tz)
 	int	 r;
 
 	quote(q, sizeof(q), tz);
-	if (len == 0 || strspn(tz, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789/_+-,.:<>") != len ||
+	if (len == 0 || strspn(tz, LETTERS "0123456789/_+-,.:<>") != len ||
 	    *tz == '/' || *tz == ':' || strstr(tz, "..") != NULL)
 		return fail(d, 50, d->line, "bad timezone \"%s\"", q);
-	alpha = strspn(tz, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+	/* "GMT0BST,...", "EST5EDT", "<+14>-14": a rule, not a file name */
+	alpha = strspn(tz, LETTERS);
 	if (strchr(tz, ',') != NULL || tz[0] == '<' || (alpha >= 3 &&
-	    strchr("+-0123456789", tz[alpha]) != NULL && tz[alpha] != '\0'))
-		return 1;	/* a POSIX rule */
+	    tz[alpha] != '\0' && strchr("+-0123456789", tz[alpha]) != NULL))
+		return 1;
 	r = snprintf(path, sizeof(path), "%s/%s", ZONEINFO, tz);
 	if (r < 0 || (size_t)r >= sizeof(path))
 		return fail(d, 50, d->line, "bad timezone \"%s\"", q);
@@ -752,13 +756,18 @@ today_get(struct data *d, long *today)
 			return 0;
 		quote(q, sizeof(q), fixed);
 		d->path = "STRIKE_TODAY";
-		return fail(d, 50, 0, "bad date \"%s\"", q), -1;
+		fail(d, 50, 0, "bad date \"%s\"", q);
+		return -1;
 	}
-	if (setenv("TZ", d->tz, 1) == -1)
-		return fail(d, 40, 0, "setenv: %s", strerror(errno)), -1;
+	if (setenv("TZ", d->tz, 1) == -1) {
+		fail(d, 40, 0, "setenv: %s", strerror(errno));
+		return -1;
+	}
 	tzset();
-	if (time(&now) == (time_t)-1 || localtime_r(&now, &tm) == NULL)
-		return fail(d, 40, 0, "cannot read the clock"), -1;
+	if (time(&now) == (time_t)-1 || localtime_r(&now, &tm) == NULL) {
+		fail(d, 40, 0, "cannot read the clock");
+		return -1;
+	}
 	*today = days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1,
 	    tm.tm_mday);
 	return 0;
@@ -828,8 +837,9 @@ reply_error(const struct data *d)
 		r = snprintf(meta, sizeof(meta), "%s%s: %s",
 		    cut ? "..." : "", where, d->err);
 	if (r < 0 || (size_t)r >= sizeof(meta))	/* cannot be: 3+200+256 */
-		r = snprintf(meta, sizeof(meta), "bad data file");
-	printf("%d %s\r\n", d->status, meta);
+		printf("%d bad data file\r\n", d->status);
+	else
+		printf("%d %s\r\n", d->status, meta);
 }
 
 static const char *
@@ -866,7 +876,6 @@ render_dispute(const struct data *d, size_t n, long today, int heading,
 	    c.last == today ? "today, " : "", c.last == -1 ? "" : last);
 	printf("* Next strike day: %s\n", c.next == -1 ? "none planned" :
 	    next);
-	when[0] = '\0';
 	if (dp->state == STATE_LIVE)
 		printf("* State: live\n");
 	else if (dp->state == STATE_SUSPENDED && dp->suspended.line != 0 &&
@@ -880,7 +889,8 @@ render_dispute(const struct data *d, size_t n, long today, int heading,
 		    "suspended" : "settled");
 	printf("\n=> %s Fact sheet: %s\n", dp->factsheet, dp->title);
 	if (script != NULL && heading)
-		printf("=> %s/%s This dispute alone\n", script, dp->id);
+		printf("=> %s/%s Counter for this dispute only\n", script,
+		    dp->id);
 	else if (script != NULL)
 		printf("=> %s All disputes\n", script);
 }
@@ -902,6 +912,7 @@ render(const struct data *d, const struct dispute *only, long today,
 	if (only != NULL) {
 		printf("\n");
 		render_dispute(d, only - d->disputes, today, 0, script);
+		printf("=> / Home\n");
 		return;
 	}
 	if (d->ndisputes == 0)
@@ -910,6 +921,7 @@ render(const struct data *d, const struct dispute *only, long today,
 		printf("\n");
 		render_dispute(d, i, today, 1, script);
 	}
+	printf("\n=> / Home\n");
 }
 
 /* Links back to the script need its path; leave them out if it is odd. */
@@ -930,7 +942,7 @@ main(void)
 	struct data		*d = &data;
 	const struct dispute	*only = NULL;
 	const char		*info;
-	long			 today;
+	long			 today = 0;
 	size_t			 i, len;
 
 	d->path = getenv("STRIKE_DATA");
