@@ -42,8 +42,9 @@ int	route_cgi(struct conn *, const struct request *);
 void	cgi_finished(void);
 
 /* The runner process: serve spawn requests on sock until every worker
- * has closed it and no script is left.  Never returns. */
-void	cgi_runner_main(const struct config *cf, int sock)
-	    __attribute__((noreturn));
+ * has closed it and no script is left.  rootfds[i] is cf->hosts[i]'s
+ * root: scripts are run relative to it.  Never returns. */
+void	cgi_runner_main(const struct config *cf, const int *rootfds,
+	    int sock) __attribute__((noreturn));
 
 #endif

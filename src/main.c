@@ -244,9 +244,9 @@ spawn_runner(struct generation *g)
 		close(sv[0]);
 		for (i = 0; i < g->cf.nlisten; i++)
 			close(g->listenfds[i]);
-		for (i = 0; i < g->cf.nhosts; i++)
-			close(g->rootfds[i]);
-		cgi_runner_main(&g->cf, sv[1]);
+		if (sandbox_runner(&g->cf, &g->sb, g->rootfds) == -1)
+			_exit(1);
+		cgi_runner_main(&g->cf, g->rootfds, sv[1]);
 	}
 	close(sv[1]);
 	g->cgi_sock = sv[0];

@@ -41,6 +41,7 @@ struct job {
 };
 
 static const struct config	*cf;
+static const int		*rootfds;	/* rootfds[i]: cf->hosts[i] */
 static struct job		 jobs[MAX_JOBS];
 static size_t			 njobs;
 static int			 sigpipe_fds[2] = { -1, -1 };
@@ -109,10 +110,16 @@ script_ok(const struct host_cfg *h, const char *script)
 	    strstr(script, "/.") == NULL && strstr(script, "//") == NULL;
 }
 
+/*
+ * Run script (a path under the root) from the root's descriptor: into
+ * its directory with fchdir and chdir, then exec "./name".  No absolute
+ * path: the runner may be in a chroot, and need not be able to search
+ * the directories above the root.
+ */
 static void __attribute__((noreturn))
-exec_script(const char *path, char **env, int out)
+exec_script(int rootfd, const char *script, char **env, int out)
 {
-	char		 dir[PATH_MAX], *slash, *argv[2];
+	char		 dir[PATH_MAX], name[PATH_MAX], *slash, *argv[2];
 	sigset_t	 none;
 	int		 null;
 
@@ -124,20 +131,24 @@ exec_script(const char *path, char **env, int out)
 		if (null != STDIN_FILENO)
 			close(null);
 	}
+	if (fchdir(rootfd) == -1)
+		_exit(127);
 	closefrom(STDERR_FILENO + 1);
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		if (chdir(dir) == -1)
-			_exit(127);
-	}
+	snprintf(dir, sizeof(dir), "%s", script);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		_exit(127);	/* script_ok: always "cgidir/name" */
+	*slash = '\0';
+	if (chdir(dir) == -1 ||
+	    snprintf(name, sizeof(name), "./%s", slash + 1) >=
+	    (int)sizeof(name))
+		_exit(127);
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	argv[0] = (char *)path;
+	argv[0] = name;
 	argv[1] = NULL;
-	execve(path, argv, env);
+	execve(name, argv, env);
 	_exit(127);
 }
 
@@ -147,7 +158,8 @@ job_start(const char *msg, size_t len, int out, int ctl)
 {
 	const char		*p = msg, *end = msg + len, *v;
 	const struct host_cfg	*h;
-	char			*env[RUNNER_ENV_MAX + 1], path[PATH_MAX];
+	char			*env[RUNNER_ENV_MAX + 1];
+	const char		*script;
 	long			 host, timeout;
 	size_t			 n = 0;
 	pid_t			 pid;
@@ -156,9 +168,8 @@ job_start(const char *msg, size_t len, int out, int ctl)
 	    (host = strtol(v, NULL, 10)) < 0 || (size_t)host >= cf->nhosts)
 		goto bad;
 	h = &cf->hosts[host];
-	if ((v = field(&p, end, "SCRIPT")) == NULL || !script_ok(h, v) ||
-	    snprintf(path, sizeof(path), "%s/%s", h->root, v) >=
-	    (int)sizeof(path))
+	if ((script = field(&p, end, "SCRIPT")) == NULL ||
+	    !script_ok(h, script) || strlen(script) >= PATH_MAX)
 		goto bad;
 	if ((v = field(&p, end, "TIMEOUT")) == NULL ||
 	    (timeout = strtol(v, NULL, 10)) < 1 || timeout > 3600)
@@ -178,7 +189,7 @@ job_start(const char *msg, size_t len, int out, int ctl)
 		goto bad;
 	}
 	if (pid == 0)
-		exec_script(path, env, out);
+		exec_script(rootfds[host], script, env, out);
 	close(out);
 	jobs[njobs].pid = pid;
 	jobs[njobs].ctl = ctl;
@@ -261,7 +272,7 @@ next_timeout(long now)
 }
 
 void
-cgi_runner_main(const struct config *config, int sock)
+cgi_runner_main(const struct config *config, const int *roots, int sock)
 {
 	struct pollfd		 pfd[MAX_JOBS + 2];
 	struct sigaction	 sa;
@@ -271,6 +282,7 @@ cgi_runner_main(const struct config *config, int sock)
 	size_t			 i, n;
 
 	cf = config;
+	rootfds = roots;
 	signal(SIGINT, SIG_IGN);	/* the parent stops us via the workers */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGTERM, SIG_DFL);

@@ -56,6 +56,7 @@
 #define LL_CREATE_RULESET_VERSION	(1U << 0)
 #define LL_RULE_PATH_BENEATH		1
 #define LL_FS_EXECUTE			(1ULL << 0)
+#define LL_FS_WRITE_FILE		(1ULL << 1)
 #define LL_FS_READ_FILE			(1ULL << 2)
 #define LL_FS_READ_DIR			(1ULL << 3)
 #define LL_FS_ABI1			((1ULL << 13) - 1)	/* 0 .. 12 */
@@ -232,32 +233,38 @@ sandbox_prepare(const struct config *cf, struct sandbox *sb, char *err,
 }
 
 static int
-drop_user(const struct sandbox *sb)
+drop_user(const struct sandbox *sb, const char *who)
 {
 	if (setgroups(1, &sb->gid) == -1 ||
 	    setresgid(sb->gid, sb->gid, sb->gid) == -1 ||
 	    setresuid(sb->uid, sb->uid, sb->uid) == -1) {
-		log_warnx("worker: dropping to uid %ld: %s", (long)sb->uid,
+		log_warnx("%s: dropping to uid %ld: %s", who, (long)sb->uid,
 		    strerror(errno));
 		return -1;
 	}
 	/* belt and braces: there must be no way back */
 	if (getuid() != sb->uid || geteuid() != sb->uid ||
 	    getgid() != sb->gid || getegid() != sb->gid || setuid(0) != -1) {
-		log_warnx("worker: still able to regain root; not serving");
+		log_warnx("%s: still able to regain root; stopping", who);
 		return -1;
 	}
 	return 0;
 }
 
 #ifdef HAVE_LANDLOCK
+#define LL_FILE_RIGHTS	(LL_FS_EXECUTE | LL_FS_WRITE_FILE | \
+			    LL_FS_READ_FILE | LL_FS_TRUNCATE | LL_FS_IOCTL_DEV)
+
+/*
+ * A ruleset handling every file system right this kernel knows (so
+ * anything not allowed by a rule is denied), TCP bind and connect when
+ * net is set, and signals and abstract sockets out of the domain.
+ */
 static int
-landlock_apply(const struct config *cf, int abi, const int *rootfds)
+ll_ruleset(int abi, int net, uint64_t *handled)
 {
-	struct ll_ruleset_attr		attr;
-	struct ll_path_beneath_attr	rule;
-	size_t				i, size = sizeof(attr.handled_access_fs);
-	int				fd;
+	struct ll_ruleset_attr	attr;
+	size_t			size = sizeof(attr.handled_access_fs);
 
 	memset(&attr, 0, sizeof(attr));
 	attr.handled_access_fs = LL_FS_ABI1;
@@ -268,71 +275,164 @@ landlock_apply(const struct config *cf, int abi, const int *rootfds)
 	if (abi >= 5)
 		attr.handled_access_fs |= LL_FS_IOCTL_DEV;
 	if (abi >= 4) {
-		attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
+		if (net)
+			attr.handled_access_net = LL_NET_BIND_TCP |
+			    LL_NET_CONNECT_TCP;
 		size = offsetof(struct ll_ruleset_attr, scoped);
 	}
 	if (abi >= 6) {
 		attr.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
 		size = sizeof(attr);
 	}
-	if ((fd = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0))
-	    == -1)
-		goto fail;
+	*handled = attr.handled_access_fs;
+	return (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
+}
+
+/* Allow rights beneath (or on, for a file) the open fd. */
+static int
+ll_allow_fd(int ruleset, int fd, uint64_t rights, uint64_t handled)
+{
+	struct ll_path_beneath_attr	rule;
+	struct stat			st;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode))
+		rights &= LL_FILE_RIGHTS;	/* the kernel refuses others */
 	memset(&rule, 0, sizeof(rule));
-	rule.allowed_access = LL_FS_READ_FILE | LL_FS_READ_DIR;
-	for (i = 0; i < cf->nhosts; i++) {
-		rule.parent_fd = rootfds[i];
-		if (syscall(SYS_landlock_add_rule, fd, LL_RULE_PATH_BENEATH,
-		    &rule, 0) == -1) {
+	rule.allowed_access = rights & handled;
+	rule.parent_fd = fd;
+	return (int)syscall(SYS_landlock_add_rule, ruleset,
+	    LL_RULE_PATH_BENEATH, &rule, 0);
+}
+
+/* The same by path; a path this system lacks is no error. */
+static int
+ll_allow_path(int ruleset, const char *path, uint64_t rights,
+    uint64_t handled)
+{
+	int	fd, r;
+
+	if ((fd = open(path, O_PATH | O_CLOEXEC)) == -1)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	r = ll_allow_fd(ruleset, fd, rights, handled);
+	close(fd);
+	return r;
+}
+
+static int
+ll_restrict(int ruleset, const char *who)
+{
+	int	r;
+
+	r = (int)syscall(SYS_landlock_restrict_self, ruleset, 0);
+	close(ruleset);
+	if (r == -1)
+		log_warnx("%s: Landlock: %s", who, strerror(errno));
+	return r;
+}
+
+/* Workers: read beneath the roots, nothing else; no TCP out or in. */
+static int
+landlock_worker(const struct config *cf, int abi, const int *rootfds)
+{
+	uint64_t	handled, rd = LL_FS_READ_FILE | LL_FS_READ_DIR;
+	size_t		i;
+	int		fd;
+
+	if ((fd = ll_ruleset(abi, 1, &handled)) == -1)
+		goto fail;
+	for (i = 0; i < cf->nhosts; i++)
+		if (ll_allow_fd(fd, rootfds[i], rd, handled) == -1) {
 			close(fd);
 			goto fail;
 		}
-	}
 #ifdef HAVE_ASAN
 	/* sanitizer builds only: LeakSanitizer reads /proc/self */
-	if ((rule.parent_fd = open("/proc", O_PATH | O_DIRECTORY |
-	    O_CLOEXEC)) != -1) {
-		(void)syscall(SYS_landlock_add_rule, fd, LL_RULE_PATH_BENEATH,
-		    &rule, 0);
-		close(rule.parent_fd);
-	}
+	(void)ll_allow_path(fd, "/proc", rd, handled);
 #endif
-	if (syscall(SYS_landlock_restrict_self, fd, 0) == -1) {
-		close(fd);
-		goto fail;
-	}
-	close(fd);
-	return 0;
+	return ll_restrict(fd, "worker");
 fail:
-	log_warnx("worker: Landlock: %s; not serving", strerror(errno));
+	log_warnx("worker: Landlock: %s", strerror(errno));
+	return -1;
+}
+
+/*
+ * What a CGI script may need from the system: its interpreter and
+ * libraries (read and execute: the kernel execs ld.so and "#!"
+ * interpreters on the script's behalf), a few files of /etc (not all of
+ * it: keys may live there), /dev/null and the random devices, /proc.
+ */
+static const struct {
+	const char	*path;
+	int		 exec, write;
+} cgi_system[] = {
+	{ "/usr", 1, 0 }, { "/bin", 1, 0 }, { "/sbin", 1, 0 },
+	{ "/lib", 1, 0 }, { "/lib32", 1, 0 }, { "/lib64", 1, 0 },
+	{ "/libx32", 1, 0 },
+	{ "/etc/ld.so.cache", 0, 0 }, { "/etc/ld.so.conf", 0, 0 },
+	{ "/etc/ld.so.conf.d", 0, 0 }, { "/etc/localtime", 0, 0 },
+	{ "/etc/passwd", 0, 0 }, { "/etc/group", 0, 0 },
+	{ "/etc/nsswitch.conf", 0, 0 }, { "/etc/hosts", 0, 0 },
+	{ "/etc/resolv.conf", 0, 0 }, { "/etc/gai.conf", 0, 0 },
+	{ "/etc/host.conf", 0, 0 }, { "/etc/services", 0, 0 },
+	{ "/etc/protocols", 0, 0 }, { "/etc/mime.types", 0, 0 },
+	{ "/etc/ssl/certs", 0, 0 }, { "/etc/ca-certificates", 0, 0 },
+	{ "/dev/null", 0, 1 }, { "/dev/zero", 0, 0 },
+	{ "/dev/random", 0, 0 }, { "/dev/urandom", 0, 0 },
+	{ "/proc", 0, 0 },
+};
+
+/*
+ * The runner, and so every script: read beneath the roots, read and
+ * execute beneath the cgi directories and the system's program
+ * directories; write nowhere but /dev/null.  Network is left alone:
+ * a script may well talk to a database or an API.
+ */
+static int
+landlock_runner(const struct config *cf, int abi, const int *rootfds)
+{
+	uint64_t	handled, rd = LL_FS_READ_FILE | LL_FS_READ_DIR, r;
+	size_t		i;
+	int		fd, dir, ok;
+
+	if ((fd = ll_ruleset(abi, 0, &handled)) == -1)
+		goto fail;
+	for (i = 0; i < cf->nhosts; i++) {
+		if (ll_allow_fd(fd, rootfds[i], rd, handled) == -1)
+			goto fail_fd;
+		if (cf->hosts[i].cgi[0] == '\0')
+			continue;
+		dir = openat(rootfds[i], cf->hosts[i].cgi, O_PATH |
+		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dir == -1)
+			continue;	/* none yet: scripts answer 51 */
+		ok = ll_allow_fd(fd, dir, rd | LL_FS_EXECUTE, handled);
+		close(dir);
+		if (ok == -1)
+			goto fail_fd;
+	}
+	for (i = 0; i < sizeof(cgi_system) / sizeof(cgi_system[0]); i++) {
+		r = rd | (cgi_system[i].exec ? LL_FS_EXECUTE : 0) |
+		    (cgi_system[i].write ? LL_FS_WRITE_FILE : 0);
+		if (ll_allow_path(fd, cgi_system[i].path, r, handled) == -1)
+			goto fail_fd;
+	}
+	return ll_restrict(fd, "CGI runner");
+fail_fd:
+	close(fd);
+fail:
+	log_warnx("CGI runner: Landlock: %s", strerror(errno));
 	return -1;
 }
 #endif
 
-#ifdef __linux__
-static int
-confine(const struct config *cf, const struct sandbox *sb,
-    const int *rootfds)
-{
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
-		log_warnx("worker: PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-		return -1;
-	}
-#ifdef HAVE_LANDLOCK
-	if (sb->landlock > 0)
-		return landlock_apply(cf, sb->landlock, rootfds);
-#else
-	(void)cf;
-	(void)sb;
-	(void)rootfds;
-#endif
-	return 0;
-}
-#elif defined(__OpenBSD__)
+#ifdef __OpenBSD__
 /*
- * unveil works on paths: each root as seen from inside the chroot,
- * worked out before entering it (sandbox_prepare checked every root is
- * inside).  Called twice: paths (before chroot), then the unveils.
+ * Each root's path as a process inside the chroot names it, for unveil
+ * (Landlock and the rest of capsuled work from descriptors).  Worked
+ * out before entering the chroot; sandbox_prepare checked every root
+ * is inside.
  */
 static char **
 jail_paths(const struct config *cf)
@@ -344,47 +444,78 @@ jail_paths(const struct config *cf)
 		return NULL;
 	if (cf->chroot[0] != '\0') {
 		if (realpath(cf->chroot, top) == NULL)
-			return NULL;
+			goto fail;
 		n = strcmp(top, "/") == 0 ? 0 : strlen(top);
 	}
 	for (i = 0; i < cf->nhosts; i++) {
-		if (realpath(cf->hosts[i].root, real) == NULL ||
-		    (v[i] = strdup(real[n] == '\0' ? "/" : real + n)) == NULL)
-			return NULL;
+		if (n == 0)
+			v[i] = strdup(cf->hosts[i].root);
+		else if (realpath(cf->hosts[i].root, real) != NULL)
+			v[i] = strdup(real[n] == '\0' ? "/" : real + n);
+		if (v[i] == NULL)
+			goto fail;
 	}
 	return v;
-}
-
-static int
-confine(const struct config *cf, const struct sandbox *sb,
-    const int *rootfds, char **paths)
-{
-	size_t	i;
-
-	(void)sb;
-	(void)rootfds;
+fail:
+	log_warnx("sandbox: resolving the roots: %s", strerror(errno));
 	for (i = 0; i < cf->nhosts; i++)
-		if (unveil(paths[i], "r") == -1) {
-			log_warnx("worker: unveil %s: %s", paths[i],
-			    strerror(errno));
-			return -1;
-		}
-	if (unveil(NULL, NULL) == -1 ||
-	    pledge("stdio rpath inet recvfd", NULL) == -1) {
-		log_warnx("worker: pledge: %s", strerror(errno));
+		free(v[i]);	/* calloc'd: the rest are NULL */
+	free(v);
+	return NULL;
+}
+#endif
+
+/* chroot, then the user; both only when started as root. */
+static int
+enter(const struct config *cf, const struct sandbox *sb, const char *who)
+{
+	tzset();	/* no /etc/localtime inside a chroot */
+	if (sb->chroot && (chroot(cf->chroot) == -1 || chdir("/") == -1)) {
+		log_warnx("%s: chroot %s: %s", who, cf->chroot,
+		    strerror(errno));
 		return -1;
 	}
+	if (sb->drop && drop_user(sb, who) == -1)
+		return -1;
+#ifdef __linux__
+	/*
+	 * No core file and no ptrace from other processes of the user (CGI
+	 * scripts) to read the keys from.  A uid change already did this;
+	 * not started as root, nothing did.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		log_warnx("%s: PR_SET_DUMPABLE: %s", who, strerror(errno));
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+		log_warnx("%s: PR_SET_NO_NEW_PRIVS: %s", who, strerror(errno));
+		return -1;
+	}
+#endif
 	return 0;
 }
-#else
+
+#ifdef __OpenBSD__
 static int
-confine(const struct config *cf, const struct sandbox *sb,
-    const int *rootfds)
+unveil_roots(const struct config *cf, char **paths, int cgi)
 {
-	(void)cf;
-	(void)sb;
-	(void)rootfds;
+	char	dir[PATH_MAX];
+	size_t	i;
+	int	n;
+
+	for (i = 0; i < cf->nhosts; i++) {
+		if (unveil(paths[i], "r") == -1)
+			goto fail;
+		if (!cgi || cf->hosts[i].cgi[0] == '\0')
+			continue;
+		n = snprintf(dir, sizeof(dir), "%s/%s", paths[i],
+		    cf->hosts[i].cgi);
+		if (n < 0 || (size_t)n >= sizeof(dir) ||
+		    (unveil(dir, "rx") == -1 && errno != ENOENT))
+			goto fail;
+	}
 	return 0;
+fail:
+	log_warnx("unveil %s: %s", paths[i], strerror(errno));
+	return -1;
 }
 #endif
 
@@ -394,32 +525,56 @@ sandbox_worker(const struct config *cf, const struct sandbox *sb,
 {
 #ifdef __OpenBSD__
 	char	**paths;
+	int	  r;
 
-	if ((paths = jail_paths(cf)) == NULL) {
-		log_warnx("worker: resolving the roots: %s", strerror(errno));
+	if ((paths = jail_paths(cf)) == NULL || enter(cf, sb, "worker") == -1)
 		return -1;
+	r = unveil_roots(cf, paths, 0);
+	if (r == 0 && (unveil(NULL, NULL) == -1 ||
+	    pledge("stdio rpath inet sendfd", NULL) == -1)) {
+		log_warnx("worker: pledge: %s", strerror(errno));
+		r = -1;
 	}
-#endif
-	tzset();	/* no /etc/localtime inside a chroot */
-	if (sb->chroot && (chroot(cf->chroot) == -1 || chdir("/") == -1)) {
-		log_warnx("worker: chroot %s: %s", cf->chroot, strerror(errno));
-		return -1;
-	}
-	if (sb->drop && drop_user(sb) == -1)
-		return -1;
-#ifdef __linux__
-	/*
-	 * No core file and no ptrace from other processes of the user (CGI
-	 * scripts) to read the keys from.  A uid change already did this;
-	 * not started as root, nothing did.
-	 */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
-		log_warnx("worker: PR_SET_DUMPABLE: %s", strerror(errno));
-#endif
-#ifdef __OpenBSD__
-	return confine(cf, sb, rootfds, paths);
+	return r;
 #else
-	return confine(cf, sb, rootfds);
+	if (enter(cf, sb, "worker") == -1)
+		return -1;
+#ifdef HAVE_LANDLOCK
+	if (sb->landlock > 0)
+		return landlock_worker(cf, sb->landlock, rootfds);
+#endif
+	(void)rootfds;
+	return 0;
+#endif
+}
+
+int
+sandbox_runner(const struct config *cf, const struct sandbox *sb,
+    const int *rootfds)
+{
+#ifdef __OpenBSD__
+	char	**paths;
+
+	if ((paths = jail_paths(cf)) == NULL ||
+	    enter(cf, sb, "CGI runner") == -1)
+		return -1;
+	if (unveil_roots(cf, paths, 1) == -1 ||
+	    unveil("/dev/null", "r") == -1 || unveil(NULL, NULL) == -1 ||
+	    pledge("stdio rpath proc exec recvfd", NULL) == -1) {
+		log_warnx("CGI runner: unveil or pledge: %s", strerror(errno));
+		return -1;
+	}
+	(void)rootfds;
+	return 0;
+#else
+	if (enter(cf, sb, "CGI runner") == -1)
+		return -1;
+#ifdef HAVE_LANDLOCK
+	if (sb->landlock > 0)
+		return landlock_runner(cf, sb->landlock, rootfds);
+#endif
+	(void)rootfds;
+	return 0;
 #endif
 }
 
@@ -439,8 +594,8 @@ sandbox_parent(const struct config *cf)
 #ifdef __OpenBSD__
 	if (cf->chroot[0] != '\0')
 		return;
-	if (pledge("stdio rpath wpath cpath fattr flock inet proc id getpw "
-	    "unveil recvfd", NULL) == -1)
+	if (pledge("stdio rpath wpath cpath fattr flock inet proc exec id "
+	    "getpw unveil sendfd recvfd", NULL) == -1)
 		log_warnx("pledge: %s", strerror(errno));
 	else
 		pledged = 1;

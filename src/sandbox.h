@@ -5,8 +5,9 @@
  *
  * The parent resolves everything that needs the file system or the
  * password database (sandbox_prepare) while it loads a generation; a
- * worker then confines itself right after fork (sandbox_worker), after
- * the sockets, keys, logs, roots and libmagic database are open.
+ * worker (sandbox_worker) and the CGI runner (sandbox_runner) then
+ * confine themselves right after fork, after the sockets, keys, logs,
+ * roots and libmagic database are open.
  */
 #ifndef CAPSULED_SANDBOX_H
 #define CAPSULED_SANDBOX_H
@@ -20,12 +21,6 @@
 #define SANDBOX_DEFAULT_USER	"_capsuled"
 #else
 #define SANDBOX_DEFAULT_USER	"capsuled"
-/*
- * A worker about to _exit: in a build with AddressSanitizer, look for
- * leaks as exit(3) would have (CI's sanitizer run); nothing otherwise.
- */
-void	sandbox_leak_check(void);
-
 #endif
 
 struct sandbox {
@@ -55,6 +50,14 @@ void	sandbox_parent(const struct config *cf);
  * 0, or -1 (logged): the worker must not serve then.
  */
 int	sandbox_worker(const struct config *cf, const struct sandbox *sb,
+	    const int *rootfds);
+
+/*
+ * The CGI runner, right after fork: chroot, drop to the user, then
+ * confine itself (and so every script it starts) as sandbox.c says.
+ * 0, or -1 (logged): the runner must not run.
+ */
+int	sandbox_runner(const struct config *cf, const struct sandbox *sb,
 	    const int *rootfds);
 
 /*

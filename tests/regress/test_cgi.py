@@ -20,14 +20,23 @@ def env_of(r):
                 if "=" in line)
 
 
+def cwd_of(pid):
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
+
+
 def script_processes(root):
-    """Processes running a fixture script (matched by its path)."""
+    """Processes running a fixture script: matched by its path, or by
+    their working directory (the runner starts "./name" in the script's
+    directory)."""
     out = subprocess.run(["ps", "-eo", "pid=,stat=,args="],
                          capture_output=True, text=True).stdout
     marker = str(root)
     return [l for l in out.splitlines()
             if marker in l or ("sleep 300" in l) or l.split()[1:2] == ["Z"]
-            and "sh" in l]
+            and "sh" in l or cwd_of(l.split()[0]).startswith(marker)]
 
 
 def wait_no_processes(root, timeout=5):

@@ -193,3 +193,55 @@ def test_log_rotation_renews_workers_onto_the_new_file(make_server, tmp_path):
     time.sleep(0.2)
     assert "/docs/" in log.read_text()
     assert "/docs/" not in (tmp_path / "access.log.1").read_text()
+
+
+PROBE = r"""#!/bin/sh
+printf '20 text/plain\r\n'
+echo "uid $(id -u)"
+grep NoNewPrivs /proc/self/status
+cat /etc/hostname >/dev/null 2>&1 && echo "read /etc/hostname" ||
+    echo "no /etc/hostname"
+cat ../../outside.txt >/dev/null 2>&1 && echo "read outside" ||
+    echo "no outside"
+cat ../hello.txt >/dev/null 2>&1 && echo "read the root" ||
+    echo "no root"
+(echo x > ../open/written) 2>/dev/null && echo "wrote" || echo "no write"
+kill -0 "$(cat ../open/workerpid)" 2>/dev/null && echo "signalled" ||
+    echo "no signal"
+"""
+
+
+@root_only
+def test_the_cgi_runner_and_its_scripts_are_confined(make_server, tmp_path):
+    s = make_server().start()
+    runner = s.children("cgi")
+    assert len(runner) == 1
+    st = status_fields(runner[0])
+    assert st["Uid"] == [str(NOBODY.pw_uid)] * 4
+    assert st["Groups"] == [str(NOBODY.pw_gid)]
+    assert st["NoNewPrivs"] == ["1"]
+    worker = s.worker_pids()[0]
+    os.chmod(tmp_path, 0o755)          # so only the sandbox can say no
+    (tmp_path / "outside.txt").write_text("outside\n")
+    (tmp_path / "outside.txt").chmod(0o644)
+    open_dir = s.root / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    (open_dir / "workerpid").write_text(f"{worker}\n")
+    probe = s.root / "cgi-bin" / "probe"
+    probe.write_text(PROBE)
+    probe.chmod(0o755)
+    r = s.get("/cgi-bin/probe")
+    assert r.status == 20, r
+    out = r.body.decode().splitlines()
+    assert out[0] == f"uid {NOBODY.pw_uid}"
+    assert out[1].split() == ["NoNewPrivs:", "1"]
+    assert "read the root" in out, "scripts read the capsule"
+    if "Landlock ABI" not in s.log():
+        pytest.skip("this kernel has no Landlock")
+    assert "no /etc/hostname" in out, "not all of /etc: keys live there"
+    assert "no outside" in out
+    assert "no write" in out, "nothing writable, even with mode 0777"
+    abi = int(s.log().split("Landlock ABI ")[1].split()[0])
+    if abi >= 6:
+        assert "no signal" in out, "scripts cannot signal the workers"
