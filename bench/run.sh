@@ -121,6 +121,11 @@ start_capsuled() {
 	; long enough to hold $idle idle connections while they ramp up
 	request_timeout = 120
 	max_connections = $((idle + 1000))
+	; every client is 127.0.0.1: no per-client limits here
+	rate_limit = 0
+	max_per_client = 0
+	; started as root, workers need a user (ignored otherwise)
+	user = nobody
 
 	[host localhost]
 	root = $tmp/root
