@@ -25,7 +25,8 @@ OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o
 HDRS =		src/*.h
 
-UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test
+UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
+		tests/unit/log_test
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload
 
@@ -57,6 +58,9 @@ tests/unit/request_test: tests/unit/request_test.c src/request.o src/url.o tests
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/request_test.c src/request.o src/url.o $(LDFLAGS)
 tests/unit/config_test: tests/unit/config_test.c src/config.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/config_test.c src/config.o src/url.o $(LDFLAGS) $(PKG_LIBS)
+
+tests/unit/log_test: tests/unit/log_test.c src/log.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/log_test.c src/log.o $(LDFLAGS)
 
 # The self-signed certificate `make run` serves with: made by capsuled
 # itself on first start (it generates missing cert/key files).

@@ -10,9 +10,11 @@
  * the old generation keeps serving and the error is logged.
  */
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -50,6 +52,8 @@ static struct generation	*gen;
 static pid_t			 draining[4 * MAX_WORKERS];	/* old workers */
 static volatile sig_atomic_t	 got_hup, got_term, got_chld, got_usr1,
 				 got_alrm;
+static int			 pidfd = -1;	/* locked while we run */
+static char			 pidpath[PATH_MAX];
 
 static void __attribute__((noreturn))
 usage(void)
@@ -143,6 +147,105 @@ gen_certs(struct generation *g, int check_only, char *err, size_t errlen)
 	return missing;
 }
 
+/*
+ * Lock the pid file before anything else is set up, so a second
+ * instance on the same file stops here and says who holds it.  The lock
+ * is flock(2): it belongs to the open file, so it survives the fork
+ * into the background and is held until the parent exits.
+ */
+static int
+pidfile_lock(const struct config *cf, char *err, size_t errlen)
+{
+	char	pid[32];
+	ssize_t	n;
+	int	fd;
+
+	if ((fd = open(cf->pidfile, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1) {
+		snprintf(err, errlen, "%s: pidfile %s: %s", cf->file,
+		    cf->pidfile, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		n = errno == EWOULDBLOCK ? pread(fd, pid, sizeof(pid) - 1, 0) : 0;
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		if (errno == EWOULDBLOCK || n > 0)
+			snprintf(err, errlen, "pidfile %s is locked: capsuled "
+			    "is already running (pid %s)", cf->pidfile,
+			    *pid ? pid : "unknown");
+		else
+			snprintf(err, errlen, "pidfile %s: lock: %s",
+			    cf->pidfile, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	n = snprintf(pidpath, sizeof(pidpath), "%s", cf->pidfile);
+	if (n < 0 || (size_t)n >= sizeof(pidpath)) {
+		snprintf(err, errlen, "pidfile %s: path too long", cf->pidfile);
+		close(fd);
+		return -1;
+	}
+	pidfd = fd;
+	return 0;
+}
+
+static int
+pidfile_write(void)
+{
+	char	buf[32];
+	int	n;
+
+	if (pidfd == -1)
+		return 0;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(buf) || ftruncate(pidfd, 0) == -1 ||
+	    pwrite(pidfd, buf, n, 0) != n) {
+		fprintf(stderr, "capsuled: pidfile %s: %s\n", pidpath,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * daemon(3), except that the process started in the foreground exits
+ * only once the daemon has written its pid file: a service manager that
+ * reads the file then (systemd, Type=forking) finds the right pid.
+ */
+static int
+daemonise(void)
+{
+	char	c;
+	pid_t	pid;
+	int	p[2], fd;
+
+	if (pipe(p) == -1 || (pid = fork()) == -1) {
+		fprintf(stderr, "capsuled: daemon: %s\n", strerror(errno));
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() == -1 || chdir("/") == -1) {
+		fprintf(stderr, "capsuled: daemon: %s\n", strerror(errno));
+		return -1;
+	}
+	if (pidfile_write() == -1)
+		return -1;
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	(void)write(p[1], "", 1);
+	close(p[1]);
+	return 0;
+}
+
 /* Everything but the workers; on failure nothing of it is left. */
 static struct generation *
 gen_load(const char *path, int check_only, const struct generation *old,
@@ -156,6 +259,12 @@ gen_load(const char *path, int check_only, const struct generation *old,
 		return NULL;
 	}
 	if (config_load(path, &g->cf, err, errlen) == -1) {
+		free(g);
+		return NULL;
+	}
+	if (old == NULL && !check_only && g->cf.pidfile[0] != '\0' &&
+	    pidfile_lock(&g->cf, err, errlen) == -1) {
+		config_free(&g->cf);
 		free(g);
 		return NULL;
 	}
@@ -197,6 +306,8 @@ spawn(struct generation *g, int i)
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
+		if (pidfd != -1)
+			close(pidfd);	/* the lock stays with the parent */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		server_worker(&g->cf, &g->tls, g->listenfds, g->rootfds);
@@ -262,6 +373,10 @@ reload(const char *path)
 		    err);
 		return;
 	}
+	if (strcmp(g->cf.pidfile, gen->cf.pidfile) != 0)
+		log_warnx("reload: a new pidfile takes effect at the next "
+		    "start; still using %s", pidpath[0] ? pidpath : "none");
+	log_facility(g->cf.syslog_facility);
 	spawn_all(g);
 	retire(gen, SIGTERM);
 	gen_free(gen, g);
@@ -427,6 +542,8 @@ main(int argc, char *argv[])
 	log_init(1);
 	if ((gen = gen_load(path, nflag, NULL, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "capsuled: %s\n", err);
+		if (pidfd != -1)
+			unlink(pidpath);
 		return 1;
 	}
 	if (nflag) {
@@ -439,14 +556,16 @@ main(int argc, char *argv[])
 	if (mime_init() == -1)
 		log_warnx("libmagic database not loaded: files with unknown "
 		    "extensions are served as application/octet-stream");
-	if (!dflag) {
-		if (daemon(0, 0) == -1) {
-			fprintf(stderr, "capsuled: daemon: %s\n",
-			    strerror(errno));
-			return 1;
-		}
-		log_init(0);
+	log_facility(gen->cf.syslog_facility);
+	if (dflag ? pidfile_write() == -1 : daemonise() == -1) {
+		if (pidfd != -1)
+			unlink(pidpath);
+		return 1;
 	}
+	if (!dflag)
+		log_init(0);
 	supervise(path);
+	if (pidfd != -1)
+		unlink(pidpath);	/* before the lock goes with us */
 	return 0;
 }

@@ -214,12 +214,38 @@ sni_cb(SSL *ssl, int *alert, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
+/* Say plainly why a file cannot be used, before OpenSSL says it obscurely. */
+static int
+readable(const char *path, const char *what, const char *host, char *err,
+    size_t errlen)
+{
+	struct stat	st;
+	int		fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s for host %s: %s", path, what,
+		    host, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s for host %s: not a regular file",
+		    path, what, host);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static SSL_CTX *
 host_ctx(const struct host_cfg *h, char *err, size_t errlen)
 {
 	static const unsigned char sid[] = "capsuled";
 	SSL_CTX	*ctx;
 
+	if (readable(h->cert, "certificate", h->name, err, errlen) == -1 ||
+	    readable(h->key, "key", h->name, err, errlen) == -1)
+		return NULL;
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
 		snprintf(err, errlen, "SSL_CTX_new: %s", ssl_error());
 		return NULL;
