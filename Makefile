@@ -20,13 +20,13 @@ CFLAGS +=	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) $(OPT) $(SAN) \
 		-DSYSCONFDIR=\"$(SYSCONFDIR)\" $(PKG_CFLAGS)
 LDFLAGS +=	$(SAN)
 
-PURE =		src/url.o src/request.o src/config.o
+PURE =		src/url.o src/request.o src/config.o src/proxy.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o
 HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
-		tests/unit/log_test
+		tests/unit/log_test tests/unit/proxy_test
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload
 
@@ -61,6 +61,9 @@ tests/unit/config_test: tests/unit/config_test.c src/config.o src/url.o tests/un
 
 tests/unit/log_test: tests/unit/log_test.c src/log.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/log_test.c src/log.o $(LDFLAGS)
+
+tests/unit/proxy_test: tests/unit/proxy_test.c src/proxy.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/proxy_test.c src/proxy.o $(LDFLAGS)
 
 # The self-signed certificate `make run` serves with: made by capsuled
 # itself on first start (it generates missing cert/key files).
