@@ -1,6 +1,7 @@
 # capsuled: a Gemini server.  `make`, `make run`, `make check`, `make bench`.
 # POSIX make where possible; `!=` works in GNU make >= 4 and BSD make.
 
+VERSION =	0.1
 PREFIX ?=	/usr/local
 BINDIR ?=	$(PREFIX)/sbin
 LIBEXECDIR ?=	$(PREFIX)/libexec/capsuled
@@ -17,12 +18,13 @@ WARN =		-Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 OPT ?=		-O2 -g
 SAN ?=
 CFLAGS +=	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) $(OPT) $(SAN) \
-		-DSYSCONFDIR=\"$(SYSCONFDIR)\" $(PKG_CFLAGS)
+		-DSYSCONFDIR=\"$(SYSCONFDIR)\" -DCAPSULED_VERSION=\"$(VERSION)\" \
+		$(PKG_CFLAGS)
 LDFLAGS +=	$(SAN)
 
 PURE =		src/url.o src/request.o src/config.o src/proxy.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
-		src/log.o src/route.o
+		src/log.o src/route.o src/cgi.o src/runner.o
 HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
@@ -75,7 +77,16 @@ check: deps
 	@$(MAKE) -s build $(UNIT)
 	@sh tests/run
 
+# Static analysis: cppcheck and clang-tidy (config in .clang-tidy).
+LINT_DEFS =	-D_GNU_SOURCE -DSYSCONFDIR=\"/etc\" -DCAPSULED_VERSION=\"lint\"
+lint:
+	cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
+	    --enable=warning,performance,portability -D__linux__ \
+	    $(LINT_DEFS) -I src src src/strike bench
+	clang-tidy --quiet src/*.c src/strike/*.c bench/*.c -- -std=c11 \
+	    $(LINT_DEFS) $(PKG_CFLAGS) -Isrc
+
 clean:
 	rm -f capsuled src/*.o $(STRIKE) $(TOOLS) $(UNIT)
 
-.PHONY: all build deps run check clean
+.PHONY: all build deps run check lint clean

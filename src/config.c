@@ -40,6 +40,8 @@ struct parse {
 	int		 in_server;	/* last section seen was [server] */
 	int		 seen_server;
 	char		 seen[32][32];	/* keys set in the current section */
+	char		 headers[64][300];	/* section headers met */
+	size_t		 nheaders;
 	size_t		 nseen;
 };
 
@@ -604,9 +606,30 @@ validate(struct parse *p, int *line)
 }
 
 /*
- * inih only reports sections that hold keys; look at every header so an
- * empty or misspelt section is an error too.
+ * inih only reports sections that hold keys, and cannot tell two
+ * headers of the same name apart; look at every header here so an
+ * empty, misspelt or repeated section is an error too.
  */
+static int
+check_header(struct parse *p, const char *name)
+{
+	size_t	i;
+
+	if (strcmp(name, "server") != 0 &&
+	    (strncmp(name, HOST_PREFIX, strlen(HOST_PREFIX)) != 0 ||
+	    name[strlen(HOST_PREFIX) + strspn(name + strlen(HOST_PREFIX),
+	    " \t")] == '\0'))
+		return fail(p, "unknown section [%s] (expected [server] or "
+		    "[host NAME])", name), -1;
+	for (i = 0; i < p->nheaders; i++)
+		if (strcasecmp(p->headers[i], name) == 0)
+			return fail(p, "[%s] appears twice", name), -1;
+	if (p->nheaders < sizeof(p->headers) / sizeof(p->headers[0]))
+		(void)copy(p->headers[p->nheaders++], sizeof(p->headers[0]),
+		    name);
+	return 0;
+}
+
 static int
 check_sections(struct parse *p, const char *text, int *line)
 {
@@ -620,14 +643,12 @@ check_sections(struct parse *p, const char *text, int *line)
 		if (*s == '[') {
 			n = strcspn(s + 1, "]\n");
 			if (s[1 + n] != ']' || n >= sizeof(name))
-				return fail(p, "unterminated section header"), -1;
+				return fail(p, "unterminated section header"),
+				    -1;
 			memcpy(name, s + 1, n);
 			name[n] = '\0';
-			if (strcmp(name, "server") != 0 &&
-			    (strncmp(name, HOST_PREFIX, strlen(HOST_PREFIX)) != 0 ||
-			    name[strspn(name + 5, " \t") + 5] == '\0'))
-				return fail(p, "unknown section [%s] (expected "
-				    "[server] or [host NAME])", name), -1;
+			if (check_header(p, name) == -1)
+				return -1;
 		}
 		if (e == NULL)
 			break;

@@ -42,7 +42,16 @@ void	conn_reply(struct conn *, int status, const char *meta);
 void	conn_body_fd(struct conn *, int fd, off_t size);
 void	conn_body_mem(struct conn *, char *mem, size_t len);
 
-/* Routing: 1 answered (conn_reply was called), 0 not mine. */
+/*
+ * Instead of conn_reply: the response comes from a CGI script's stdout
+ * (outfd, non-blocking), checked by cgi_parse_header before anything is
+ * sent.  Closing ctlfd (done when the connection ends) tells the runner
+ * to kill the script.  The connection owns both fds.
+ */
+void	conn_cgi(struct conn *, int outfd, int ctlfd, int timeout,
+	    long max_output);
+
+/* Routing: 1 answered (conn_reply or conn_cgi was called), 0 not mine. */
 typedef int (*route_fn)(struct conn *, const struct request *);
 
 /* route.c: run the routing table for a parsed request. */

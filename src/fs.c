@@ -201,14 +201,14 @@ append_label(struct buf *b, const char *name, const char *encoded)
 static void
 append_entry(struct buf *b, const struct entry *e)
 {
-	char	enc[NAME_MAX * 3 + 2];
+	char	enc[NAME_MAX * 3 + 1];
 
-	if (url_encode_path(e->name, enc, sizeof(enc) - 1) == -1)
+	if (url_encode_path(e->name, enc, sizeof(enc)) == -1)
 		return;
-	if (e->is_dir)
-		strcat(enc, "/");
 	buf_puts(b, "=> ");
 	buf_puts(b, enc);
+	if (e->is_dir)
+		buf_puts(b, "/");
 	buf_puts(b, " ");
 	append_label(b, e->name, enc);
 	buf_puts(b, e->is_dir ? "/\n" : "\n");
@@ -262,7 +262,8 @@ fs_listing(int dirfd, const char *urlpath, char **out, size_t *outlen)
 	if (url_encode_path(urlpath, enc, sizeof(enc)) == -1 ||
 	    read_entries(dirfd, &v, &n) == -1)
 		return -1;
-	qsort(v, n, sizeof(*v), entry_cmp);
+	if (n > 0)
+		qsort(v, n, sizeof(*v), entry_cmp);
 	buf_puts(&b, "# Index of ");
 	append_label(&b, urlpath, enc);
 	buf_puts(&b, "\n\n");

@@ -11,7 +11,11 @@
  */
 #include <sys/types.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +29,7 @@
 
 #include <openssl/ssl.h>
 
+#include "cgi.h"
 #include "config.h"
 #include "log.h"
 #include "mime.h"
@@ -43,6 +48,8 @@ struct generation {
 	struct tls	 tls;
 	int		 listenfds[CONFIG_MAX_LISTEN];
 	int		*rootfds;
+	int		 cgi_sock;	/* workers' end; -1: no CGI */
+	pid_t		 runner;
 	int		 nworkers;
 	pid_t		 pids[MAX_WORKERS];
 	time_t		 started[MAX_WORKERS];
@@ -111,6 +118,8 @@ gen_free(struct generation *g, const struct generation *keep)
 	}
 	for (i = 0; g->rootfds != NULL && i < g->cf.nhosts; i++)
 		close(g->rootfds[i]);
+	if (g->cgi_sock != -1)
+		close(g->cgi_sock);	/* the runner ends with its workers */
 	free(g->rootfds);
 	tls_free(&g->tls);
 	config_free(&g->cf);
@@ -258,6 +267,7 @@ gen_load(const char *path, int check_only, const struct generation *old,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	g->cgi_sock = -1;
 	if (config_load(path, &g->cf, err, errlen) == -1) {
 		free(g);
 		return NULL;
@@ -292,6 +302,61 @@ fail:
 	return NULL;
 }
 
+/* Name a child for ps(1) and top(1): "capsuled: worker" and so on. */
+static void
+proc_title(const char *role)
+{
+#if defined(__linux__)
+	char	name[16];
+
+	snprintf(name, sizeof(name), "capsuled-%s", role);
+	prctl(PR_SET_NAME, name);
+#elif defined(__OpenBSD__)
+	setproctitle("%s", role);
+#else
+	(void)role;
+#endif
+}
+
+static int
+uses_cgi(const struct config *cf)
+{
+	size_t	i;
+
+	for (i = 0; i < cf->nhosts; i++)
+		if (cf->hosts[i].cgi[0] != '\0')
+			return 1;
+	return 0;
+}
+
+/* The CGI runner of a generation: the only process that execs. */
+static void
+spawn_runner(struct generation *g)
+{
+	int	sv[2];
+	size_t	i;
+
+	if (!uses_cgi(&g->cf))
+		return;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1 ||
+	    (g->runner = fork()) == -1) {
+		log_warnx("cannot start the CGI runner: %s; CGI answers 42",
+		    strerror(errno));
+		return;
+	}
+	if (g->runner == 0) {
+		proc_title("cgi");
+		close(sv[0]);
+		for (i = 0; i < g->cf.nlisten; i++)
+			close(g->listenfds[i]);
+		for (i = 0; i < g->cf.nhosts; i++)
+			close(g->rootfds[i]);
+		cgi_runner_main(&g->cf, sv[1]);
+	}
+	close(sv[1]);
+	g->cgi_sock = sv[0];
+}
+
 static pid_t
 spawn(struct generation *g, int i)
 {
@@ -303,6 +368,7 @@ spawn(struct generation *g, int i)
 		return -1;
 	}
 	if (pid == 0) {
+		proc_title("worker");
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
@@ -310,7 +376,8 @@ spawn(struct generation *g, int i)
 			close(pidfd);	/* the lock stays with the parent */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		server_worker(&g->cf, &g->tls, g->listenfds, g->rootfds);
+		server_worker(&g->cf, &g->tls, g->listenfds, g->rootfds,
+		    g->cgi_sock);
 	}
 	g->pids[i] = pid;
 	g->started[i] = time(NULL);
@@ -322,6 +389,7 @@ spawn_all(struct generation *g)
 {
 	int	i;
 
+	spawn_runner(g);
 	for (i = 0; i < g->nworkers; i++)
 		spawn(g, i);
 }
@@ -360,6 +428,17 @@ retire(struct generation *g, int sig)
 			drain_add(g->pids[i]);
 			g->pids[i] = 0;
 		}
+	/* the runner leaves by itself once these workers are gone */
+	if (g->runner > 0) {
+		if (sig == SIGKILL)
+			kill(g->runner, sig);
+		drain_add(g->runner);
+		g->runner = 0;
+	}
+	if (g->cgi_sock != -1) {
+		close(g->cgi_sock);
+		g->cgi_sock = -1;
+	}
 }
 
 static void
@@ -397,6 +476,15 @@ reap(void)
 		for (j = 0; j < sizeof(draining) / sizeof(draining[0]); j++)
 			if (draining[j] == pid)
 				draining[j] = 0;
+		if (pid == gen->runner) {
+			gen->runner = 0;
+			if (!got_term) {
+				/* its workers hold a dead socket: start afresh */
+				log_warnx("CGI runner %ld died; reloading",
+				    (long)pid);
+				got_hup = 1;
+			}
+		}
 		for (i = 0; i < gen->nworkers; i++) {
 			if (gen->pids[i] != pid)
 				continue;

@@ -40,7 +40,9 @@ int	request_parse(const char *line, size_t len, struct request *r,
 
 /*
  * The proxy check (Gemini: 53 "proxy request refused").  sni is the
- * canonical SNI host name or NULL when the client sent none; port is the
+ * canonical SNI host name or NULL when the client sent none (it is put
+ * in canonical form again here, so the raw name works too, and a name
+ * that has no canonical form never matches); port is the
  * port the connection is for.  served(host, arg) says whether this server
  * serves a canonical host name.  Returns 0 when the request is for us,
  * or 53 with *why set: another scheme, a host we do not serve, a host

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgi.h"
 #include "config.h"
 #include "conn.h"
 #include "fs.h"
@@ -24,6 +25,7 @@ static int	route_file(struct conn *, const struct request *);
 
 static const route_fn routes[] = {
 	route_target,	/* 53 for other schemes, hosts, ports */
+	route_cgi,	/* executables under the host's cgi directory */
 	route_file,	/* last: 51 when nothing else matched */
 };
 

@@ -10,7 +10,6 @@
  */
 #include <sys/types.h>
 #include <sys/ioctl.h>
-#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -30,6 +29,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "cgi.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
@@ -50,13 +50,13 @@ enum conn_state {
 	C_PROXY,	/* a "proxy" listener: reading the PROXY header */
 	C_HANDSHAKE,	/* TLS handshake */
 	C_REQUEST,	/* reading the request line */
+	C_CGI_HEADER,	/* reading and checking a CGI script's header */
 	C_REPLY,	/* writing header and body */
 	C_SHUTDOWN,	/* sending close_notify */
 	C_LINGER,	/* draining what the client still sends, then close */
 };
 
 struct conn {
-	TAILQ_ENTRY(conn)	 entry;
 	int			 fd;
 	SSL			*ssl;
 	struct event		 ev;
@@ -85,9 +85,17 @@ struct conn {
 	off_t			 bodyleft;
 	char			*mem;		/* generated body */
 	size_t			 memlen, memoff;
+	int			 pipefd;	/* CGI stdout, -1 when none */
+	int			 ctlfd;		/* CGI control socket, -1 */
+	long long		 pipe_left;	/* output cap left */
+	long			 cgi_deadline;	/* ms after start */
+	size_t			 hdrlen;	/* CGI header bytes read */
 	int			 has_client_cert;
 	unsigned char		 client_hash[32];
 };
+
+/* Where a CGI header is read, clear of the header conn_reply writes. */
+#define CGI_HEADER_AT	(OUTBUF_SIZE - CGI_HEADER_MAX)
 
 struct listener {
 	int		fd;
@@ -97,7 +105,6 @@ struct listener {
 	struct event	ev;
 };
 
-static TAILQ_HEAD(, conn)	 conns = TAILQ_HEAD_INITIALIZER(conns);
 static size_t			 nconns;
 static const struct config	*cf;
 static struct tls		*tls;
@@ -136,25 +143,46 @@ conn_event(int fd, short what, void *arg)
 	conn_step(c);
 }
 
-/* Wait for the socket to be readable or writable, bounded in time. */
 static void
-conn_wait(struct conn *c, short what)
+conn_wait_fd(struct conn *c, int fd, short what, long left)
 {
 	struct timeval	tv;
-	long		left;
 
-	if (c->state <= C_REQUEST)
-		left = (long)cf->request_timeout * 1000 - elapsed_ms(&c->start);
-	else if (c->state == C_LINGER)
-		left = LINGER_SECS * 1000;
-	else
-		left = (long)cf->write_timeout * 1000;
 	if (left < 1)
 		left = 1;
 	tv.tv_sec = left / 1000;
 	tv.tv_usec = (left % 1000) * 1000;
-	event_set(&c->ev, c->fd, what, conn_event, c);
+	event_set(&c->ev, fd, what, conn_event, c);
 	event_add(&c->ev, &tv);
+}
+
+/* Wait for the socket to be readable or writable, bounded in time. */
+static void
+conn_wait(struct conn *c, short what)
+{
+	long	left;
+
+	if (c->state <= C_REQUEST)
+		left = (long)cf->request_timeout * 1000 - elapsed_ms(&c->start);
+	else if (c->state == C_LINGER)
+		left = (long)LINGER_SECS * 1000;
+	else
+		left = (long)cf->write_timeout * 1000;
+	conn_wait_fd(c, c->fd, what, left);
+}
+
+/*
+ * Wait for the script's output.  The runner kills it at the deadline,
+ * which ends the pipe; the second of grace only guards against a runner
+ * that cannot.
+ */
+static void
+conn_wait_pipe(struct conn *c)
+{
+	long	left = c->cgi_deadline - elapsed_ms(&c->start);
+
+	conn_wait_fd(c, c->pipefd, EV_READ,
+	    c->state == C_CGI_HEADER ? left : left + 1000);
 }
 
 const struct conn_info *
@@ -257,6 +285,60 @@ conn_body_mem(struct conn *c, char *mem, size_t len)
 	c->memoff = 0;
 }
 
+void
+conn_cgi(struct conn *c, int outfd, int ctlfd, int timeout, long max_output)
+{
+	if (c->out == NULL && (c->out = malloc(OUTBUF_SIZE)) == NULL) {
+		close(outfd);
+		close(ctlfd);
+		cgi_finished();
+		conn_reply(c, 42, "Out of memory");
+		return;
+	}
+	c->pipefd = outfd;
+	c->ctlfd = ctlfd;
+	c->pipe_left = max_output;
+	c->cgi_deadline = elapsed_ms(&c->start) + timeout * 1000L;
+	c->hdrlen = 0;
+	c->state = C_CGI_HEADER;
+}
+
+/* Stop reading the script; closing the control socket kills its group. */
+static void
+cgi_end(struct conn *c)
+{
+	if (c->pipefd != -1) {
+		close(c->pipefd);
+		c->pipefd = -1;
+	}
+	if (c->ctlfd != -1) {
+		close(c->ctlfd);
+		c->ctlfd = -1;
+		cgi_finished();
+	}
+}
+
+/* Read from the script's pipe into the output buffer, within the cap. */
+static void
+fill_from_pipe(struct conn *c, size_t room)
+{
+	ssize_t	r;
+
+	if (c->pipe_left <= 0) {
+		log_warnx("%s: CGI output over cgi_max_output; cut", c->addr);
+		cgi_end(c);
+		return;
+	}
+	if ((long long)room > c->pipe_left)
+		room = (size_t)c->pipe_left;
+	r = read(c->pipefd, c->out + c->outlen, room);
+	if (r > 0) {
+		c->outlen += r;
+		c->pipe_left -= r;
+	} else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+		cgi_end(c);	/* done, or broken: the response ends */
+}
+
 /* Top up the output buffer from the body; 0 when nothing is left. */
 static size_t
 fill_out(struct conn *c)
@@ -285,13 +367,22 @@ fill_out(struct conn *c)
 			c->bodyleft -= r;
 			c->outlen += r;
 		}
-	}
+	} else if (room > 0 && c->pipefd != -1)
+		fill_from_pipe(c, room);
 	return c->outlen - c->outoff;
 }
 
 static void
 conn_timeout(struct conn *c)
 {
+	if (c->state == C_CGI_HEADER) {
+		log_warnx("%s: CGI script timed out before its header",
+		    c->addr);
+		cgi_end(c);
+		conn_reply(c, 42, "CGI script timed out");
+		conn_step(c);
+		return;
+	}
 	if (c->state == C_REQUEST) {
 		/* handshake done, no complete request line in time */
 		conn_reply(c, 59, "Request timeout: no complete request line");
@@ -339,7 +430,7 @@ request_ready(struct conn *c, size_t linelen)
 		return;
 	}
 	route_request(c, &r);
-	if (c->status == 0)
+	if (c->status == 0 && c->state != C_CGI_HEADER)
 		conn_reply(c, 51, "Not found");
 }
 
@@ -370,6 +461,69 @@ read_request(struct conn *c)
 	}
 }
 
+static int
+cgi_header_done(struct conn *c, int end, int status, const char *meta,
+    const char *why)
+{
+	const char	*h = c->out + CGI_HEADER_AT;
+	size_t		 rest;
+
+	if (end < 0) {
+		log_warnx("%s: CGI %s", c->addr, why);
+		cgi_end(c);
+		conn_reply(c, 42, why);
+		return 1;
+	}
+	rest = c->hdrlen - (size_t)end;
+	conn_reply(c, status, meta);
+	if (status < 20 || status > 29) {
+		cgi_end(c);	/* no body may follow: stop the script */
+		return 1;
+	}
+	/* body bytes that came with the header follow the new header */
+	memmove(c->out + c->outlen, h + end, rest);
+	c->outlen += rest;
+	c->pipe_left -= (long long)rest;
+	return 1;
+}
+
+/* Read the script's header line and check it before replying. */
+static int
+read_cgi_header(struct conn *c)
+{
+	char		*h = c->out + CGI_HEADER_AT, meta[URL_MAX + 1];
+	const char	*why = NULL;
+	ssize_t		 n;
+	int		 end, status = 0;
+
+	for (;;) {
+		end = cgi_parse_header(h, c->hdrlen, &status, meta, &why);
+		if (end != 0)
+			break;
+		if (c->hdrlen == CGI_HEADER_MAX) {
+			end = -1;
+			why = "CGI header line too long";
+			break;
+		}
+		n = read(c->pipefd, h + c->hdrlen, CGI_HEADER_MAX - c->hdrlen);
+		if (n > 0) {
+			c->hdrlen += n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			conn_wait_pipe(c);
+			return 0;
+		}
+		end = -1;
+		why = c->hdrlen ? "CGI script ended inside its header" :
+		    "CGI script ended without output";
+		break;
+	}
+	return cgi_header_done(c, end, status, meta, why);
+}
+
 /* Write header and body; 1 when all is sent, 0 waiting, -1 failed. */
 static int
 write_reply(struct conn *c)
@@ -377,8 +531,12 @@ write_reply(struct conn *c)
 	int	r, burst;
 
 	for (burst = 0; burst < WRITE_BURST; burst++) {
-		if (fill_out(c) == 0)
-			return 1;
+		if (fill_out(c) == 0) {
+			if (c->pipefd == -1)
+				return 1;
+			conn_wait_pipe(c);	/* the script has more to say */
+			return 0;
+		}
 		r = SSL_write(c->ssl, c->out + c->outoff,
 		    (int)(c->outlen - c->outoff));
 		if (r <= 0)
@@ -527,6 +685,10 @@ conn_step(struct conn *c)
 			if (r != 1)
 				return;
 			break;
+		case C_CGI_HEADER:
+			if (read_cgi_header(c) != 1)
+				return;
+			break;
 		case C_REPLY:
 			if ((r = write_reply(c)) == -1)
 				conn_close(c);
@@ -570,9 +732,9 @@ conn_close(struct conn *c)
 	close(c->fd);
 	if (c->bodyfd != -1)
 		close(c->bodyfd);
+	cgi_end(c);
 	free(c->mem);
 	free(c->out);
-	TAILQ_REMOVE(&conns, c, entry);
 	free(c);
 	nconns--;
 	if (stopping && nconns == 0)
@@ -601,6 +763,8 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss)
 	SSL_set_accept_state(c->ssl);
 	c->fd = fd;
 	c->bodyfd = -1;
+	c->pipefd = -1;
+	c->ctlfd = -1;
 	c->rootfd = -1;
 	c->listener = (int)li;
 	c->state = listeners[li].proxy ? C_PROXY : C_HANDSHAKE;
@@ -608,7 +772,6 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss)
 	peer_name(ss, c->addr, &c->port);
 	memcpy(c->laddr, listeners[li].addr, sizeof(c->laddr));
 	c->lport = listeners[li].port;
-	TAILQ_INSERT_TAIL(&conns, c, entry);
 	nconns++;
 	conn_step(c);
 }
@@ -660,6 +823,7 @@ accept_cb(int lfd, short ev, void *arg)
 	int			 fd, i;
 
 	(void)ev;
+	memset(&ss, 0, sizeof(ss));
 	for (i = 0; i < ACCEPT_BATCH; i++) {
 		if (nconns >= (size_t)cf->max_connections) {
 			accept_pause();
@@ -725,7 +889,7 @@ sigusr1_cb(int sig, short ev, void *arg)
 
 void
 server_worker(const struct config *config, struct tls *t,
-    const int *listenfds, const int *roots)
+    const int *listenfds, const int *roots, int cgi_sock)
 {
 	struct sockaddr_storage	ss;
 	size_t			i;
@@ -734,6 +898,7 @@ server_worker(const struct config *config, struct tls *t,
 	cf = config;
 	tls = t;
 	rootfds = roots;
+	cgi_worker_init(cgi_sock);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);	/* the parent turns ^C into SIGTERM */

@@ -26,10 +26,11 @@ int	server_open_roots(const struct config *cf, int *rootfds, char *err,
 
 /*
  * A worker: serve on the listening sockets until SIGTERM, then finish
- * in-flight responses (at most a few seconds) and exit.  Never returns.
+ * in-flight responses (at most a few seconds) and exit.  cgi_sock is
+ * the socket to the CGI runner, or -1.  Never returns.
  */
 void	server_worker(const struct config *cf, struct tls *tls,
-	    const int *listenfds, const int *rootfds)
+	    const int *listenfds, const int *rootfds, int cgi_sock)
 	    __attribute__((noreturn));
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -413,7 +414,7 @@ tls_setup(const struct config *cf, struct tls *t, char *err, size_t errlen)
 	if (cf->ticket_keys[0] != '\0' &&
 	    load_ticket_keys(cf, t, err, errlen) == -1)
 		return -1;
-	if ((t->ctx = calloc(cf->nhosts, sizeof(*t->ctx))) == NULL) {
+	if ((t->ctx = calloc(cf->nhosts, sizeof(SSL_CTX *))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		tls_free(t);
 		return -1;
@@ -448,6 +449,16 @@ tls_free(struct tls *t)
 	memset(t, 0, sizeof(*t));
 }
 
+static X509 *
+peer_cert(SSL *ssl)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L && !defined(LIBRESSL_VERSION_NUMBER)
+	return SSL_get1_peer_certificate(ssl);
+#else
+	return SSL_get_peer_certificate(ssl);
+#endif
+}
+
 int
 tls_client_hash(SSL *ssl, unsigned char out[32])
 {
@@ -455,14 +466,48 @@ tls_client_hash(SSL *ssl, unsigned char out[32])
 	unsigned int	 len = 32;
 	int		 r;
 
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L && !defined(LIBRESSL_VERSION_NUMBER)
-	x = SSL_get1_peer_certificate(ssl);
-#else
-	x = SSL_get_peer_certificate(ssl);
-#endif
-	if (x == NULL)
+	if ((x = peer_cert(ssl)) == NULL)
 		return -1;
 	r = X509_digest(x, EVP_sha256(), out, &len) == 1 ? 0 : -1;
 	X509_free(x);
 	return r;
+}
+
+static void
+iso8601(const ASN1_TIME *t, char *out, size_t len)
+{
+	struct tm	tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 ||
+	    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		out[0] = '\0';
+}
+
+int
+tls_client_info(SSL *ssl, struct tls_client *cc)
+{
+	X509		*x;
+	BIGNUM		*bn;
+	char		*hex;
+	int		 n;
+
+	memset(cc, 0, sizeof(*cc));
+	if ((x = peer_cert(ssl)) == NULL)
+		return -1;
+	n = X509_NAME_get_text_by_NID(X509_get_subject_name(x),
+	    NID_commonName, cc->cn, sizeof(cc->cn));
+	if (n < 0)
+		cc->cn[0] = '\0';
+	iso8601(X509_get0_notBefore(x), cc->not_before,
+	    sizeof(cc->not_before));
+	iso8601(X509_get0_notAfter(x), cc->not_after, sizeof(cc->not_after));
+	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) != NULL &&
+	    (hex = BN_bn2hex(bn)) != NULL) {
+		snprintf(cc->serial, sizeof(cc->serial), "%s", hex);
+		OPENSSL_free(hex);
+	}
+	BN_free(bn);
+	X509_free(x);
+	return 0;
 }

@@ -42,4 +42,13 @@ void	tls_free(struct tls *t);
 /* SHA-256 of the client's certificate; 0 if it sent one, else -1. */
 int	tls_client_hash(SSL *ssl, unsigned char out[32]);
 
+/* What CGI scripts are told of a client certificate. */
+struct tls_client {
+	char	cn[256];		/* subject CN, "" if none */
+	char	not_before[32];		/* ISO 8601, UTC */
+	char	not_after[32];
+	char	serial[128];		/* upper-case hex */
+};
+int	tls_client_info(SSL *ssl, struct tls_client *out);
+
 #endif

@@ -180,7 +180,8 @@ url_utf8_valid(const char *s, size_t len)
 
 /*
  * Simple lower-casing for the scripts most host names are written in
- * (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic), as UTS #46 maps
+ * (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic, Armenian: the
+ * table was checked against Python's str.lower()), as UTS #46 maps
  * upper to lower case before punycode.  Not the whole UTS #46 table (no
  * NFC, no other scripts, no multi-character mappings): clients send
  * host names lower-cased already; this catches typed-in capitals.
@@ -191,7 +192,7 @@ lower(uint32_t c)
 	if (c >= 'A' && c <= 'Z')
 		return c + 0x20;
 	if ((c >= 0xc0 && c <= 0xde && c != 0xd7) ||
-	    (c >= 0x391 && c <= 0x3a9 && c != 0x3a2) ||
+	    (c >= 0x391 && c <= 0x3ab && c != 0x3a2) ||
 	    (c >= 0x410 && c <= 0x42f))
 		return c + 0x20;
 	if (c >= 0x400 && c <= 0x40f)
@@ -204,6 +205,8 @@ lower(uint32_t c)
 		return 0x3cc;
 	if (c == 0x38e || c == 0x38f)
 		return c + 0x3f;
+	if (c == 0x3cf)
+		return 0x3d7;
 	/* Latin Extended-A: pairs, upper case first (U+0130 has none) */
 	if ((c >= 0x100 && c <= 0x12f) || (c >= 0x132 && c <= 0x137) ||
 	    (c >= 0x14a && c <= 0x177))
@@ -213,6 +216,16 @@ lower(uint32_t c)
 		return c + 1;
 	if (c == 0x178)
 		return 0xff;
+	/* Cyrillic supplement: pairs as above; Armenian: a block apart */
+	if (((c >= 0x460 && c <= 0x481) || (c >= 0x48a && c <= 0x4bf) ||
+	    (c >= 0x4d0 && c <= 0x52f)))
+		return c | 1;
+	if (c >= 0x4c1 && c <= 0x4ce && (c & 1))
+		return c + 1;
+	if (c == 0x4c0)
+		return 0x4cf;
+	if (c >= 0x531 && c <= 0x556)
+		return c + 0x30;
 	return c;
 }
 
@@ -288,7 +301,8 @@ punycode(struct out *o, const uint32_t *cp, size_t n)
 				delta++;
 			else if (cp[i] == c) {
 				pc_put_delta(o, delta, bias);
-				bias = pc_adapt(delta, (uint32_t)(h + 1), h == b);
+				bias = pc_adapt(delta, (uint32_t)(h + 1),
+				    h == b);
 				delta = 0;
 				h++;
 			}
@@ -422,8 +436,9 @@ ipv6_parse(const char *s, size_t len, uint8_t a[16])
 		w[n++] = (uint16_t)v;
 		if ((i = j) == len)
 			break;
+		/* a separator, and not a trailing one */
 		if (s[i++] != ':' || i == len)
-			return -1;	/* not a separator, or a trailing ':' */
+			return -1;
 		if (s[i] == ':') {
 			if (gap != -1)
 				return -1;	/* a second "::" */
@@ -481,7 +496,7 @@ ipv6_format(const uint8_t a[16], char *out, size_t outlen)
 	int		i, j, best = -1, bestlen = 1, mapped, last;
 
 	for (i = 0; i < 8; i++)
-		w[i] = (unsigned int)a[2 * i] << 8 | a[2 * i + 1];
+		w[i] = (unsigned int)a[2 * (size_t)i] << 8 | a[2 * (size_t)i + 1];
 	for (i = 0; i < 8; i = j + 1) {
 		for (j = i; j < 8 && w[j] == 0; j++)
 			;
@@ -607,7 +622,10 @@ check_line(const char *s, size_t len)
 	return NULL;
 }
 
-/* RFC 3986 3.1: scheme ":" with scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
+/*
+ * RFC 3986 3.1: scheme ":", scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" /
+ * "." ), compared case-insensitively (6.2.2.1) so stored lower-cased.
+ */
 static const char *
 parse_scheme(const char **pp, const char *e, struct url *u)
 {
@@ -771,7 +789,12 @@ is_dots(const char *s, size_t n, size_t ndots)
  * Decoded dots count (6.2.2.2: "%2E%2e" is ".."), and a ".." with
  * nothing left to drop is rejected rather than clamped to "/".  A
  * path that ends in a dot segment keeps its trailing slash ("/a/b/.."
- * is "/a/"), as 5.2.4 does; empty segments are kept as sent.
+ * is "/a/"), as 5.2.4 does.
+ *
+ * Empty segments are merged, as a file system does ("/a//b" is
+ * "/a/b", "//.." climbs above the root): a path that starts with "//"
+ * would read as a host name if it went back into a redirect or a link
+ * (3986 4.2 network-path reference).
  */
 static const char *
 parse_path(const char **pp, const char *e, struct url *u)
@@ -784,8 +807,8 @@ parse_path(const char **pp, const char *e, struct url *u)
 	if ((end = memchr(p, '?', (size_t)(e - p))) == NULL)
 		end = e;
 	while (p < end) {
-		if (o + 2 > sizeof(u->path))
-			return "Path too long";	/* room for '/' and NUL */
+		if (o + 2 > sizeof(u->path))	/* room for '/' and NUL */
+			return "Path too long";
 		seg = ++p;	/* *p was '/' */
 		while (p < end && *p != '/')
 			p++;
@@ -795,9 +818,9 @@ parse_path(const char **pp, const char *e, struct url *u)
 		    sizeof(u->path) - o - 1, &n);
 		if (msg != NULL)
 			return msg;
-		if (is_dots(out + o + 1, n, 1)) {
+		if (n == 0 || is_dots(out + o + 1, n, 1)) {
 			if (last)
-				o++;
+				o++;	/* the trailing slash */
 		} else if (is_dots(out + o + 1, n, 2)) {
 			if (o == 0)
 				return "Path climbs above the root";

@@ -16,6 +16,7 @@ struct url {
 	int	port;			/* 1965 when absent or empty */
 	int	port_given;		/* 1 if the URL carried ":port" */
 	char	path[URL_MAX + 1];	/* percent-decoded, dot segments removed,
+					   empty segments merged ("//" -> "/"),
 					   always starts with '/' ("" -> "/") */
 	char	query[URL_MAX + 1];	/* raw, still percent-encoded, no '?' */
 	int	has_query;		/* 1 if a '?' was present (even empty) */
@@ -40,13 +41,19 @@ int	url_parse(const char *s, size_t len, struct url *u, int *status,
  * to their IDNA A-label ("xn--...", RFC 3492 punycode).  in is
  * NUL-terminated UTF-8.  Returns 0, or -1 if the host is not valid UTF-8,
  * has an empty label, or does not fit in outlen bytes.
+ * Also: a trailing dot (DNS root) is dropped; IPv6 addresses (with or
+ * without brackets) come out in RFC 5952 form; -1 for a character no
+ * host name has (RFC 3986 reg-name: unreserved, sub-delims, non-ASCII
+ * but not C1 controls; so no '%', space, '/') and for a ':' in
+ * something that is not an IPv6 address.
  */
 int	url_host_canonical(const char *in, char *out, size_t outlen);
 
 /*
  * Percent-encode a path for use in a gemtext link or a redirect: keeps
- * RFC 3986 unreserved characters, '/', and the sub-delims that are safe
- * in a path; encodes everything else, including bytes >= 0x80.
+ * RFC 3986 unreserved characters, '/', the sub-delims and '@'; encodes
+ * everything else, including ':' (a relative link's first segment
+ * would read as a scheme) and bytes >= 0x80.
  * Returns the length written, or -1 if out is too small.
  */
 int	url_encode_path(const char *in, char *out, size_t outlen);

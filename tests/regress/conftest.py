@@ -126,6 +126,8 @@ cert = {certdir}/localhost.crt
 key = {certdir}/localhost.key
 lang = en-GB
 autoindex = on
+cgi = cgi-bin
+cgi_timeout = {cgi_timeout}
 {host_extra}
 
 [host example.org]
@@ -147,6 +149,7 @@ class Server:
         self.logpath = self.workdir / "capsuled.log"
         self.params = dict(port=self.port, workers=2, access_log="stderr",
                            request_timeout=3, write_timeout=5,
+                           cgi_timeout=2,
                            server_extra="", host_extra="",
                            root=self.root, root2=self.root2,
                            certdir=self.certdir)
@@ -196,11 +199,16 @@ class Server:
     def request(self, raw, **kw):
         return gemini(self.port, raw, **kw)
 
-    def worker_pids(self):
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid",
+    def children(self, role):
+        """Pids of the daemon's children named capsuled-<role>."""
+        out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid",
                               str(self.proc.pid)],
                              capture_output=True, text=True).stdout
-        return [int(p) for p in out.split()]
+        return [int(l.split()[0]) for l in out.splitlines()
+                if l.split()[1:] == ["capsuled-" + role]]
+
+    def worker_pids(self):
+        return self.children("worker")
 
     def signal(self, sig):
         os.kill(self.proc.pid, sig)
@@ -250,7 +258,45 @@ def build_capsule(root):
     os.symlink("../outside-secret.txt", root / "escape-rel.txt")
     os.symlink("/etc", root / "etc-link")
     os.symlink("hello.txt", root / "inside-link.txt")
+    build_cgi(root / "cgi-bin")
     return root
+
+
+CGI_SCRIPTS = {
+    # name: shell body (after #!/bin/sh); each prints a whole response
+    "env": 'printf "20 text/plain\\r\\n"; env',
+    "input": 'if [ -z "$QUERY_STRING" ]; then printf "10 Your name?\\r\\n";'
+             ' else printf "20 text/plain\\r\\nHello, %s\\n" '
+             '"$QUERY_STRING"; fi',
+    "bad-header": 'printf "hello world\\r\\n"',
+    "lf-header": 'printf "20 text/plain\\nbody\\n"',
+    "big-meta": 'printf "20 %s\\r\\n" "$(head -c 1100 /dev/zero | tr "\\0" a)"',
+    "bad-status": 'printf "99 nope\\r\\n"',
+    "silent": 'exit 0',
+    "fail": 'echo oops >&2; exit 3',
+    "sleeper": 'sleep 30; printf "20 text/plain\\r\\nlate\\n"',
+    "flood": 'printf "20 text/plain\\r\\n"; exec yes',
+    "forker": 'sleep 300 & printf "20 text/plain\\r\\nforked\\n"',
+    "trickle": 'printf "20 text/plain\\r\\n"; '
+               'while :; do echo tick; sleep 0.1; done',
+    "redirect": 'printf "31 /hello.txt\\r\\nignored body\\n"',
+    "crash": 'kill -SEGV $$',
+}
+
+
+def build_cgi(d):
+    d.mkdir()
+    for name, body in CGI_SCRIPTS.items():
+        p = d / name
+        p.write_text("#!/bin/sh\n" + body + "\n")
+        p.chmod(0o755)
+    (d / "readme.txt").write_text("not a script\n")
+    noexec = d / "noexec.sh"
+    noexec.write_text("#!/bin/sh\nprintf '20 text/plain\\r\\nRAN\\n'\n")
+    noexec.chmod(0o644)
+    (d / "sub").mkdir()
+    (d / "sub" / "nested").write_text((d / "env").read_text())
+    (d / "sub" / "nested").chmod(0o755)
 
 
 @pytest.fixture(scope="session")

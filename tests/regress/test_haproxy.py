@@ -80,13 +80,12 @@ def cluster(make_node, tmp_path):
         extra = (f"listen = 127.0.0.1:{pport} proxy\n"
                  f"ticket_keys = {keys}")
         kw = dict(access_log=tmp_path / name / "access.log",
-                  server_extra=extra,
-                  host_extra="cgi = cgi-bin")
+                  server_extra=extra)
         if certdir:
             kw["certdir"] = certdir
         n = make_node(name, **kw)
         (n.root / "node.txt").write_text(f"node {name}\n")
-        (n.root / "cgi-bin").mkdir()
+        (n.root / "cgi-bin").mkdir(exist_ok=True)    # cgi = cgi-bin
         script = n.root / "cgi-bin" / "addr"
         script.write_text(CGI_SCRIPT)
         script.chmod(0o755)

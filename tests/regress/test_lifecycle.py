@@ -199,3 +199,14 @@ def test_slow_clients_do_not_delay_others(make_server):
     finally:
         for c in idle:
             c.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_the_whole_process_group_stops_cleanly(make_server, sig):
+    # ^C in `make run` signals every process of the group at once: the
+    # parent must still reap everyone (the CGI runner too) and exit 0.
+    s = make_server().start()
+    assert s.get("/cgi-bin/env").status == 20
+    os.killpg(s.proc.pid, sig)
+    assert s.proc.wait(15) == 0
+    assert "stopped" in s.log()

@@ -1,0 +1,282 @@
+/*
+ * cgi.c: the worker's side of the CGI hook (see cgi.h): find the script,
+ * build its environment, hand it to the runner, and check the header
+ * the script prints.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgi.h"
+#include "config.h"
+#include "conn.h"
+#include "fs.h"
+#include "log.h"
+#include "runner.h"
+#include "tls.h"
+#include "url.h"
+
+static int	runner_sock = -1;
+static int	running;		/* scripts this worker has running */
+
+int
+cgi_parse_header(const char *buf, size_t len, int *status,
+    char meta[URL_MAX + 1], const char **why)
+{
+	const char	*lf = memchr(buf, '\n', len);
+	size_t		 mlen, i;
+
+	if (lf == NULL)
+		return 0;
+	if (lf == buf || lf[-1] != '\r')
+		return *why = "CGI header ends with a lone LF", -1;
+	len = lf - buf - 1;		/* the line without CRLF */
+	if (len < 2 || buf[0] < '1' || buf[0] > '6' || buf[1] < '0' ||
+	    buf[1] > '9')
+		return *why = "CGI header does not start with a status "
+		    "10 to 69", -1;
+	if (len > 2 && buf[2] != ' ')
+		return *why = "CGI header: no space after the status", -1;
+	mlen = len > 3 ? len - 3 : 0;
+	if (mlen > URL_MAX)
+		return *why = "CGI header meta over 1024 bytes", -1;
+	for (i = 0; i < mlen; i++)
+		if ((unsigned char)buf[3 + i] < 0x20 || buf[3 + i] == 0x7f)
+			return *why = "CGI header meta has control bytes", -1;
+	if (!url_utf8_valid(buf + 3, mlen))
+		return *why = "CGI header meta is not UTF-8", -1;
+	*status = (buf[0] - '0') * 10 + (buf[1] - '0');
+	memcpy(meta, buf + 3, mlen);
+	meta[mlen] = '\0';
+	return (int)(lf - buf + 1);
+}
+
+void
+cgi_worker_init(int sock)
+{
+	runner_sock = sock;
+}
+
+void
+cgi_finished(void)
+{
+	if (running > 0)
+		running--;
+}
+
+/*
+ * The script is the first regular file along the path below the cgi
+ * directory: "/cgi-bin/strike/mental-health" runs cgi-bin/strike with
+ * PATH_INFO "/mental-health".  Returns the script's path length, or 0
+ * when there is none or it is not executable: then route_file serves or
+ * refuses it as any other file, and it never runs.
+ */
+static size_t
+find_script(int rootfd, const char *cgidir, const char *path)
+{
+	char		 part[URL_MAX + 1];
+	struct stat	 st;
+	size_t		 dirlen = strlen(cgidir), end;
+	int		 fd;
+
+	if (path[0] != '/' || strncmp(path + 1, cgidir, dirlen) != 0 ||
+	    path[1 + dirlen] != '/')
+		return 0;
+	for (end = 1 + dirlen + 1; path[end] != '\0'; end++) {
+		end += strcspn(path + end, "/");
+		memcpy(part, path, end);
+		part[end] = '\0';
+		if ((fd = fs_open(rootfd, part, &st)) == -1)
+			return 0;
+		close(fd);
+		if (S_ISREG(st.st_mode))
+			return (st.st_mode & 0111) ? end : 0;
+		if (path[end] == '\0')
+			return 0;	/* a directory: route_file lists it */
+	}
+	return 0;
+}
+
+struct env {
+	char	*buf;
+	size_t	 len, cap;
+	int	 failed;
+};
+
+static void
+env_put(struct env *e, const char *key, const char *value)
+{
+	int	n;
+
+	if (e->failed)
+		return;
+	n = snprintf(e->buf + e->len, e->cap - e->len, "%s=%s", key, value);
+	if (n < 0 || (size_t)n + 1 > e->cap - e->len) {
+		e->failed = 1;
+		return;
+	}
+	e->len += (size_t)n + 1;	/* keep the NUL: one string each */
+}
+
+static void
+env_int(struct env *e, const char *key, long v)
+{
+	char	num[32];
+
+	snprintf(num, sizeof(num), "%ld", v);
+	env_put(e, key, num);
+}
+
+static void
+env_client_cert(struct env *e, const struct conn_info *ci)
+{
+	struct tls_client	 cc;
+	char			 hash[8 + 64 + 1];
+	static const char	 hex[] = "0123456789ABCDEF";
+	int			 i;
+
+	if (!ci->has_client_cert || tls_client_info(ci->ssl, &cc) == -1)
+		return;
+	memcpy(hash, "SHA256:", 7);
+	for (i = 0; i < 32; i++) {
+		hash[7 + 2 * i] = hex[ci->client_hash[i] >> 4];
+		hash[8 + 2 * i] = hex[ci->client_hash[i] & 15];
+	}
+	hash[7 + 64] = '\0';
+	env_put(e, "AUTH_TYPE", "CERTIFICATE");
+	env_put(e, "REMOTE_USER", cc.cn);
+	env_put(e, "TLS_CLIENT_HASH", hash);
+	env_put(e, "TLS_CLIENT_NOT_BEFORE", cc.not_before);
+	env_put(e, "TLS_CLIENT_NOT_AFTER", cc.not_after);
+	env_put(e, "TLS_CLIENT_SERIAL_NUMBER", cc.serial);
+}
+
+/* The conventional Gemini CGI variables, nothing of the daemon's own. */
+static void
+env_build(struct env *e, const struct conn_info *ci,
+    const struct request *r, size_t scriptlen)
+{
+	char	script[URL_MAX + 1];
+
+	memcpy(script, r->url.path, scriptlen);
+	script[scriptlen] = '\0';
+	env_put(e, "GATEWAY_INTERFACE", "CGI/1.1");
+	env_put(e, "SERVER_PROTOCOL", "GEMINI");
+	env_put(e, "SERVER_SOFTWARE", "capsuled/" CAPSULED_VERSION);
+	env_put(e, "SERVER_NAME", ci->host->name);
+	env_int(e, "SERVER_PORT", ci->local_port);
+	env_put(e, "GEMINI_URL", r->line);
+	env_put(e, "GEMINI_URL_PATH", r->url.path);
+	env_put(e, "SCRIPT_NAME", script);
+	env_put(e, "PATH_INFO", r->url.path + scriptlen);
+	env_put(e, "QUERY_STRING", r->url.query);
+	env_put(e, "REMOTE_ADDR", ci->peer_addr);
+	env_put(e, "REMOTE_HOST", ci->peer_addr);
+	env_int(e, "REMOTE_PORT", ci->peer_port);
+	env_put(e, "TLS_VERSION", SSL_get_version(ci->ssl));
+	env_put(e, "TLS_CIPHER", SSL_get_cipher_name(ci->ssl));
+	env_put(e, "PATH", "/usr/bin:/bin");
+	env_client_cert(e, ci);
+}
+
+/* Hand the job to the runner with the pipe and control fds; 0 or -1. */
+static int
+send_job(const char *msg, size_t len, int outw, int ctlr)
+{
+	struct msghdr	 mh;
+	struct iovec	 iov;
+	struct cmsghdr	*cm;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(2 * sizeof(int))];
+	} cbuf;
+	int		 fds[2] = { outw, ctlr };
+
+	memset(&mh, 0, sizeof(mh));
+	memset(&cbuf, 0, sizeof(cbuf));
+	iov.iov_base = (void *)msg;
+	iov.iov_len = len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf.buf;
+	mh.msg_controllen = sizeof(cbuf.buf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+	return sendmsg(runner_sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+	    (ssize_t)len ? 0 : -1;
+}
+
+/* Spawn through the runner; on success the connection owns the fds. */
+static int
+cgi_start(struct conn *c, const struct host_cfg *h, const char *msg,
+    size_t len)
+{
+	int	out[2], ctl[2];
+
+	if (pipe2(out, O_CLOEXEC) == -1)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) == -1) {
+		close(out[0]);
+		close(out[1]);
+		return -1;
+	}
+	if (fcntl(out[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    send_job(msg, len, out[1], ctl[1]) == -1) {
+		close(out[0]);
+		close(out[1]);
+		close(ctl[0]);
+		close(ctl[1]);
+		return -1;
+	}
+	close(out[1]);		/* the runner holds them now */
+	close(ctl[1]);
+	running++;
+	conn_cgi(c, out[0], ctl[0], h->cgi_timeout,
+	    conn_info(c)->cf->cgi_max_output);
+	return 0;
+}
+
+int
+route_cgi(struct conn *c, const struct request *r)
+{
+	const struct conn_info	*ci = conn_info(c);
+	const struct host_cfg	*h = ci->host;
+	char			 msg[RUNNER_MSG_MAX], retry[16];
+	char			 script[URL_MAX + 1];
+	struct env		 e = { msg, 0, sizeof(msg), 0 };
+	size_t			 scriptlen;
+
+	if (h->cgi[0] == '\0' ||
+	    (scriptlen = find_script(ci->rootfd, h->cgi, r->url.path)) == 0)
+		return 0;
+	if (running >= ci->cf->cgi_max) {
+		snprintf(retry, sizeof(retry), "%d", CGI_RETRY_SECS);
+		conn_reply(c, 44, retry);
+		return 1;
+	}
+	/* the job: host index, script path, timeout, then the environment */
+	memcpy(script, r->url.path + 1, scriptlen - 1);
+	script[scriptlen - 1] = '\0';
+	env_int(&e, "HOST", (long)(h - ci->cf->hosts));
+	env_put(&e, "SCRIPT", script);
+	env_int(&e, "TIMEOUT", h->cgi_timeout);
+	env_build(&e, ci, r, scriptlen);
+	if (e.failed || runner_sock == -1 || cgi_start(c, h, msg, e.len)) {
+		log_warnx("%s: cannot start CGI %s: %s", ci->peer_addr,
+		    r->url.path, e.failed ? "environment too large" :
+		    strerror(errno));
+		conn_reply(c, 42, "Cannot start the CGI script");
+	}
+	return 1;
+}

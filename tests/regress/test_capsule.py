@@ -1,0 +1,266 @@
+"""
+The default capsule is clean gemtext with no broken links, and gemlint
+(tests/gemlint.py) catches each kind of error it claims to, on small
+throwaway capsules.
+
+Gemtext rules checked are the spec's: link lines are "=>" at the very
+start of a line followed by a URL (a leading space makes a text line);
+"```" lines toggle preformatted mode; text/gemini is UTF-8.  Feeds: a
+directory of YYYY-MM-DD-slug.gmi files gets a generated gemfeed index
+(title from each file's first "#" heading) and an atom.xml.
+"""
+import datetime
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CAPSULE = ROOT / "capsule"
+LINT = ROOT / "tests" / "gemlint.py"
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") \
+    else sys.executable
+DATED = re.compile(r"^\d{4}-\d{2}-\d{2}-[^/]+\.gmi$")
+
+
+def lint(*args, cwd=None):
+    p = subprocess.run([PYTHON, str(LINT), *map(str, args)], cwd=cwd,
+                       capture_output=True, timeout=60)
+    return p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8")
+
+
+def tree(root, files):
+    """files: {relative path: str or bytes}; a path ending in / is a dir."""
+    for rel, data in files.items():
+        p = root / rel
+        if rel.endswith("/"):
+            p.mkdir(parents=True, exist_ok=True)
+            continue
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        p.write_bytes(data)
+    return root
+
+
+# --- the default capsule ----------------------------------------------------
+
+def test_default_capsule_lints_clean():
+    rc, out, err = lint(CAPSULE)
+    assert (rc, out, err) == (0, "", ""), out + err
+
+
+def dated_files():
+    return sorted(p.relative_to(CAPSULE).as_posix()
+                  for p in CAPSULE.rglob("*.gmi")
+                  if DATED.match(p.name) and
+                  not any(part.startswith(".") for part in
+                          p.relative_to(CAPSULE).parts))
+
+
+def test_every_post_of_the_branch_is_its_own_page():
+    # 17 posts in the two seed exports, none merged or dropped
+    assert len(dated_files()) == 17
+
+
+def test_dates_file_records_every_post_once_with_its_reason():
+    lines = [l for l in (CAPSULE / ".dates").read_text("utf-8").splitlines()
+             if l.strip() and not l.startswith("#")]
+    seen = {}
+    for l in lines:
+        m = re.match(r"^(\S+) (\d{4}-\d{2}-\d{2}) (stated|inferred: \S.*)$", l)
+        assert m, "bad .dates line: " + l
+        path, date, why = m.groups()
+        assert path not in seen, "listed twice: " + path
+        seen[path] = date
+        assert Path(path).name.startswith(date + "-"), path
+        datetime.date.fromisoformat(date)
+    assert sorted(seen) == dated_files()
+
+
+def test_dated_sections_have_no_hand_written_index():
+    for d in {Path(f).parent for f in dated_files()}:
+        assert not (CAPSULE / d / "index.gmi").exists(), d
+
+
+def links(path):
+    return [l.split()[1] for l in path.read_text("utf-8").splitlines()
+            if l.startswith("=>") and len(l.split()) > 1]
+
+
+def test_home_page_links_sections_feeds_counter_and_about():
+    got = set(links(CAPSULE / "index.gmi"))
+    sections = {"/" + Path(f).parent.as_posix() + "/" for f in dated_files()}
+    assert sections <= got
+    assert {s + "atom.xml" for s in sections} <= got
+    assert {"/cgi-bin/strike", "/cgi-bin/strike/mental-health",
+            "/about.gmi"} <= got
+    assert (CAPSULE / "index.gmi").read_text("utf-8").startswith("# ")
+
+
+def test_fact_sheet_links_both_strike_counters():
+    sheet = [f for f in dated_files() if "all-you-need-to-know" in f]
+    assert len(sheet) == 1
+    got = set(links(CAPSULE / sheet[0]))
+    assert {"/cgi-bin/strike", "/cgi-bin/strike/mental-health"} <= got
+
+
+def test_about_page_gives_the_branch_contacts():
+    text = (CAPSULE / "about.gmi").read_text("utf-8")
+    assert "mailto:contactus@barnetunison.org.uk" in text
+    assert "0208 359 2088" in text
+    assert "https://www.barnetunison.me.uk/" in text
+
+
+# --- gemlint on small capsules ------------------------------------------------
+
+GOOD = {
+    "index.gmi": "# Home\n\n=> news/ News\n=> /about.gmi About\n",
+    "about.gmi": "# About\n",
+    "news/2024-01-02-first.gmi": "# First\n\ntext\n",
+}
+
+# (files added to GOOD, expected "file:line: message" fragments)
+BAD = [
+    ("invalid UTF-8",
+     {"a.gmi": b"# A\nok\ncaf\xe9\n"}, ["a.gmi:3: not valid UTF-8"]),
+    ("byte order mark",
+     {"a.gmi": b"\xef\xbb\xbf# A\n"}, ["a.gmi:1: starts with a byte order"]),
+    ("carriage return",
+     {"a.gmi": b"# A\r\nx\n"}, ["a.gmi:1: CR in line"]),
+    ("whitespace before =>",
+     {"a.gmi": "# A\n\n  => /about.gmi About\n"},
+     ["a.gmi:3: whitespace before '=>'"]),
+    ("indented text (hard-wrap leftover)",
+     {"a.gmi": "# A\n\ttext\n"}, ["a.gmi:2: text line starts with"]),
+    ("empty link target",
+     {"a.gmi": "# A\n=>\n=>   \n"},
+     ["a.gmi:2: link line has no target", "a.gmi:3: link line has no"]),
+    ("unclosed preformat",
+     {"a.gmi": "# A\n```\ncode\n```\n\n```ascii art\nx\n"},
+     ["a.gmi:6: ``` preformatted block opened here is never closed"]),
+    ("relative link to a missing file",
+     {"a.gmi": "# A\n=> nothere.gmi\n"},
+     ["a.gmi:2: broken link nothere.gmi: no such file"]),
+    ("root-relative link to a missing file",
+     {"news/b.gmi": "# B\n=> /news/2024-01-03-missing.gmi\n"},
+     ["news/b.gmi:2: broken link /news/2024-01-03-missing.gmi"]),
+    ("relative link resolves against the page's directory",
+     {"news/b.gmi": "# B\n=> about.gmi\n"},
+     ["news/b.gmi:2: broken link about.gmi: no such file news/about.gmi"]),
+    ("directory link without trailing slash",
+     {"a.gmi": "# A\n=> /news News\n"},
+     ["a.gmi:2: broken link /news: names a directory without the "
+      "trailing slash"]),
+    ("missing directory",
+     {"a.gmi": "# A\n=> /letters/\n"}, ["a.gmi:2: broken link /letters/"]),
+    ("dotfile",
+     {".secret.gmi": "# S\n", "a.gmi": "# A\n=> .secret.gmi\n"},
+     ["a.gmi:2: broken link .secret.gmi: names a dotfile"]),
+    ("dot directory",
+     {".git/x.gmi": "# S\n", "a.gmi": "# A\n=> /.git/x.gmi\n"},
+     ["a.gmi:2: broken link /.git/x.gmi: names a dotfile"]),
+    ("climbing above the root",
+     {"a.gmi": "# A\n=> ../outside.gmi\n"},
+     ["a.gmi:2: link ../outside.gmi climbs above the root"]),
+    ("encoded slash is not a separator",
+     {"a.gmi": "# A\n=> news%2F2024-01-02-first.gmi\n"},
+     ["a.gmi:2: link news%2F2024-01-02-first.gmi encodes '/'"]),
+    ("encoded dot segment",
+     {"news/b.gmi": "# B\n=> %2E%2E/about.gmi\n"},
+     ["news/b.gmi:2: link %2E%2E/about.gmi encodes a dot segment"]),
+    ("bad percent escape",
+     {"a.gmi": "# A\n=> 100%.gmi\n"}, ["a.gmi:2: link 100%.gmi has a bad"]),
+    ("atom.xml of a directory without dated files",
+     {"misc/x.gmi": "# X\n", "a.gmi": "# A\n=> /misc/atom.xml\n"},
+     ["a.gmi:2: broken link /misc/atom.xml"]),
+    ("generated index has no index.gmi of its own",
+     {"a.gmi": "# A\n=> /news/index.gmi\n"},
+     ["a.gmi:2: broken link /news/index.gmi: no index.gmi here"]),
+    ("unknown CGI script",
+     {"a.gmi": "# A\n=> /cgi-bin/picket\n=> /cgi-bin/\n"},
+     ["a.gmi:2: broken link /cgi-bin/picket: no CGI script",
+      "a.gmi:3: broken link /cgi-bin/: names no CGI script"]),
+    ("dated file without a heading",
+     {"news/2024-02-03-nohead.gmi": "Some text\n"},
+     ["news/2024-02-03-nohead.gmi:1: dated file must start with a '# "]),
+    ("dated file with an impossible date",
+     {"news/2024-02-30-leap.gmi": "# Leap\n"},
+     ["news/2024-02-30-leap.gmi:1: file name date 2024-02-30 is not"]),
+    ("hand-written index in a dated directory",
+     {"news/index.gmi": "# News\n"},
+     ["news/index.gmi:1: hand-written index in a dated directory"]),
+]
+
+
+@pytest.mark.parametrize("files,want", [b[1:] for b in BAD],
+                         ids=[b[0] for b in BAD])
+def test_lint_catches(tmp_path, files, want):
+    root = tree(tmp_path / "cap", {**GOOD, **files})
+    rc, out, err = lint("cap", cwd=tmp_path)
+    assert rc == 1, out + err
+    lines = out.splitlines()
+    for w in want:
+        assert any(l.startswith("cap/" + w) for l in lines), \
+            "%r not in:\n%s" % (w, out)
+    assert all(re.match(r"^cap/\S+:\d+: \S", l) for l in lines), out
+
+
+def test_lint_passes_what_the_server_serves(tmp_path):
+    files = {
+        **GOOD,
+        "café.gmi": "# Café\n",
+        "docs/": None,
+        "cgi-bin/counter": "#!/bin/sh\n",
+        "a.gmi": "\n".join([
+            "# A",
+            "=> /",                                   # root
+            "=> ./",                                  # this directory
+            "=> news/",                               # generated index
+            "=> news/atom.xml Atom",                  # generated feed
+            "=> /news/2024-01-02-first.gmi First",
+            "=> news/../about.gmi",                   # dot segments
+            "=> caf%C3%A9.gmi",                       # percent-decoded
+            "=> /about.gmi#top",                      # fragment dropped
+            "=> /about.gmi?q=1",                      # query dropped
+            "=> #top",                                # same document
+            "=> /docs/ Empty directory (auto index)",
+            "=> /cgi-bin/strike Counter (built by make)",
+            "=> /cgi-bin/strike/mental-health One dispute",
+            "=> /cgi-bin/counter?x An existing script",
+            "=> gemini://example.org/nowhere Absolute",
+            "=> https://example.org/ Web",
+            "=> mailto:branch@example.org Mail",
+            "=> //example.org/x Network-path",
+            "=>/about.gmi No space after the arrow",
+            "```",
+            "=> not-a-link-in-preformatted-text.gmi",
+            "  indented preformatted text",
+            "```",
+            "",
+        ]),
+    }
+    root = tree(tmp_path / "cap", {k: v for k, v in files.items()})
+    rc, out, err = lint(root)
+    assert (rc, out, err) == (0, "", "")
+
+
+def test_lint_reports_problems_in_dotted_paths_never(tmp_path):
+    # not served, so not linted: capsule/.dates style files and dot dirs
+    root = tree(tmp_path / "cap", {**GOOD, ".drafts/x.gmi": "  => broken\n"})
+    assert lint(root)[0] == 0
+
+
+def test_lint_usage_errors(tmp_path):
+    assert lint()[0] == 2
+    assert lint(tmp_path / "missing")[0] == 2
+    assert lint("--bogus", tmp_path)[0] == 2
+
+
+def test_lint_extra_cgi_names(tmp_path):
+    root = tree(tmp_path / "cap", {**GOOD, "a.gmi": "# A\n=> /cgi-bin/vote\n"})
+    assert lint(root)[0] == 1
+    assert lint("--cgi", "vote", root)[0] == 0

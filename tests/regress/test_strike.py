@@ -1,0 +1,456 @@
+"""
+The strike-day counter (capsule/cgi-bin/strike), run as capsuled runs a
+CGI script: an empty environment plus the variables under test, and the
+script's own directory as the working directory.
+
+The counts at fixed dates are the branch's own figures (../shared/seeds):
+the dispute began on 1 September 2023; 27 days of action by 18 February
+2024; more than 40 by 16 May 2024; the walkout was suspended on 15 July
+2024; 81 days of action on day 400.  They are checked against the shipped
+capsule/data/disputes.ini, so a correction of its dates must still meet
+them.  Everything else runs on small data files written per test.
+"""
+import datetime
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CGI_DIR = ROOT / "capsule" / "cgi-bin"
+STRIKE = CGI_DIR / "strike"
+DATA = ROOT / "capsule" / "data" / "disputes.ini"
+BEGAN = datetime.date(2023, 9, 1)
+
+# Gemini: two digits, a space, meta of at most 1024 bytes of UTF-8, CRLF.
+HEADER = re.compile(rb"\A([1-6][0-9]) ([^\r\n]*)\r\n")
+
+
+@dataclass
+class Reply:
+    status: int
+    meta: str
+    body: str
+
+
+@pytest.fixture(scope="module", autouse=True)
+def strike_built():
+    subprocess.run(["make", "-s", "capsule/cgi-bin/strike"], cwd=ROOT,
+                   check=True)
+
+
+def run(today=None, data=None, path_info=None, cwd=CGI_DIR, **extra):
+    """Run the counter as a CGI script and check its header."""
+    env = dict(extra)
+    if today is not None:
+        env["STRIKE_TODAY"] = today
+    if data is not None:
+        env["STRIKE_DATA"] = str(data)
+    if path_info is not None:
+        env["PATH_INFO"] = path_info
+    p = subprocess.run([str(STRIKE)], cwd=cwd, env=env,
+                       capture_output=True, timeout=10)
+    assert p.returncode == 0, p.stderr
+    m = HEADER.match(p.stdout)
+    assert m, f"malformed header: {p.stdout[:200]!r}"
+    meta = m.group(2)
+    assert len(meta) <= 1024
+    status = int(m.group(1))
+    body = p.stdout[m.end():]
+    if status != 20:
+        assert body == b"", "a body follows 2x only"
+    return Reply(status, meta.decode("utf-8"), body.decode("utf-8"))
+
+
+def write(tmp_path, text, name="disputes.ini"):
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def dispute(id="a", title="Dispute A", began="2024-01-01", state="live",
+            extra=""):
+    return (f"[dispute {id}]\ntitle = {title}\nbegan = {began}\n"
+            f"state = {state}\nfactsheet = /disputes/{id}.gmi\n{extra}")
+
+
+def count(reply, what):
+    """The N of "N days ..." / "N day ..." in the body."""
+    m = re.search(r"^(\d+) days? " + what, reply.body, re.M)
+    assert m, f"no '{what}' in {reply.body!r}"
+    return int(m.group(1))
+
+
+def action(reply):
+    return count(reply, r"of strike action\.")
+
+
+def since(reply):
+    return count(reply, "since the dispute began")
+
+
+def planned(reply):
+    m = re.search(r"^(\d+) more days? of strike action planned", reply.body,
+                  re.M)
+    return int(m.group(1)) if m else 0
+
+
+def line(reply, prefix):
+    for ln in reply.body.splitlines():
+        if ln.startswith(prefix):
+            return ln
+    raise AssertionError(f"no line starting {prefix!r} in {reply.body!r}")
+
+
+# The branch's figures, on the shipped data file.
+
+def test_posts_27_days_of_action_by_18_february_2024():
+    r = run("2024-02-18")
+    assert r.status == 20
+    assert r.meta == "text/gemini; lang=en-GB"
+    assert action(r) == 27
+
+
+def test_posts_more_than_40_days_of_action_by_16_may_2024():
+    assert action(run("2024-05-16")) > 40
+
+
+def test_posts_81_days_of_action_on_day_400():
+    r = run("2024-10-05")
+    assert since(r) == 400
+    assert action(r) == 81
+
+
+def test_posts_no_strike_day_after_the_suspension_on_15_july_2024():
+    r = run("2024-07-15")
+    assert action(r) == 81
+    assert planned(r) == 0
+    assert line(r, "* Next strike day:") == "* Next strike day: none planned"
+    assert line(r, "* State:") == \
+        "* State: suspended since Monday 15 July 2024"
+
+
+def test_2024_10_05_page_has_every_part():
+    r = run("2024-10-05")
+    assert r.body.startswith("# ")
+    assert "## Mental health social workers' dispute\n" in r.body
+    assert "400 days since the dispute began on Friday 1 September 2023.\n" \
+        in r.body
+    assert "81 days of strike action.\n" in r.body
+    assert line(r, "* Last strike day:").endswith(" 2024")
+    assert line(r, "* Next strike day:") == "* Next strike day: none planned"
+    assert line(r, "* State:").startswith("* State: suspended")
+    link = line(r, "=> ")
+    assert re.fullmatch(r"=> \S+ Fact sheet: Mental health social "
+                        r"workers' dispute", link)
+
+
+def test_the_day_a_dispute_begins_is_day_0_so_day_400_is_5_october_2024():
+    assert since(run("2023-09-01")) == 0
+    assert since(run("2023-09-02")) == 1
+    assert since(run("2024-10-04")) == 399
+    assert since(run("2024-10-05")) == 400
+
+
+def test_today_is_the_date_on_the_london_clock():
+    london = ZoneInfo("Europe/London")
+    before = datetime.datetime.now(london).date()
+    r = run()
+    after = datetime.datetime.now(london).date()
+    assert since(r) in {(before - BEGAN).days, (after - BEGAN).days}
+    assert "(Europe/London)" in r.body
+    assert action(r) >= 81      # the branch may add days, never remove them
+
+
+# Time zones.
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12"])
+def test_today_follows_the_clock_in_the_data_files_timezone(tmp_path, zone):
+    # UTC+14 and UTC-12 never share a date, so only the right zone passes
+    data = write(tmp_path, f"timezone = {zone}\n" +
+                 dispute(began="2000-01-01"))
+    before = datetime.datetime.now(ZoneInfo(zone)).date()
+    r = run(data=data)
+    after = datetime.datetime.now(ZoneInfo(zone)).date()
+    start = datetime.date(2000, 1, 1)
+    assert since(r) in {(before - start).days, (after - start).days}
+
+
+def test_a_posix_tz_rule_works_without_a_zoneinfo_file(tmp_path):
+    data = write(tmp_path, "timezone = GMT0BST,M3.5.0/1,M10.5.0\n" +
+                 dispute(began="2000-01-01"))
+    london = ZoneInfo("Europe/London")
+    before = datetime.datetime.now(london).date()
+    r = run(data=data)
+    after = datetime.datetime.now(london).date()
+    start = datetime.date(2000, 1, 1)
+    assert since(r) in {(before - start).days, (after - start).days}
+
+
+# Leap years: integer days from civil, no mktime.
+
+@pytest.mark.parametrize("began,today,days", [
+    ("2024-02-28", "2024-03-01", 2),    # 29 February 2024 is a day
+    ("2023-02-28", "2023-03-01", 1),    # 2023 has none
+    ("2023-09-01", "2024-09-01", 366),  # a year across 29 February 2024
+    ("2024-09-01", "2025-09-01", 365),
+    ("2099-12-31", "2100-03-01", 60),   # 2100 is not a leap year
+    ("1999-12-31", "2000-03-01", 61),   # 2000 is
+])
+def test_days_since_a_dispute_spanning_29_february(tmp_path, began, today,
+                                                   days):
+    data = write(tmp_path, dispute(began=began))
+    assert since(run(today, data)) == days
+
+
+@pytest.mark.parametrize("strike,days", [
+    ("2024-02-27..2024-03-02", 5),
+    ("2024-02-27..2024-03-02 weekdays", 4),     # 29 Feb 2024 is a Thursday
+    ("2024-02-29", 1),
+    ("2023-02-27..2023-03-02", 4),
+])
+def test_a_strike_range_across_29_february(tmp_path, strike, days):
+    data = write(tmp_path, dispute(began="2023-01-01",
+                                   extra=f"strike = {strike}\n"))
+    assert action(run("2024-10-05", data)) == days
+
+
+@pytest.mark.parametrize("date", ["2023-02-29", "2100-02-29", "1900-02-29"])
+def test_29_february_outside_a_leap_year_is_a_bad_date(tmp_path, date):
+    data = write(tmp_path, dispute(began="1900-01-01",
+                                   extra=f"strike = {date}\n"))
+    r = run("2024-10-05", data)
+    assert r.status == 50
+    assert r.meta == f'{data}:6: bad date "{date}"'
+
+
+def test_29_february_2000_is_a_real_date(tmp_path):
+    data = write(tmp_path, dispute(began="2000-02-29"))
+    assert run("2000-03-01", data).status == 20
+
+
+# Counting strike days.
+
+def test_days_after_today_are_planned_not_counted(tmp_path):
+    data = write(tmp_path, dispute(extra="strike = 2024-03-04\n"
+                                         "strike = 2024-03-11..2024-03-13\n"))
+    r = run("2024-03-10", data)
+    assert action(r) == 1
+    assert planned(r) == 3
+    assert line(r, "* Last strike day:") == \
+        "* Last strike day: Monday 4 March 2024"
+    assert line(r, "* Next strike day:") == \
+        "* Next strike day: Monday 11 March 2024"
+
+
+def test_today_counts_as_a_day_of_action(tmp_path):
+    data = write(tmp_path, dispute(extra="strike = 2024-03-11\n"))
+    r = run("2024-03-11", data)
+    assert action(r) == 1
+    assert line(r, "* Last strike day:") == \
+        "* Last strike day: today, Monday 11 March 2024"
+    assert line(r, "* Next strike day:") == "* Next strike day: none planned"
+
+
+def test_a_day_listed_twice_counts_once(tmp_path):
+    data = write(tmp_path, dispute(extra="strike = 2024-03-04..2024-03-08\n"
+                                         "strike = 2024-03-06..2024-03-12\n"
+                                         "strike = 2024-03-12\n"))
+    assert action(run("2024-10-05", data)) == 9
+
+
+def test_weekdays_range_leaves_out_saturdays_and_sundays(tmp_path):
+    # a nine-week walkout, Monday 20 May to Friday 19 July 2024
+    data = write(tmp_path, dispute(
+        extra="strike = 2024-05-20..2024-07-19 weekdays\n"))
+    assert action(run("2024-10-05", data)) == 45
+    data = write(tmp_path, dispute(extra="strike = 2024-05-20..2024-07-19\n"))
+    assert action(run("2024-10-05", data)) == 61
+
+
+def test_no_strike_days_yet(tmp_path):
+    r = run("2024-10-05", write(tmp_path, dispute()))
+    assert action(r) == 0
+    assert line(r, "* Last strike day:") == "* Last strike day: none yet"
+
+
+def test_a_dispute_that_has_not_begun_says_when_it_begins(tmp_path):
+    r = run("2024-10-05", write(tmp_path, dispute(began="2024-12-02")))
+    assert "The dispute begins on Monday 2 December 2024.\n" in r.body
+
+
+def test_a_settled_dispute_says_when(tmp_path):
+    data = write(tmp_path, dispute(state="settled",
+                                   extra="ended = 2024-06-28\n"))
+    assert line(run("2024-10-05", data), "* State:") == \
+        "* State: settled on Friday 28 June 2024"
+
+
+# PATH_INFO picks one dispute.
+
+TWO = dispute("a", "Dispute A") + dispute("bb-2", "Dispute B")
+
+
+def test_no_path_info_shows_every_dispute(tmp_path):
+    data = write(tmp_path, TWO)
+    for info in (None, "", "/"):
+        r = run("2024-10-05", data, info)
+        assert "## Dispute A\n" in r.body and "## Dispute B\n" in r.body
+
+
+@pytest.mark.parametrize("info", ["/bb-2", "/bb-2/"])
+def test_path_info_shows_that_dispute_alone(tmp_path, info):
+    r = run("2024-10-05", write(tmp_path, TWO), info)
+    assert r.status == 20
+    assert r.body.startswith("# Dispute B\n")
+    assert "Dispute A" not in r.body
+    assert line(r, "=> ") == "=> /disputes/bb-2.gmi Fact sheet: Dispute B"
+
+
+def test_path_info_on_the_shipped_data():
+    r = run("2024-10-05", path_info="/mental-health")
+    assert r.body.startswith("# Mental health social workers' dispute\n")
+    assert since(r) == 400 and action(r) == 81
+
+
+@pytest.mark.parametrize("info", ["/c", "/bb", "/bb-2/x", "/A", "/../a",
+                                  "/" + "a" * 5000])
+def test_unknown_dispute_is_51(tmp_path, info):
+    r = run("2024-10-05", write(tmp_path, TWO), info)
+    assert (r.status, r.meta) == (51, "No such dispute")
+
+
+def test_links_between_pages_use_script_name(tmp_path):
+    data = write(tmp_path, TWO)
+    r = run("2024-10-05", data, SCRIPT_NAME="/cgi-bin/strike")
+    assert "=> /cgi-bin/strike/bb-2 This dispute alone\n" in r.body
+    r = run("2024-10-05", data, "/a", SCRIPT_NAME="/cgi-bin/strike")
+    assert "=> /cgi-bin/strike All disputes\n" in r.body
+
+
+# A bad data file: 50 FILE:LINE: why (or 40 when it cannot be read).
+
+BASE = dispute()        # five lines; the line under test is line 6
+
+BAD = [
+    ("bad date", BASE + "strike = 2024-13-01\n", 6,
+     'bad date "2024-13-01"'),
+    ("bad date in a range", BASE + "strike = 2024-03-01..2024-02-30\n", 6,
+     'bad date "2024-02-30"'),
+    ("bad began", BASE.replace("2024-01-01", "2024-1-1"), 3,
+     'bad date "2024-1-1"'),
+    ("reversed range", BASE + "strike = 2024-03-05..2024-03-01\n", 6,
+     "reversed range"),
+    ("bad strike form", BASE + "strike = 2024-03-01 to 2024-03-05\n", 6,
+     'bad strike flag "to 2024-03-05"'),
+    ("weekdays on one day", BASE + "strike = 2024-03-01 weekdays\n", 6,
+     "weekdays is for a range"),
+    ("unknown key", BASE + "colour = red\n", 6, 'unknown key "colour"'),
+    ("unknown global key", "zone = x\n" + BASE, 1, 'unknown key "zone"'),
+    ("unknown section", BASE + "[picket]\n", 6, "unknown section [picket]"),
+    ("empty unknown section", "[picket]\n" + BASE, 1,
+     "unknown section [picket]"),
+    ("bad dispute id", BASE + "[dispute Mental Health]\n", 6,
+     "bad dispute id"),
+    ("dispute given twice", BASE + "[dispute a]\n", 6,
+     "dispute a already given on line 1"),
+    ("key given twice", BASE + "state = live\n", 6,
+     "state already given on line 4"),
+    ("bad state", BASE.replace("= live", "= over"), 4, 'bad state "over"'),
+    ("missing key", "[dispute a]\ntitle = A\nstate = live\n"
+     "factsheet = /a.gmi\n", 1, "dispute a has no began"),
+    ("empty dispute", BASE + "[dispute b]\n", 6, "dispute b has no title"),
+    ("strike before began", BASE + "strike = 2023-12-31\n", 6,
+     "strike before the dispute began"),
+    ("ended but live", BASE + "ended = 2024-02-01\n", 6,
+     "ended is for a settled dispute"),
+    ("strike after ended", dispute(state="settled") +
+     "ended = 2024-02-01\nstrike = 2024-02-02\n", 7,
+     "strike after the dispute ended"),
+    ("strike after suspended", dispute(state="suspended") +
+     "suspended = 2024-02-01\nstrike = 2024-01-30..2024-02-02\n", 7,
+     "strike after the dispute was suspended"),
+    ("ended before began", dispute(state="settled") + "ended = 2023-02-01\n",
+     6, "ended before it began"),
+    ("syntax error", BASE + "strike\n", 6, "syntax error"),
+    ("unclosed section", BASE + "[dispute b\n", 6, "syntax error"),
+    ("indented line", BASE + "  strike = 2024-03-01\n", 6,
+     "line starts with white space"),
+    ("long line", BASE + "title = " + "x" * 300 + "\n", 6,
+     "line longer than"),
+    ("NUL byte", BASE + "strike = 2024-\0\n", 6, "NUL byte"),
+    ("title not UTF-8", BASE.replace("Dispute A", "Caf\xe9"), 2,
+     "title is not UTF-8"),
+    ("control character", BASE.replace("Dispute A", "A\x07"), 2,
+     "control character in title"),
+    ("space in factsheet", BASE.replace("/disputes/a.gmi", "/a b.gmi"), 5,
+     "white space in factsheet"),
+    ("unknown timezone", "timezone = Europe/Lundon\n" + BASE, 1,
+     'unknown timezone "Europe/Lundon"'),
+    ("timezone outside zoneinfo", "timezone = ../../etc/passwd\n" + BASE, 1,
+     "bad timezone"),
+]
+
+
+@pytest.mark.parametrize("text,lineno,why", [b[1:] for b in BAD],
+                         ids=[b[0] for b in BAD])
+def test_bad_data_file_is_50_naming_file_and_line(tmp_path, text, lineno,
+                                                  why):
+    raw = text.encode("latin-1") if "\xe9" in text else text.encode()
+    data = write(tmp_path, raw)
+    r = run("2024-10-05", data)
+    assert r.status == 50
+    assert r.meta.startswith(f"{data}:{lineno}: {why}"), r.meta
+
+
+def test_missing_data_file_is_40_naming_the_file(tmp_path):
+    r = run("2024-10-05", tmp_path / "nothing.ini")
+    assert r.status == 40
+    assert r.meta == f"{tmp_path}/nothing.ini: No such file or directory"
+
+
+def test_unreadable_data_file_is_40_naming_the_file(tmp_path):
+    r = run("2024-10-05", tmp_path)     # a directory opens, but won't read
+    assert r.status == 40
+    assert r.meta == f"{tmp_path}: read error"
+
+
+def test_default_data_file_is_relative_to_the_scripts_directory(tmp_path):
+    assert run("2024-10-05").status == 20
+    r = run("2024-10-05", cwd=tmp_path)
+    assert r.status == 40
+    assert r.meta.startswith("../data/disputes.ini: ")
+
+
+def test_bad_strike_today_is_50():
+    r = run("2024-02-30")
+    assert (r.status, r.meta) == (50, 'STRIKE_TODAY: bad date "2024-02-30"')
+
+
+def test_an_empty_file_lists_no_disputes(tmp_path):
+    r = run("2024-10-05", write(tmp_path, ""))
+    assert r.status == 20
+    assert "No disputes are listed." in r.body
+
+
+def test_header_stays_within_1024_bytes_and_printable(tmp_path):
+    # a long path and a hostile value: the meta is cut and cleaned, and run()
+    # checks the header's form
+    deep = tmp_path / ("d" * 200) / ("e" * 200) / ("f" * 200)
+    deep.mkdir(parents=True)
+    data = write(deep, BASE + "strike = \x1b[2J\r" + "9" * 150 + "\n")
+    r = run("2024-10-05", data)
+    assert r.status == 50
+    assert all(0x20 <= ord(c) < 0x7f for c in r.meta)
+    assert ":6: bad strike" in r.meta
+    r = run("2024-10-05", str(tmp_path / ("x" * 250)) * 10)
+    assert r.status == 40
+
+
+def test_shipped_data_file_is_valid():
+    r = run("2024-10-05", DATA)
+    assert r.status == 20

@@ -1,0 +1,129 @@
+/*
+ * config_test.c: the configuration parser, one row per rule.  Errors
+ * must name the file and the line.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "tap.h"
+
+#define HOST	"[host localhost]\nroot = r\ncert = c\nkey = k\n"
+
+static const struct {
+	const char	*text;
+	const char	*error;		/* NULL: must parse */
+	const char	*rule;
+} cases[] = {
+	{ HOST, NULL, "a host with root, cert and key is enough" },
+	{ "[server]\nlisten = 127.0.0.1:1965 [::1]:1965\n" HOST, NULL,
+	  "listen takes several addresses, IPv6 in brackets" },
+	{ "[server]\nlisten = 127.0.0.1:1966 proxy\n" HOST, NULL,
+	  "listen takes the proxy flag" },
+	{ "[server]\nworkers = auto\nrequest_timeout = 5\n" HOST, NULL,
+	  "workers auto and timeouts" },
+	{ "; comment\n[server]\naccess_log = off ; inline\n" HOST, NULL,
+	  "comments, inline comments" },
+	{ HOST "lang = en,cy\nautoindex = yes\nindex = home.gmi\n", NULL,
+	  "lang list, autoindex yes, index name" },
+	{ HOST "cgi = cgi-bin\ncgi_timeout = 5\nfeeds = news letters\n"
+	  "feed_title = news Branch news\nfeed_entries = 10\n", NULL,
+	  "cgi and feeds keys" },
+	{ "", "test.ini: no [host NAME] section", "no host is an error" },
+	{ "[server]\nbogus = 1\n" HOST, "test.ini:2: unknown key \"bogus\"",
+	  "unknown server key names its line" },
+	{ HOST "colour = red\n", "test.ini:5: unknown key \"colour\"",
+	  "unknown host key names its line" },
+	{ "[srever]\n" HOST, "test.ini:1: unknown section [srever]",
+	  "unknown section names its line" },
+	{ "[hots x]\n" HOST, "test.ini:1: unknown section",
+	  "misspelt host section is an error even when empty" },
+	{ "[server]\nworkers = 0\n" HOST, "test.ini:2: workers:",
+	  "workers 0 is out of range" },
+	{ "[server]\nrequest_timeout = 10s\n" HOST,
+	  "test.ini:2: request_timeout: expected a number",
+	  "numbers are whole numbers" },
+	{ "[server]\nlisten = localhost:1965\n" HOST, "test.ini:2: listen:",
+	  "listen needs a numeric address" },
+	{ "[server]\nlisten = 127.0.0.1:70000\n" HOST, "test.ini:2: listen:",
+	  "listen port out of range" },
+	{ "[server]\nlisten = [::1:1965\n" HOST, "test.ini:2: listen:",
+	  "unclosed IPv6 bracket" },
+	{ "[server]\nworkers = 2\nworkers = 3\n" HOST,
+	  "test.ini:3: key \"workers\" set twice", "duplicate key" },
+	{ "[server]\n[server]\n" HOST, "test.ini:2: [server] appears twice",
+	  "a repeated section is an error" },
+	{ "[host localhost]\nroot = r\ncert = c\n",
+	  "test.ini:1: host has no key", "missing key names the host line" },
+	{ HOST HOST, "test.ini:5: [host localhost] appears twice",
+	  "a host defined twice" },
+	{ HOST "lang = en GB\n", "test.ini:5: lang:", "lang is a tag" },
+	{ HOST "autoindex = perhaps\n", "test.ini:5: autoindex:",
+	  "autoindex is a boolean" },
+	{ HOST "index = ../x\n", "test.ini:5: index:", "index is a name" },
+	{ HOST "cgi = ../bin\n", "test.ini:5: cgi:", "cgi stays under root" },
+	{ HOST "feeds = .git\n", "test.ini:5: feeds:", "no dot directories" },
+	{ HOST "feed_title = news X\n", "test.ini:5: feed_title:",
+	  "feed_title needs feeds first" },
+	{ "root = r\n" HOST, "test.ini:1: \"root\" is outside any section",
+	  "keys before any section" },
+	{ "[server\n" HOST, "test.ini:1: unterminated section header",
+	  "unterminated header" },
+	{ "[server]\njust words\n" HOST, "test.ini:2: syntax error",
+	  "a line without =" },
+};
+
+static void
+test_paths(void)
+{
+	struct config	cf;
+	char		err[CONFIG_ERR_MAX];
+	int		r;
+
+	r = config_parse_string("[server]\naccess_log = logs/a.log\n"
+	    "[host Example.ORG]\nroot = /srv/g\ncert = c.crt\nkey = /k\n",
+	    "x.ini", "/etc/capsuled", &cf, err, sizeof(err));
+	ok(r == 0, "parses: %s", r == 0 ? "" : err);
+	if (r != 0)
+		return;
+	ok(strcmp(cf.hosts[0].root, "/srv/g") == 0, "absolute path kept");
+	ok(strcmp(cf.hosts[0].cert, "/etc/capsuled/c.crt") == 0,
+	    "relative path resolves against the config directory");
+	ok(strcmp(cf.access_log_file, "/etc/capsuled/logs/a.log") == 0,
+	    "relative access_log resolves too");
+	ok(strcmp(cf.hosts[0].name, "example.org") == 0,
+	    "host names are lower-cased");
+	ok(strcmp(cf.hosts[0].index, "index.gmi") == 0 &&
+	    cf.hosts[0].cgi_timeout == 10 && cf.request_timeout == 10,
+	    "defaults: index.gmi, cgi_timeout 10, request_timeout 10");
+	ok(cf.nlisten == 2 && cf.listen[0].port == 1965,
+	    "default listen: 0.0.0.0:1965 and [::]:1965");
+	ok(config_find_host(&cf, "example.org") == &cf.hosts[0] &&
+	    config_find_host(&cf, "other") == NULL, "config_find_host");
+	config_free(&cf);
+}
+
+int
+main(void)
+{
+	struct config	 cf;
+	char		 err[CONFIG_ERR_MAX];
+	size_t		 i;
+	int		 r;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r = config_parse_string(cases[i].text, "test.ini", "/cfg", &cf,
+		    err, sizeof(err));
+		if (cases[i].error == NULL)
+			ok(r == 0, "%s%s%s", cases[i].rule, r ? ": " : "",
+			    r ? err : "");
+		else
+			ok(r == -1 && strncmp(err, cases[i].error,
+			    strlen(cases[i].error)) == 0, "%s (got \"%s\")",
+			    cases[i].rule, r ? err : "success");
+		if (r == 0)
+			config_free(&cf);
+	}
+	test_paths();
+	return tap_done();
+}
