@@ -255,7 +255,6 @@ load_ticket_keys(const struct config *cf, struct tls *t, char *err,
     size_t errlen)
 {
 	struct stat	 st;
-	ssize_t		 n;
 	size_t		 len;
 	int		 fd;
 
@@ -267,7 +266,7 @@ load_ticket_keys(const struct config *cf, struct tls *t, char *err,
 	}
 	len = (size_t)st.st_size;
 	if (!S_ISREG(st.st_mode) || len == 0 || len % TLS_TICKET_KEY_LEN ||
-	    len > TLS_TICKET_KEYS_MAX * TLS_TICKET_KEY_LEN) {
+	    len > (size_t)TLS_TICKET_KEYS_MAX * TLS_TICKET_KEY_LEN) {
 		snprintf(err, errlen, "%s: ticket_keys %s: expected a file of "
 		    "1 to %d keys of %d random bytes (openssl rand %d)",
 		    cf->file, cf->ticket_keys, TLS_TICKET_KEYS_MAX,
@@ -281,7 +280,7 @@ load_ticket_keys(const struct config *cf, struct tls *t, char *err,
 		goto fail;
 	}
 	if ((t->tkeys = malloc(len)) == NULL ||
-	    (n = read(fd, t->tkeys, len)) != (ssize_t)len) {
+	    read(fd, t->tkeys, len) != (ssize_t)len) {
 		snprintf(err, errlen, "%s: ticket_keys %s: %s", cf->file,
 		    cf->ticket_keys, t->tkeys ? "short read" : "out of memory");
 		goto fail;
@@ -416,7 +415,8 @@ tls_setup(const struct config *cf, struct tls *t, char *err, size_t errlen)
 		return -1;
 	if ((t->ctx = calloc(cf->nhosts, sizeof(SSL_CTX *))) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		tls_free(t);
+		free(t->tkeys);
+		t->tkeys = NULL;
 		return -1;
 	}
 	for (i = 0; i < cf->nhosts; i++) {
