@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -21,6 +22,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -541,6 +543,34 @@ kill_all(int sig)
 			kill(draining[j], sig);
 }
 
+/*
+ * systemd's readiness protocol (Type=notify): one datagram to the socket
+ * named by NOTIFY_SOCKET.  Elsewhere the variable is unset and this does
+ * nothing; no libsystemd needed.
+ */
+static void
+notify(const char *state)
+{
+	struct sockaddr_un	 sun;
+	const char		*path = getenv("NOTIFY_SOCKET");
+	size_t			 len;
+	int			 fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    (len = strlen(path)) >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, len);
+	if (sun.sun_path[0] == '@')
+		sun.sun_path[0] = '\0';	/* Linux abstract namespace */
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	(void)sendto(fd, state, strlen(state), 0, (struct sockaddr *)&sun,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+	close(fd);
+}
+
 static void
 supervise(const char *path)
 {
@@ -563,6 +593,7 @@ supervise(const char *path)
 	spawn_all(gen);
 	log_info("serving %zu host(s) with %d worker(s)", gen->cf.nhosts,
 	    gen->nworkers);
+	notify("READY=1");
 	for (;;) {
 		sigsuspend(&old);
 		if (got_chld) {
@@ -571,6 +602,7 @@ supervise(const char *path)
 		}
 		if (got_term && stop_at == 0) {
 			log_info("stopping: finishing in-flight responses");
+			notify("STOPPING=1");
 			kill_all(SIGTERM);
 			stop_at = time(NULL) + STOP_WAIT;
 			alarm(1);
@@ -585,7 +617,9 @@ supervise(const char *path)
 		}
 		if (got_hup) {
 			got_hup = 0;
+			notify("RELOADING=1");
 			reload(path);
+			notify("READY=1");
 		}
 		if (got_usr1) {
 			char	err[CONFIG_ERR_MAX];

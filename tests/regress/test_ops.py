@@ -297,3 +297,27 @@ def test_reload_with_a_broken_new_certificate_keeps_the_old_one(make_server):
     assert "bad.crt" in s.log()
     assert fingerprint(s.port) == old
     assert s.get("/hello.txt").status == 20
+
+
+# -- systemd's readiness protocol (Type=notify) ----------------------------
+
+def test_tells_the_service_manager_ready_reloading_stopping(make_server,
+                                                            tmp_path):
+    path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as n:
+        n.bind(str(path))
+        n.settimeout(10)
+        s = make_server()
+        s.logfile = open(s.logpath, "ab")
+        s.proc = subprocess.Popen(
+            [str(CAPSULED), "-d", "-c", str(s.conf)],
+            env=dict(os.environ, NOTIFY_SOCKET=str(path)),
+            stdout=s.logfile, stderr=s.logfile, start_new_session=True)
+        assert n.recv(100) == b"READY=1"
+        assert s.get("/hello.txt").status == 20, "ready means serving"
+        s.signal(signal.SIGHUP)
+        assert n.recv(100) == b"RELOADING=1"
+        assert n.recv(100) == b"READY=1"
+        s.signal(signal.SIGTERM)
+        assert n.recv(100) == b"STOPPING=1"
+        assert s.proc.wait(20) == 0
