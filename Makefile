@@ -7,7 +7,11 @@ BINDIR ?=	$(PREFIX)/sbin
 LIBEXECDIR ?=	$(PREFIX)/libexec/capsuled
 MANDIR ?=	$(PREFIX)/man
 SYSCONFDIR ?=	/etc
+EXAMPLEDIR ?=	$(PREFIX)/share/examples/capsuled
+UNITDIR ?=	$(PREFIX)/lib/systemd/system
+RCDIR ?=	/etc/rc.d
 DESTDIR ?=
+INSTALL ?=	install
 
 CC ?=		cc
 PKGS =		openssl libevent inih libmagic
@@ -86,7 +90,71 @@ lint:
 	clang-tidy --quiet src/*.c src/strike/*.c bench/*.c -- -std=c11 \
 	    $(LINT_DEFS) $(PKG_CFLAGS) -Isrc
 
+# install and uninstall: POSIX make and sh only, so BSD make runs them
+# too.  The service file goes where this system's init looks (rc.d on
+# OpenBSD, a systemd unit elsewhere); both are kept with the examples.
+# The paths in the service files and man pages follow the variables.
+SED_PATHS =	sed -e 's|/usr/local/sbin|$(BINDIR)|g' \
+		    -e 's|/usr/local/libexec/capsuled|$(LIBEXECDIR)|g' \
+		    -e 's|/usr/local/share/examples/capsuled|$(EXAMPLEDIR)|g' \
+		    -e 's|/etc/capsuled.ini|$(SYSCONFDIR)/capsuled.ini|g'
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(SYSCONFDIR)
+	$(INSTALL) -m 0755 capsuled $(DESTDIR)$(BINDIR)/capsuled
+	$(INSTALL) -m 0755 $(STRIKE) $(DESTDIR)$(LIBEXECDIR)/strike
+	$(SED_PATHS) man/capsuled.8 >$(DESTDIR)$(MANDIR)/man8/capsuled.8
+	$(SED_PATHS) man/capsuled.ini.5 >$(DESTDIR)$(MANDIR)/man5/capsuled.ini.5
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/capsuled.8 \
+	    $(DESTDIR)$(MANDIR)/man5/capsuled.ini.5
+	$(INSTALL) -m 0644 etc/capsuled.ini $(DESTDIR)$(EXAMPLEDIR)/capsuled.ini
+	$(INSTALL) -m 0644 capsule/data/disputes.ini \
+	    $(DESTDIR)$(EXAMPLEDIR)/disputes.ini
+	$(SED_PATHS) etc/capsuled.service >$(DESTDIR)$(EXAMPLEDIR)/capsuled.service
+	$(SED_PATHS) etc/rc.d/capsuled >$(DESTDIR)$(EXAMPLEDIR)/capsuled.rc
+	chmod 0644 $(DESTDIR)$(EXAMPLEDIR)/capsuled.service
+	chmod 0755 $(DESTDIR)$(EXAMPLEDIR)/capsuled.rc
+	@if [ -f $(DESTDIR)$(SYSCONFDIR)/capsuled.ini ]; then \
+		echo "keeping $(DESTDIR)$(SYSCONFDIR)/capsuled.ini"; \
+	else \
+		echo "$(INSTALL) -m 0644 etc/capsuled.ini $(DESTDIR)$(SYSCONFDIR)/capsuled.ini"; \
+		$(INSTALL) -m 0644 etc/capsuled.ini $(DESTDIR)$(SYSCONFDIR)/capsuled.ini; \
+	fi
+	@if [ "`uname -s`" = OpenBSD ]; then \
+		echo "$(INSTALL) -m 0555 capsuled.rc $(DESTDIR)$(RCDIR)/capsuled"; \
+		$(INSTALL) -d $(DESTDIR)$(RCDIR) && \
+		$(INSTALL) -m 0555 $(DESTDIR)$(EXAMPLEDIR)/capsuled.rc \
+		    $(DESTDIR)$(RCDIR)/capsuled; \
+	else \
+		echo "$(INSTALL) -m 0644 capsuled.service $(DESTDIR)$(UNITDIR)/capsuled.service"; \
+		$(INSTALL) -d $(DESTDIR)$(UNITDIR) && \
+		$(INSTALL) -m 0644 $(DESTDIR)$(EXAMPLEDIR)/capsuled.service \
+		    $(DESTDIR)$(UNITDIR)/capsuled.service; \
+	fi
+
+# Leaves $(SYSCONFDIR)/capsuled.ini: it is the admin's config by now.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/capsuled $(DESTDIR)$(LIBEXECDIR)/strike \
+	    $(DESTDIR)$(MANDIR)/man8/capsuled.8 \
+	    $(DESTDIR)$(MANDIR)/man5/capsuled.ini.5 \
+	    $(DESTDIR)$(EXAMPLEDIR)/capsuled.ini \
+	    $(DESTDIR)$(EXAMPLEDIR)/disputes.ini \
+	    $(DESTDIR)$(EXAMPLEDIR)/capsuled.service \
+	    $(DESTDIR)$(EXAMPLEDIR)/capsuled.rc \
+	    $(DESTDIR)$(UNITDIR)/capsuled.service $(DESTDIR)$(RCDIR)/capsuled
+	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(EXAMPLEDIR) 2>/dev/null
+
+# mandoc -Tlint, less the two messages that depend on which manuals this
+# machine has installed (relayd(8) is OpenBSD's; capsuled.ini(5) is ours
+# and not installed yet), so the result is the same everywhere.
+lint-man:
+	@out=`mandoc -Tlint man/capsuled.8 man/capsuled.ini.5 2>&1 | \
+	    grep -v -e 'referenced manual not found' -e 'outdated mandoc.db'`; \
+	    if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
+
 clean:
 	rm -f capsuled src/*.o $(STRIKE) $(TOOLS) $(UNIT)
 
-.PHONY: all build deps run check lint clean
+.PHONY: all build deps run check lint lint-man install uninstall clean
