@@ -41,8 +41,10 @@ frontend gemini
 
 backend capsules
     balance roundrobin
-    server a 127.0.0.1:{a} send-proxy-v2
-    server b 127.0.0.1:{b} send-proxy-v2
+    # health checks carry a PROXY header too (command LOCAL)
+    default-server send-proxy-v2 check inter 200ms fall 2 rise 1
+    server a 127.0.0.1:{a}
+    server b 127.0.0.1:{b}
 """
 
 CGI_SCRIPT = """#!/bin/sh
@@ -114,6 +116,9 @@ def cluster(make_node, tmp_path):
             f"127.0.0.1:{nodes[0].pport}, node b 127.0.0.1:{nodes[1].pport}"
             " (send-proxy-v2, roundrobin)")
         yield fport, nodes
+        time.sleep(0.6)                 # a few health checks more
+        log = (tmp_path / "haproxy.log").read_text()
+        assert "is DOWN" not in log, log
     finally:
         hap.terminate()                 # our own haproxy, by its pid
         try:
