@@ -171,6 +171,7 @@ run_v2(void)
 {
 	static const unsigned char inet[12] = { 192, 0, 2, 1, 198, 51, 100, 2,
 	    0xdc, 0x04, 0x07, 0xad };	/* ports 56324 and 1965 */
+	static const unsigned char unix_addrs[216];	/* two sun_paths */
 	unsigned char		 inet6[36], buf[600];
 	struct proxy_hdr	 h;
 	char			 a[80], b[80];
@@ -216,8 +217,7 @@ run_v2(void)
 	n = v2(buf, 0x21, 0x00, "", 0, 0);
 	ok(proxy_parse(buf, n, &h) == 16 && !h.has_addr,
 	    "v2: PROXY with AF_UNSPEC keeps the connection's addresses");
-	memset(buf + 100, 0, 216);
-	n = v2(buf, 0x21, 0x31, buf + 100, 216, 0);
+	n = v2(buf, 0x21, 0x31, unix_addrs, sizeof(unix_addrs), 0);
 	ok(proxy_parse(buf, n, &h) == 232 && !h.has_addr,
 	    "v2: PROXY from AF_UNIX keeps the connection's addresses");
 
