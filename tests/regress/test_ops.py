@@ -5,15 +5,18 @@ exit before daemonising, the syslog facility, and reloads that add and
 remove hosts and change certificates.
 """
 import os
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import CAPSULED, gemini, read_response, tls_connect
+from conftest import CAPSULED, free_port, gemini, read_response, tls_connect
 
 
 def run(conf, *flags, timeout=30):
@@ -210,6 +213,35 @@ def test_port_in_use_and_bad_config_exit_before_daemonising(make_server,
     p = run(s.conf, *flags)
     assert p.returncode == 1 and one_line(p.stderr), p.stderr
     assert f"{s.conf}:" in p.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root and setpriv to run as nobody")
+def test_a_key_the_daemon_may_not_read_is_one_line_and_exit_1():
+    # Root reads anything, so run the daemon as nobody against a key
+    # only root may read; everything else in a directory nobody can see.
+    d = Path(tempfile.mkdtemp(prefix="capsuled-unreadable-"))
+    try:
+        d.chmod(0o755)
+        (d / "root").mkdir()
+        (d / "root" / "index.gmi").write_text("# hi\n")
+        keygen(d / "k.key", d / "k.crt")
+        (d / "k.crt").chmod(0o644)
+        (d / "k.key").chmod(0o600)
+        (d / "c.ini").write_text(
+            "[server]\nlisten = 127.0.0.1:%d\n[host localhost]\n"
+            "root = root\ncert = k.crt\nkey = k.key\n" % free_port())
+        (d / "c.ini").chmod(0o644)
+        exe = shutil.copy2(CAPSULED, d / "capsuled")  # wherever we live
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                            "--clear-groups", str(exe), "-d", "-c",
+                            str(d / "c.ini")],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 1 and one_line(p.stderr), p.stderr
+        assert f"{d}/k.key: key for host localhost: Permission denied" \
+            in p.stderr
+    finally:
+        shutil.rmtree(d)
 
 
 def test_unreadable_config_is_one_line(tmp_path):
