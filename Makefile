@@ -81,6 +81,10 @@ check: deps
 	@$(MAKE) -s build $(UNIT)
 	@sh tests/run
 
+# capsuled and molly-brown side by side: server CPU per request and more.
+bench: all
+	sh bench/run.sh
+
 # Static analysis: cppcheck and clang-tidy (config in .clang-tidy).
 LINT_DEFS =	-D_GNU_SOURCE -DSYSCONFDIR=\"/etc\" -DCAPSULED_VERSION=\"lint\"
 lint:
@@ -157,4 +161,4 @@ lint-man:
 clean:
 	rm -f capsuled src/*.o $(STRIKE) $(TOOLS) $(UNIT)
 
-.PHONY: all build deps run check lint lint-man install uninstall clean
+.PHONY: all build deps run check bench lint lint-man install uninstall clean

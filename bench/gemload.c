@@ -916,8 +916,8 @@ worker_init(struct worker *w, int nconns)
 	w->ctx = ctx_new();
 	w->conns = calloc(nconns, sizeof(*w->conns));
 	w->freel = calloc(nconns, sizeof(*w->freel));
-	w->again = calloc(nconns, sizeof(*w->again));
-	w->again2 = calloc(nconns, sizeof(*w->again2));
+	w->again = calloc(nconns, sizeof(struct conn *));
+	w->again2 = calloc(nconns, sizeof(struct conn *));
 	if (w->conns == NULL || w->freel == NULL || w->again == NULL ||
 	    w->again2 == NULL)
 		err(2, "calloc");
@@ -1057,6 +1057,8 @@ resolve(void)
 	snprintf(port, sizeof(port), "%d", opt.port);
 	if ((e = getaddrinfo(opt.host, port, &hints, &res)) != 0)
 		errx(2, "%s: %s", opt.host, gai_strerror(e));
+	if (res == NULL || res->ai_addrlen > sizeof(opt.addr))
+		errx(2, "%s: no usable address", opt.host);
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, name,
 		    sizeof(name), NULL, 0, NI_NUMERICHOST) != 0)

@@ -196,9 +196,11 @@ conn_info(const struct conn *c)
 	info.cf = cf;
 	info.host = c->host;
 	info.rootfd = c->rootfd;
+	/* a name that has no canonical form stays as sent: it never matches */
 	name = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
-	if (name != NULL && url_host_canonical(name, sni, sizeof(sni)) == 0)
-		info.sni = sni;
+	if (name != NULL)
+		info.sni = url_host_canonical(name, sni, sizeof(sni)) == 0 ?
+		    sni : name;
 	info.peer_addr = c->addr;
 	info.peer_port = c->port;
 	info.local_addr = c->laddr;

@@ -496,7 +496,8 @@ ipv6_format(const uint8_t a[16], char *out, size_t outlen)
 	int		i, j, best = -1, bestlen = 1, mapped, last;
 
 	for (i = 0; i < 8; i++)
-		w[i] = (unsigned int)a[2 * (size_t)i] << 8 | a[2 * (size_t)i + 1];
+		w[i] = (unsigned int)a[2 * (size_t)i] << 8 |
+		    a[2 * (size_t)i + 1];
 	for (i = 0; i < 8; i = j + 1) {
 		for (j = i; j < 8 && w[j] == 0; j++)
 			;

@@ -11,7 +11,7 @@
 
 static int tap_n, tap_failed;
 
-static inline int
+static inline int __attribute__((format(printf, 2, 3)))
 ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
