@@ -28,11 +28,12 @@ LDFLAGS +=	$(SAN)
 
 PURE =		src/url.o src/request.o src/config.o src/proxy.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
-		src/log.o src/route.o src/cgi.o src/runner.o
+		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o
 HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
-		tests/unit/log_test tests/unit/proxy_test
+		tests/unit/feed_test tests/unit/log_test tests/unit/proxy_test
+FUZZ =		tests/fuzz/fuzz_request tests/fuzz/fuzz_feed tests/fuzz/fuzz_proxy
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload
 
@@ -64,6 +65,29 @@ tests/unit/request_test: tests/unit/request_test.c src/request.o src/url.o tests
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/request_test.c src/request.o src/url.o $(LDFLAGS)
 tests/unit/config_test: tests/unit/config_test.c src/config.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/config_test.c src/config.o src/url.o $(LDFLAGS) $(PKG_LIBS)
+tests/unit/feed_test: tests/unit/feed_test.c src/feed.o src/fs.o src/url.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/feed_test.c src/feed.o src/fs.o src/url.o $(LDFLAGS)
+
+# libFuzzer targets: clang only.  `make fuzz FUZZTIME=300` runs each for
+# that many seconds from its seed corpus (new inputs go to a scratch dir).
+FUZZCC ?=	clang
+FUZZFLAGS =	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE -g -O1 -Isrc \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZTIME ?=	60
+tests/fuzz/fuzz_request: tests/fuzz/fuzz_request.c src/request.c src/url.c $(HDRS)
+	$(FUZZCC) $(FUZZFLAGS) -o $@ tests/fuzz/fuzz_request.c src/request.c src/url.c
+tests/fuzz/fuzz_feed: tests/fuzz/fuzz_feed.c src/feed.c src/fs.c src/url.c $(HDRS)
+	$(FUZZCC) $(FUZZFLAGS) -o $@ tests/fuzz/fuzz_feed.c src/feed.c src/fs.c src/url.c
+tests/fuzz/fuzz_proxy: tests/fuzz/fuzz_proxy.c src/proxy.c $(HDRS)
+	$(FUZZCC) $(FUZZFLAGS) -o $@ tests/fuzz/fuzz_proxy.c src/proxy.c
+
+fuzz: $(FUZZ)
+	@for f in $(FUZZ); do \
+		n=$${f##*/fuzz_}; d=$$(mktemp -d); \
+		echo "fuzz: $$f for $(FUZZTIME)s"; \
+		$$f -max_total_time=$(FUZZTIME) -print_final_stats=1 \
+		    $$d tests/corpus/$$n || exit 1; rm -rf $$d; \
+	done
 
 tests/unit/log_test: tests/unit/log_test.c src/log.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/log_test.c src/log.o $(LDFLAGS)
@@ -159,6 +183,6 @@ lint-man:
 	    if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
 
 clean:
-	rm -f capsuled src/*.o $(STRIKE) $(TOOLS) $(UNIT)
+	rm -f capsuled src/*.o $(STRIKE) $(TOOLS) $(UNIT) $(FUZZ)
 
-.PHONY: all build deps run check bench lint lint-man install uninstall clean
+.PHONY: all build deps run check bench lint lint-man install uninstall clean fuzz
