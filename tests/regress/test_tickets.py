@@ -32,6 +32,16 @@ def visit(s, ctx, session=None):
         return c.session, c.session_reused
 
 
+def reload(s, timeout=10):
+    """SIGHUP, then wait until the parent says it has reloaded."""
+    before = s.log().count("reloaded ")
+    s.signal(signal.SIGHUP)
+    deadline = time.time() + timeout
+    while s.log().count("reloaded ") == before:
+        assert time.time() < deadline, s.log()
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def pair(make_node, tmp_path):
     """Two daemons on one certificate and one ticket key file."""
@@ -66,8 +76,7 @@ def test_keys_survive_a_reload(pair):
     a, _, _ = pair
     ctx = client_context()
     sess, _ = visit(a, ctx)
-    a.signal(signal.SIGHUP)
-    time.sleep(0.5)
+    reload(a)
     assert visit(a, ctx, sess)[1]
 
 
@@ -77,13 +86,11 @@ def test_rotation_old_key_second_still_resumes_then_dropped(pair):
     old_sess, _ = visit(a, ctx)
     old = keys.read_bytes()
     keyfile(keys, os.urandom(KEY), old)          # new first, old second
-    a.signal(signal.SIGHUP)
-    time.sleep(0.5)
+    reload(a)
     renewed, reused = visit(a, ctx, old_sess)
     assert reused, "a ticket under the second key still resumes"
     keyfile(keys, keys.read_bytes()[:KEY])       # old key dropped
-    a.signal(signal.SIGHUP)
-    time.sleep(0.5)
+    reload(a)
     assert not visit(a, ctx, old_sess)[1], "the dropped key is gone"
     assert visit(a, ctx, renewed)[1], "renewed under the new key"
 
