@@ -178,9 +178,8 @@ find_user(const struct config *cf, struct sandbox *sb, char *err,
 	return 0;
 }
 
-/* One line on what the workers get; logged when it changes. */
-static void
-describe(const struct config *cf, const struct sandbox *sb)
+void
+sandbox_describe(const struct config *cf, const struct sandbox *sb)
 {
 	char	line[sizeof(said)], ll[64];
 	int	n;
@@ -228,7 +227,6 @@ sandbox_prepare(const struct config *cf, struct sandbox *sb, char *err,
 		}
 	}
 	sb->landlock = landlock_abi();
-	describe(cf, sb);
 	return 0;
 }
 

@@ -35,11 +35,13 @@ struct sandbox {
  * Parent, for every configuration it loads: look up the user (refusing
  * uid 0 and a user that does not exist when started as root), check the
  * chroot directory and that every root is inside it, and find what the
- * kernel offers.  Says once in the log what the workers will get.
- * 0, or -1 with err set.
+ * kernel offers.  0, or -1 with err set.
  */
 int	sandbox_prepare(const struct config *cf, struct sandbox *sb,
 	    char *err, size_t errlen);
+
+/* Say in the log what workers get (once; again only if it changes). */
+void	sandbox_describe(const struct config *cf, const struct sandbox *sb);
 
 /* Parent, once it is set up: its own pledge on OpenBSD (see .c). */
 void	sandbox_parent(const struct config *cf);

@@ -38,6 +38,7 @@
 #include "conn.h"
 #include "limit.h"
 #include "log.h"
+#include "proxy.h"
 #include "request.h"
 #include "sandbox.h"
 #include "server.h"
@@ -54,6 +55,7 @@
 #define REFUSED_REPORT	10	/* seconds between "refused" log lines */
 
 enum conn_state {
+	C_PROXY,	/* a "proxy" listener: reading the PROXY header */
 	C_HANDSHAKE,	/* TLS handshake */
 	C_REQUEST,	/* reading the request line */
 	C_CGI_HEADER,	/* reading and checking a CGI script's header */
@@ -70,8 +72,12 @@ struct conn {
 	struct timespec		 start;
 	int			 listener;	/* index into listeners */
 	int			 lslot;		/* per-client limits slot */
-	char			 addr[ADDR_MAX];
+	char			 addr[ADDR_MAX];	/* the client */
 	int			 port;
+	char			 laddr[ADDR_MAX];	/* what it connected to */
+	int			 lport;
+	unsigned char		 phdr[PROXY_NEED_MAX];	/* C_PROXY */
+	size_t			 phave, plen;
 	const struct host_cfg	*host;
 	int			 rootfd;
 
@@ -102,6 +108,7 @@ struct conn {
 
 struct listener {
 	int		fd;
+	int		proxy;		/* a PROXY header comes first */
 	int		port;
 	char		addr[ADDR_MAX];
 	struct event	ev;
@@ -143,6 +150,8 @@ static void	conn_close(struct conn *);
 static void	accept_pause(void);
 static void	conn_timeout(struct conn *);
 static void	publish(void);
+static int	admit(const struct sockaddr *, socklen_t);
+static void	note_refused(unsigned long *);
 
 static long
 elapsed_ms(const struct timespec *since)
@@ -227,8 +236,8 @@ conn_info(const struct conn *c)
 		    sni : name;
 	info.peer_addr = c->addr;
 	info.peer_port = c->port;
-	info.local_addr = listeners[c->listener].addr;
-	info.local_port = listeners[c->listener].port;
+	info.local_addr = c->laddr;
+	info.local_port = c->lport;
 	info.ssl = c->ssl;
 	info.has_client_cert = c->has_client_cert;
 	info.client_hash = c->has_client_cert ? c->client_hash : NULL;
@@ -607,12 +616,102 @@ conn_finish(struct conn *c)
 }
 
 static void
+peer_name(const struct sockaddr_storage *ss, char *addr, int *port)
+{
+	const struct sockaddr_in	*sin = (const void *)ss;
+	const struct sockaddr_in6	*sin6 = (const void *)ss;
+
+	if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, ADDR_MAX);
+		*port = ntohs(sin6->sin6_port);
+	} else {
+		inet_ntop(AF_INET, &sin->sin_addr, addr, ADDR_MAX);
+		*port = ntohs(sin->sin_port);
+	}
+}
+
+/* A recv(2) on the raw socket returned n <= 0: wait, or give up. */
+static int
+raw_wait(struct conn *c, ssize_t n)
+{
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR)) {
+		conn_wait(c, EV_READ);
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * A proxy listener: the balancer's PROXY header comes before the TLS
+ * handshake.  Take exactly the header and not one byte of what follows
+ * it: peek, let the parser say how much of that is header, consume only
+ * that, and skip v2 TLVs unread.  The client's address and the address
+ * it connected to replace the balancer's.  1 done, 0 waiting, -1 refuse.
+ */
+static int
+proxy_read(struct conn *c)
+{
+	struct proxy_hdr h;
+	unsigned char	 skip[512];
+	ssize_t		 n, r;
+	size_t		 take;
+
+	while (c->plen == 0) {
+		n = recv(c->fd, c->phdr + c->phave, sizeof(c->phdr) - c->phave,
+		    MSG_PEEK);
+		if (n <= 0)
+			return raw_wait(c, n);
+		if ((r = proxy_parse(c->phdr, c->phave + n, &h)) == -1) {
+			log_info("%s: no valid PROXY header on a proxy "
+			    "listener; closed", c->addr);
+			return -1;
+		}
+		take = (size_t)n;
+		if (r > 0 && (size_t)r - c->phave < take)
+			take = (size_t)r - c->phave;
+		if (recv(c->fd, c->phdr + c->phave, take, 0) != (ssize_t)take)
+			return -1;
+		c->phave += take;
+		if (r == 0)
+			continue;
+		c->plen = (size_t)r;
+		if (h.has_addr) {
+			peer_name(&h.src, c->addr, &c->port);
+			peer_name(&h.dst, c->laddr, &c->lport);
+			if ((c->lslot = admit((const struct sockaddr *)&h.src,
+			    h.srclen)) == LIMIT_REFUSED) {
+				c->lslot = LIMIT_UNTRACKED;
+				note_refused(&refused_client);
+				return -1;
+			}
+		}
+	}
+	while (c->phave < c->plen) {
+		take = c->plen - c->phave;
+		n = recv(c->fd, skip, take < sizeof(skip) ? take : sizeof(skip),
+		    0);
+		if (n <= 0)
+			return raw_wait(c, n);
+		c->phave += (size_t)n;
+	}
+	return 1;
+}
+
+static void
 conn_step(struct conn *c)
 {
 	int	r;
 
 	for (;;) {
 		switch (c->state) {
+		case C_PROXY:
+			if ((r = proxy_read(c)) == -1)
+				conn_close(c);
+			if (r != 1)
+				return;
+			c->state = C_HANDSHAKE;
+			break;
 		case C_HANDSHAKE:
 			if ((r = SSL_do_handshake(c->ssl)) != 1) {
 				if (ssl_wait(c, r) == -1)
@@ -687,21 +786,6 @@ conn_close(struct conn *c)
 		accept_pause();		/* maybe room again */
 }
 
-static void
-peer_name(const struct sockaddr_storage *ss, char *addr, int *port)
-{
-	const struct sockaddr_in	*sin = (const void *)ss;
-	const struct sockaddr_in6	*sin6 = (const void *)ss;
-
-	if (ss->ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, ADDR_MAX);
-		*port = ntohs(sin6->sin6_port);
-	} else {
-		inet_ntop(AF_INET, &sin->sin_addr, addr, ADDR_MAX);
-		*port = ntohs(sin->sin_port);
-	}
-}
-
 static int64_t
 now_ms(void)
 {
@@ -723,28 +807,45 @@ refused_report(int fd, short ev, void *arg)
 	refused_client = refused_full = 0;
 }
 
-/* Close at once; one log line sums these up, not one per connection. */
+/* One log line sums refusals up, not one per connection. */
 static void
-refuse(int fd, unsigned long *counter)
+note_refused(unsigned long *counter)
 {
 	struct timeval	tv = { REFUSED_REPORT, 0 };
 
-	close(fd);
 	if (refused_client + refused_full == 0)
 		evtimer_add(&ev_refused, &tv);
 	(*counter)++;
+}
+
+/* Close at once. */
+static void
+refuse(int fd, unsigned long *counter)
+{
+	close(fd);
+	note_refused(counter);
+}
+
+/* A client's limits slot, or LIMIT_REFUSED over max_per_client. */
+static int
+admit(const struct sockaddr *sa, socklen_t len)
+{
+	struct limit_key	key;
+
+	if (limit_key(sa, len, &key) == -1)
+		return LIMIT_UNTRACKED;
+	return limits_open(limits, &key, cf->max_per_client, now_ms());
 }
 
 static void
 conn_new(int fd, size_t li, const struct sockaddr_storage *ss, socklen_t sslen)
 {
 	struct conn		*c;
-	struct limit_key	 key;
 	int			 one = 1, slot = LIMIT_UNTRACKED;
 
-	if (limit_key((const struct sockaddr *)ss, sslen, &key) == 0 &&
-	    (slot = limits_open(limits, &key, cf->max_per_client,
-	    now_ms())) == LIMIT_REFUSED) {
+	/* behind a balancer the client is known from the PROXY header */
+	if (!listeners[li].proxy && (slot = admit((const struct sockaddr *)ss,
+	    sslen)) == LIMIT_REFUSED) {
 		refuse(fd, &refused_client);
 		return;
 	}
@@ -770,9 +871,11 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss, socklen_t sslen)
 	c->rootfd = -1;
 	c->lslot = slot;
 	c->listener = (int)li;
-	c->state = C_HANDSHAKE;
+	c->state = listeners[li].proxy ? C_PROXY : C_HANDSHAKE;
 	clock_gettime(CLOCK_MONOTONIC, &c->start);
 	peer_name(ss, c->addr, &c->port);
+	memcpy(c->laddr, listeners[li].addr, sizeof(c->laddr));
+	c->lport = listeners[li].port;
 	nconns++;
 	publish();
 	conn_step(c);
@@ -1000,6 +1103,7 @@ server_worker(const struct config *config, struct tls *t,
 		ss = cf->listen[i].ss;
 		peer_name(&ss, listeners[i].addr, &port);
 		listeners[i].port = cf->listen[i].port;
+		listeners[i].proxy = cf->listen[i].proxy;
 		event_set(&listeners[i].ev, listenfds[i], EV_READ | EV_PERSIST,
 		    accept_cb, &listeners[i]);
 	}
