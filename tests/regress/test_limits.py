@@ -132,3 +132,46 @@ def test_max_connections_total_caps_all_workers_together(make_server):
             c.close()
     time.sleep(0.5)
     assert get(s).status == 20
+
+
+# -- behind a balancer: the client is the one the PROXY header names ------
+
+def proxied_server(make_server, **kw):
+    from conftest import free_port
+    pport = free_port()
+    s = make_server(workers=1, request_timeout=10,
+                    server_extra=f"listen = 127.0.0.1:{pport} proxy", **kw)
+    s.pport = pport
+    return s.start()
+
+
+def test_rate_limit_behind_a_balancer_counts_the_proxied_client(make_server):
+    from test_proxy import exchange, v1
+    s = proxied_server(make_server, rate_limit=2)
+
+    def get_as(src):
+        return exchange(s.pport, v1(src, "127.0.0.1", 40000, s.port),
+                        s.url("/hello.txt").encode() + b"\r\n").status
+    assert [get_as("203.0.113.7") for _ in range(3)] == [20, 20, 44], \
+        "all from the balancer's address, but one client"
+    assert get_as("203.0.113.8") == 20, "another client behind it"
+
+
+def test_max_per_client_behind_a_balancer(make_server):
+    from test_proxy import exchange, v1
+    s = proxied_server(make_server, max_per_client=1)
+    held = socket.create_connection(("127.0.0.1", s.pport))
+    held.sendall(v1("198.51.100.9", "127.0.0.1", 40000, s.port))
+    try:
+        time.sleep(0.3)
+        t = time.time()
+        with socket.create_connection(("127.0.0.1", s.pport),
+                                      timeout=5) as c:
+            c.sendall(v1("198.51.100.9", "127.0.0.1", 40001, s.port))
+            assert c.recv(100) == b"" and time.time() - t < 1, \
+                "the same client's second connection is closed at once"
+        r = exchange(s.pport, v1("198.51.100.10", "127.0.0.1", 40002,
+                                 s.port), s.url("/").encode() + b"\r\n")
+        assert r.status == 20, "another client through the same balancer"
+    finally:
+        held.close()
