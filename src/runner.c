@@ -31,6 +31,7 @@
 #include "config.h"
 #include "log.h"
 #include "runner.h"
+#include "sandbox.h"
 
 #define MAX_JOBS	1024
 
@@ -323,5 +324,6 @@ cgi_runner_main(const struct config *config, const int *roots, int sock)
 	while (njobs > 0)
 		job_end(njobs - 1);
 	reap();
+	sandbox_leak_check();
 	_exit(0);
 }

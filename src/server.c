@@ -144,6 +144,7 @@ static struct event		 ev_sigterm, ev_accept_pause, ev_stop, ev_refused;
 static struct limits		*limits;	/* per-client, this worker's */
 static int			 spare_fd = -1;	/* given up to accept on EMFILE */
 static unsigned long		 refused_client, refused_full;
+static int			 emfile_said;	/* this report period */
 
 static void	conn_step(struct conn *);
 static void	conn_close(struct conn *);
@@ -805,6 +806,7 @@ refused_report(int fd, short ev, void *arg)
 	    "%d, %lu with every worker full", refused_client + refused_full,
 	    REFUSED_REPORT, refused_client, cf->max_per_client, refused_full);
 	refused_client = refused_full = 0;
+	emfile_said = 0;
 }
 
 /* One log line sums refusals up, not one per connection. */
@@ -985,19 +987,27 @@ accept_pause(void)
 }
 
 /*
- * Out of descriptors: the spare one lets us take the connection off the
- * queue and close it, so the client learns at once instead of waiting.
+ * Out of descriptors: the spare one lets us take what waits in the queue
+ * off it and close it, so those clients learn at once instead of timing
+ * out; then pause.  Said in the log once per report period.
  */
 static void
-accept_emfile(int lfd)
+accept_emfile(int lfd, int err)
 {
-	int	fd;
+	int	fd, i;
 
-	if (spare_fd != -1) {
+	if (!emfile_said) {
+		log_warnx("accept: %s; closing new connections until "
+		    "descriptors are free", strerror(err));
+		emfile_said = 1;
+	}
+	for (i = 0; spare_fd != -1 && i < ACCEPT_BATCH; i++) {
 		close(spare_fd);
 		if ((fd = accept(lfd, NULL, NULL)) != -1)
 			refuse(fd, &refused_full);
-		spare_fd = dup(lfd);
+		spare_fd = dup(lfd);	/* after the close: its slot */
+		if (fd == -1)
+			break;
 	}
 	accept_pause();
 }
@@ -1023,10 +1033,8 @@ accept_cb(int lfd, short ev, void *arg)
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
-				log_warnx("accept: %s; pausing", strerror(errno));
-				accept_emfile(lfd);
-			}
+			    errno == ENOBUFS || errno == ENOMEM)
+				accept_emfile(lfd, errno);
 			return;		/* EAGAIN, ECONNABORTED, ... */
 		}
 		if (a == CLOSE)

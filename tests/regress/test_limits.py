@@ -175,3 +175,33 @@ def test_max_per_client_behind_a_balancer(make_server):
         assert r.status == 20, "another client through the same balancer"
     finally:
         held.close()
+
+
+def test_out_of_descriptors_closes_new_connections_at_once(make_server):
+    """A hard descriptor limit below max_connections: the worker runs out
+    (EMFILE), and then takes connections off the queue and closes them
+    rather than leaving them to time out."""
+    import subprocess
+    from conftest import CAPSULED
+    s = make_server(workers=1, request_timeout=10)
+    s.logfile = open(s.logpath, "ab")
+    s.proc = subprocess.Popen(
+        ["sh", "-c", 'ulimit -n 64 && exec "$0" -d -c "$1"',
+         str(CAPSULED), str(s.conf)],
+        stdout=s.logfile, stderr=s.logfile, start_new_session=True)
+    s.wait_ready()
+    assert "needs about 2112 descriptors per worker but the limit is 64" \
+        in s.log()
+    held = []
+    try:
+        for i in range(80):
+            held.append(connect(s.port, f"127.0.0.{10 + i}"))
+        time.sleep(0.5)
+        assert closed_at_once(s.port, "127.0.1.1"), \
+            "out of descriptors: closed, not left in the queue"
+        assert "Too many open files; closing new connections" in s.log()
+    finally:
+        for c in held:
+            c.close()
+    time.sleep(0.5)
+    assert get(s, src="127.0.1.2").status == 20, "serving again"
