@@ -525,6 +525,7 @@ sandbox_worker(const struct config *cf, const struct sandbox *sb,
 	char	**paths;
 	int	  r;
 
+	(void)rootfds;		/* unveil works on paths */
 	if ((paths = jail_paths(cf)) == NULL || enter(cf, sb, "worker") == -1)
 		return -1;
 	r = unveil_roots(cf, paths, 0);
