@@ -14,7 +14,9 @@
 #                       prints TAP; tests/run runs it.
 #
 # The Makefile passes CC, CFLAGS, LDFLAGS, LIBS and FUZZ_SRCS (the pure
-# modules every target may call).
+# modules every target may call).  tests/fuzz/NAME.srcs names more
+# sources for one target (it stubs what they need); NAME.dict is a
+# libFuzzer dictionary, NAME.options more libFuzzer flags.
 set -eu
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -33,12 +35,18 @@ targets() {
 	done
 }
 
+srcs() {
+	echo "$FUZZ_SRCS"
+	[ -f "tests/fuzz/$1.srcs" ] && cat "tests/fuzz/$1.srcs"
+	true
+}
+
 regress() {
 	for n in $(targets); do
-		# shellcheck disable=SC2086
+		# shellcheck disable=SC2086,SC2046
 		$CC $CFLAGS -Isrc -DFUZZ_CORPUS="\"tests/corpus/$n\"" \
 		    -o "tests/fuzz/fuzz_${n}_regress" "tests/fuzz/fuzz_$n.c" \
-		    tests/fuzz/regress_main.c $FUZZ_SRCS $LDFLAGS $LIBS
+		    tests/fuzz/regress_main.c $(srcs "$n") $LDFLAGS $LIBS
 	done
 }
 
@@ -54,8 +62,7 @@ run() {
 		$FUZZ_CC $CFLAGS -O1 -g -fno-omit-frame-pointer \
 		    -fsanitize=fuzzer,address,undefined \
 		    -fno-sanitize-recover=all -Isrc -o "$bin" \
-		    "tests/fuzz/fuzz_$n.c" $FUZZ_SRCS $LIBS
-		# tests/fuzz/NAME.dict: tokens; NAME.options: more flags
+		    "tests/fuzz/fuzz_$n.c" $(srcs "$n") $LIBS
 		dict= opts=
 		[ -f "tests/fuzz/$n.dict" ] && dict=-dict=tests/fuzz/$n.dict
 		[ -f "tests/fuzz/$n.options" ] && opts=$(cat "tests/fuzz/$n.options")
@@ -79,7 +86,7 @@ run() {
 # The binaries; tmp/fuzz (the grown corpus) is kept: it helps next time.
 clean() {
 	for f in tests/fuzz/fuzz_*; do
-		case $f in *.c|*.h|*.dict|*.options) ;; *) rm -f "$f" ;; esac
+		case $f in *.c|*.h|*.dict|*.options|*.srcs) ;; *) rm -f "$f" ;; esac
 	done
 }
 

@@ -110,7 +110,8 @@ emit(int fd, int prio, const char *line)
 	(void)write(fd, buf, n);
 }
 
-static void
+/* The format attribute lets clang check the callers (-Wformat=2). */
+static void __attribute__((format(printf, 2, 0)))
 vlog(int prio, const char *fmt, va_list ap)
 {
 	char	raw[2048], line[2048];
