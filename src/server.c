@@ -803,8 +803,9 @@ refused_report(int fd, short ev, void *arg)
 	(void)ev;
 	(void)arg;
 	log_warnx("refused %lu connection(s) in %d s: %lu over max_per_client "
-	    "%d, %lu with every worker full", refused_client + refused_full,
-	    REFUSED_REPORT, refused_client, cf->max_per_client, refused_full);
+	    "%d, %lu with every worker full or out of descriptors",
+	    refused_client + refused_full, REFUSED_REPORT, refused_client,
+	    cf->max_per_client, refused_full);
 	refused_client = refused_full = 0;
 	emfile_said = 0;
 }
