@@ -83,6 +83,23 @@ static const struct {
 	{ "[server]\nlisten = 127.0.0.1:1966 proxy [::1]:1966\n"
 	  "listen = 127.0.0.1:1965\n" HOST, NULL,
 	  "proxy applies to its line's addresses wherever it stands" },
+	{ "[server]\nuser = _capsuled\nchroot = /var/gemini\n" HOST, NULL,
+	  "user and chroot" },
+	{ "[server]\nuser = x;rm\n" HOST, "test.ini:2: user: \"x;rm\" is not",
+	  "a user name is letters, digits, _ . -" },
+	{ "[server]\nuser = -x\n" HOST, "test.ini:2: user:",
+	  "a user name does not start with -" },
+	{ "[server]\nuser = \n" HOST, "test.ini:2: user:", "an empty user" },
+	{ "[server]\nchroot =\n" HOST, "test.ini:2: chroot: bad path",
+	  "an empty chroot" },
+	{ "[server]\nrate_limit = 0\nmax_per_client = 0\n"
+	  "max_connections_total = 0\n" HOST, NULL, "0 turns limits off" },
+	{ "[server]\nrate_limit = 10\nrate_period = 1\nrate_burst = 5\n"
+	  HOST, NULL, "rate_limit, rate_period, rate_burst" },
+	{ "[server]\nrate_period = 0\n" HOST, "test.ini:2: rate_period:",
+	  "a rate period of 0 seconds is refused" },
+	{ "[server]\nmax_per_client = -1\n" HOST,
+	  "test.ini:2: max_per_client:", "no negative caps" },
 	{ "[server\n" HOST, "test.ini:1: unterminated section header",
 	  "unterminated header" },
 	{ "[server]\njust words\n" HOST, "test.ini:2: syntax error",
@@ -120,6 +137,32 @@ test_paths(void)
 	    cf.syslog_facility == LOG_DAEMON,
 	    "defaults: no pid file, no ticket keys, facility daemon");
 	config_free(&cf);
+}
+
+static void
+test_limits_and_user(void)
+{
+	struct config	cf;
+	char		err[CONFIG_ERR_MAX];
+	int		r;
+
+	r = config_parse_string(HOST, "x.ini", "/etc/capsuled", &cf, err,
+	    sizeof(err));
+	ok(r == 0, "parses: %s", r == 0 ? "" : err);
+	if (r != 0)
+		return;
+	ok(cf.max_per_client == 16 && cf.rate_limit == 60 &&
+	    cf.rate_period == 60 && cf.rate_burst == 0 &&
+	    cf.max_connections_total == 0, "limits are on by default");
+	ok(cf.user[0] == '\0' && cf.chroot[0] == '\0',
+	    "no user (the platform's default) and no chroot by default");
+	config_free(&cf);
+	r = config_parse_string("[server]\nchroot = jail\n" HOST, "x.ini",
+	    "/etc/capsuled", &cf, err, sizeof(err));
+	ok(r == 0 && strcmp(cf.chroot, "/etc/capsuled/jail") == 0,
+	    "a relative chroot resolves against the config directory");
+	if (r == 0)
+		config_free(&cf);
 }
 
 static void
@@ -168,5 +211,6 @@ main(void)
 	}
 	test_paths();
 	test_operations();
+	test_limits_and_user();
 	return tap_done();
 }
