@@ -29,7 +29,7 @@ HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test
 STRIKE =	capsule/cgi-bin/strike
-TOOLS =		bench/gemload
+TOOLS =		bench/gemload bench/floor
 
 all: deps
 	@$(MAKE) -s build
@@ -52,6 +52,11 @@ $(STRIKE): src/strike/strike.c
 
 bench/gemload: bench/gemload.c
 	$(CC) $(CFLAGS) -pthread -o $@ bench/gemload.c $(LDFLAGS) -lssl -lcrypto -pthread
+
+# OpenSSL's floor: capsuled's own TLS context, in memory (bench/README.md)
+bench/floor: bench/floor.c src/tls.o src/config.o src/url.o
+	$(CC) $(CFLAGS) -Isrc -o $@ bench/floor.c src/tls.o src/config.o \
+	    src/url.o $(LDFLAGS) $(PKG_LIBS)
 
 tests/unit/url_test: tests/unit/url_test.c src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/url_test.c src/url.o $(LDFLAGS)
