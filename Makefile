@@ -24,7 +24,7 @@ LDFLAGS +=	$(SAN)
 
 PURE =		src/url.o src/request.o src/config.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
-		src/log.o src/route.o src/cgi.o src/runner.o
+		src/log.o src/route.o src/cgi.o src/runner.o src/netbio.o
 HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test

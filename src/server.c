@@ -33,6 +33,7 @@
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "netbio.h"
 #include "request.h"
 #include "server.h"
 #include "tls.h"
@@ -51,6 +52,7 @@ enum conn_state {
 	C_CGI_HEADER,	/* reading and checking a CGI script's header */
 	C_REPLY,	/* writing header and body */
 	C_SHUTDOWN,	/* sending close_notify */
+	C_FLUSH,	/* the last bytes held by netbio are going out */
 	C_LINGER,	/* draining what the client still sends, then close */
 };
 
@@ -149,12 +151,24 @@ conn_wait_fd(struct conn *c, int fd, short what, long left)
 	event_add(&c->ev, &tv);
 }
 
+/*
+ * What netbio holds goes out before any wait: the client may be waiting
+ * for it.  0 when the socket is full and the rest must wait for it.
+ */
+static int
+conn_flush(struct conn *c)
+{
+	return netbio_flush(SSL_get_wbio(c->ssl), 0) != 0;
+}
+
 /* Wait for the socket to be readable or writable, bounded in time. */
 static void
 conn_wait(struct conn *c, short what)
 {
 	long	left;
 
+	if (!conn_flush(c))
+		what = EV_WRITE;
 	if (c->state <= C_REQUEST)
 		left = (long)cf->request_timeout * 1000 - elapsed_ms(&c->start);
 	else if (c->state == C_LINGER)
@@ -174,6 +188,10 @@ conn_wait_pipe(struct conn *c)
 {
 	long	left = c->cgi_deadline - elapsed_ms(&c->start);
 
+	if (!conn_flush(c)) {
+		conn_wait(c, EV_WRITE);
+		return;
+	}
 	conn_wait_fd(c, c->pipefd, EV_READ,
 	    c->state == C_CGI_HEADER ? left : left + 1000);
 }
@@ -552,9 +570,18 @@ static void
 conn_finish(struct conn *c)
 {
 	char	buf[4096];
-	int	pending = 0;
+	int	pending = 0, r;
 
 	if (c->state != C_LINGER) {
+		c->state = C_FLUSH;
+		if ((r = netbio_flush(SSL_get_wbio(c->ssl), 1)) == 0) {
+			conn_wait(c, EV_WRITE);
+			return;
+		}
+		if (r == -1) {
+			conn_close(c);
+			return;
+		}
 		if (ioctl(c->fd, FIONREAD, &pending) == -1 || pending == 0) {
 			conn_close(c);
 			return;
@@ -615,6 +642,7 @@ conn_step(struct conn *c)
 			}
 			conn_finish(c);
 			return;
+		case C_FLUSH:
 		case C_LINGER:
 			conn_finish(c);
 			return;
@@ -673,17 +701,19 @@ static void
 conn_new(int fd, size_t li, const struct sockaddr_storage *ss)
 {
 	struct conn	*c;
+	BIO		*bio = NULL;
 	int		 one = 1;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->ssl = SSL_new(tls->ctx[0])) == NULL ||
-	    SSL_set_fd(c->ssl, fd) != 1) {
+	    (bio = netbio_new(fd)) == NULL) {
 		if (c != NULL)
 			SSL_free(c->ssl);
 		free(c);
 		close(fd);
 		return;
 	}
+	SSL_set_bio(c->ssl, bio, bio);
 	/* header and small bodies leave in one segment; no Nagle wait */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	SSL_set_accept_state(c->ssl);
