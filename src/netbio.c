@@ -121,6 +121,16 @@ nb_read(BIO *b, char *buf, int len)
 	BIO_clear_retry_flags(b);
 	if (len <= 0)
 		return 0;
+	/*
+	 * While we hold output the client is waiting for it, so its answer
+	 * cannot be here yet: say "retry" without a read(2) that would only
+	 * fail.  The worker flushes before it waits; anything that did come
+	 * meanwhile is still there for the next read.
+	 */
+	if (nb->len > 0) {
+		BIO_set_retry_read(b);
+		return -1;
+	}
 	if ((n = read(nb->fd, buf, len)) == -1)
 		return retry(b, 0);
 	return (int)n;
