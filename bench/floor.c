@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 
 #include <err.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ struct opts {
 	int		 n;		/* requests */
 	int		 resume;	/* offer the last ticket */
 	int		 noverify;	/* do not ask for a client certificate */
+	int		 idle;		/* hold connections, measure memory */
 	size_t		 body;		/* bytes after the header */
 	const char	*groups;	/* both sides, e.g. "P-256" */
 };
@@ -49,14 +51,14 @@ struct server {
 	unsigned char	 hash[32];
 };
 
-static struct opts	 opt = { 2000, 0, 0, 2048, NULL };
+static struct opts	 opt = { 2000, 0, 0, 0, 2048, NULL };
 static struct tls	 tls;
 static double		 server_ns;
 
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: floor [-rV] [-b bytes] [-g groups] "
+	fprintf(stderr, "usage: floor [-irV] [-b bytes] [-g groups] "
 	    "[-n count] cert.pem key.pem\n");
 	exit(2);
 }
@@ -209,6 +211,72 @@ one(SSL_CTX *cctx, struct server *s, SSL_SESSION **sess)
 	return hit;
 }
 
+/* Heap bytes in use, or 0 where glibc cannot say. */
+static size_t
+heap_used(void)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+	return mallinfo2().uordblks;
+#else
+	return 0;
+#endif
+}
+
+/*
+ * Handshakes up to the worker's wait for the request line; the server
+ * side then gets a memory BIO of its own and the pair and the client
+ * are freed, so only what the server holds stays.
+ */
+static void
+idle(SSL_CTX *cctx)
+{
+	SSL	**held;
+	BIO	**bios, *sbio, *cbio, *mem;
+	SSL	*c;
+	size_t	 before, after, bio;
+	int	 i;
+
+	if ((held = calloc(opt.n, sizeof(*held))) == NULL ||
+	    (bios = calloc(opt.n, sizeof(*bios))) == NULL)
+		err(1, "calloc");
+	/* what the memory BIOs themselves take, to be told apart */
+	before = heap_used();
+	for (i = 0; i < opt.n; i++)
+		if ((bios[i] = BIO_new(BIO_s_mem())) == NULL)
+			ssl_fail("BIO_new");
+	bio = heap_used() - before;
+	for (i = 0; i < opt.n; i++)
+		BIO_free(bios[i]);
+	free(bios);
+	before = heap_used();
+	for (i = 0; i < opt.n; i++) {
+		if (BIO_new_bio_pair(&sbio, 0, &cbio, 0) != 1 ||
+		    (c = SSL_new(cctx)) == NULL ||
+		    (held[i] = SSL_new(tls.ctx[0])) == NULL ||
+		    (mem = BIO_new(BIO_s_mem())) == NULL)
+			ssl_fail("idle");
+		SSL_set_bio(c, cbio, cbio);
+		SSL_set_tlsext_host_name(c, "localhost");
+		SSL_set_bio(held[i], sbio, sbio);
+		SSL_set_accept_state(held[i]);
+		SSL_set_connect_state(c);
+		if (SSL_do_handshake(c) != -1 ||
+		    SSL_do_handshake(held[i]) != -1 ||
+		    SSL_do_handshake(c) != 1 || SSL_do_handshake(held[i]) != 1)
+			ssl_fail("idle handshake");
+		SSL_set_bio(held[i], mem, mem);
+		SSL_set_shutdown(c, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+		SSL_free(c);
+	}
+	after = heap_used();
+	printf("idle=%d heap_bytes_per_conn=%.0f (of which the memory BIO "
+	    "%.0f)\n", opt.n, (double)(after - before) / opt.n,
+	    (double)bio / opt.n);
+	for (i = 0; i < opt.n; i++)
+		SSL_free(held[i]);
+	free(held);
+}
+
 /* What two clock_gettime calls cost: subtracted from each timed turn. */
 static double
 clock_cost(void)
@@ -233,7 +301,7 @@ main(int argc, char *argv[])
 	double		 clk, total;
 	int		 ch, i, resumed = 0;
 
-	while ((ch = getopt(argc, argv, "b:g:n:rV")) != -1) {
+	while ((ch = getopt(argc, argv, "b:g:in:rV")) != -1) {
 		switch (ch) {
 		case 'b':
 			opt.body = strtoul(optarg, NULL, 10);
@@ -242,6 +310,9 @@ main(int argc, char *argv[])
 			break;
 		case 'g':
 			opt.groups = optarg;
+			break;
+		case 'i':
+			opt.idle = 1;
 			break;
 		case 'n':
 			if ((opt.n = atoi(optarg)) < 1)
@@ -268,6 +339,10 @@ main(int argc, char *argv[])
 	/* warm up: first-use fetches and caches are not per request */
 	for (i = 0; i < 20; i++)
 		one(cctx, &s, &sess);
+	if (opt.idle) {
+		idle(cctx);
+		return 0;
+	}
 	server_ns = 0;
 	clk = clock_cost();
 	for (i = 0; i < opt.n; i++)

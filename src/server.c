@@ -68,7 +68,7 @@ struct conn {
 	const struct host_cfg	*host;
 	int			 rootfd;
 
-	char			 req[REQUEST_MAX];
+	char			*req;		/* REQUEST_MAX, once bytes came */
 	size_t			 reqlen;	/* bytes received */
 	size_t			 linelen;	/* request line incl. CRLF */
 
@@ -447,18 +447,25 @@ request_ready(struct conn *c, size_t linelen)
 		conn_reply(c, 51, "Not found");
 }
 
-/* Read until the first CRLF; bytes after it are never looked at. */
+/*
+ * Read until the first CRLF; bytes after it are never looked at.  Into
+ * the worker's buffer first: a connection that sends nothing (10,000 of
+ * them, say) then holds no request buffer of its own.
+ */
 static int
 read_request(struct conn *c)
 {
-	ssize_t	end;
-	int	r;
+	static char	buf[REQUEST_MAX];
+	ssize_t		end;
+	int		r;
 
 	for (;;) {
-		r = SSL_read(c->ssl, c->req + c->reqlen,
-		    sizeof(c->req) - c->reqlen);
+		r = SSL_read(c->ssl, buf, (int)(REQUEST_MAX - c->reqlen));
 		if (r <= 0)
 			return ssl_wait(c, r);
+		if (c->req == NULL && (c->req = malloc(REQUEST_MAX)) == NULL)
+			return -1;
+		memcpy(c->req + c->reqlen, buf, r);
 		c->reqlen += r;
 		end = request_find_end(c->req, c->reqlen);
 		if (end > 0) {
@@ -674,6 +681,7 @@ conn_close(struct conn *c)
 	cgi_end(c);
 	free(c->mem);
 	free(c->out);
+	free(c->req);
 	free(c);
 	nconns--;
 	if (stopping && nconns == 0)
