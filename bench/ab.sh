@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/ab.sh: compare capsuled builds, interleaved, by server CPU per request.
 #
-#   sh bench/ab.sh [-r rounds] [-s secs] [-w workers] BIN... [-- gemload options]
+#   sh bench/ab.sh [-p path] [-r rounds] [-s secs] [-w workers] BIN...
+#       [-- gemload options]
 #
 # Each round runs every BIN in turn (a fresh daemon each time, same
 # certificate, files and config as bench/run.sh), so a busy machine
@@ -11,7 +12,8 @@
 # /proc/PID/stat) split into user and system, read(2) and write(2) per
 # request (/proc/PID/io; send(2) is not counted there), context
 # switches, and TCP segments per request in the namespace (both ends).
-# The gemload options default to "-c 32"; the path is /2k.gmi.
+# The gemload options default to "-c 32"; the path to /2k.gmi (also
+# there: /100k.gmi and /100m.zip, as in run.sh).
 #
 # In a network namespace of its own like run.sh (root or user
 # namespaces); loopback only.
@@ -21,7 +23,7 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 gemload=$top/bench/gemload
-rounds=3 secs=8 workers=2
+rounds=3 secs=8 workers=2 path=/2k.gmi
 
 if [ -z "${BENCH_NETNS:-}" ]; then
 	for u in "unshare -n" "unshare -rn"; do
@@ -34,13 +36,14 @@ if [ -z "${BENCH_NETNS:-}" ]; then
 fi
 ip link set lo up
 
-while getopts r:s:w: ch; do
+while getopts p:r:s:w: ch; do
 	case $ch in
+	p) path=$OPTARG ;;
 	r) rounds=$OPTARG ;;
 	s) secs=$OPTARG ;;
 	w) workers=$OPTARG ;;
-	*) echo "usage: ab.sh [-r rounds] [-s secs] [-w workers] BIN..." \
-	    "[-- gemload options]" >&2; exit 2 ;;
+	*) echo "usage: ab.sh [-p path] [-r rounds] [-s secs] [-w workers]" \
+	    "BIN... [-- gemload options]" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -59,11 +62,16 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 mkdir "$tmp/root"
-awk 'BEGIN { s = "# A page for the benchmark\n\n"
-	for (i = 1; length(s) < 2048; i++)
-		s = s sprintf("* Line %d of a page that both servers serve, " \
-		    "byte for byte.\n", i)
-	printf "%s", substr(s, 1, 2047) "\n" }' >"$tmp/root/2k.gmi"
+gemtext() {
+	awk -v n="$2" 'BEGIN { s = "# A page for the benchmark\n\n"
+		for (i = 1; length(s) < n; i++)
+			s = s sprintf("* Line %d of a page that both servers " \
+			    "serve, byte for byte.\n", i)
+		printf "%s", substr(s, 1, n - 1) "\n" }' >"$1"
+}
+gemtext "$tmp/root/2k.gmi" 2048
+gemtext "$tmp/root/100k.gmi" 102400
+dd if=/dev/zero of="$tmp/root/100m.zip" bs=1 count=0 seek=100000000 2>/dev/null
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 30 -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost 2>/dev/null
@@ -117,7 +125,7 @@ one() {
 	done
 	c0=$(counters $pid)
 	s0=$(segments)
-	"$gemload" -j -d "$secs" "$@" gemini://localhost:1965/2k.gmi \
+	"$gemload" -j -d "$secs" "$@" "gemini://localhost:1965$path" \
 	    >"$tmp/out" 2>"$tmp/gerr" || sed 's/^/  /' "$tmp/gerr" >&2
 	c1=$(counters $pid)
 	s1=$(segments)
@@ -133,10 +141,11 @@ one() {
 		us = 1e6 / hz / ok
 		printf "%s cpu=%.0f user=%.0f sys=%.0f reads=%.2f " \
 		    "writes=%.2f switches=%.2f segs=%.2f ok=%d errors=%d " \
-		    "p50_ms=%.1f resumed=%d\n", bin, ($8 - $1) * us,
+		    "p50_ms=%.1f resumed=%d mbps=%.0f\n", bin, ($8 - $1) * us,
 		    ($9 - $2) * us, ($10 - $3) * us, ($11 - $4) / ok,
 		    ($12 - $5) / ok, ($13 - $6) / ok, ($14 - $7) / ok,
-		    r["ok"], r["errors"], r["p50_us"] / 1000, r["resumed"]
+		    r["ok"], r["errors"], r["p50_us"] / 1000, r["resumed"],
+		    r["mbps"]
 	}' | tee -a "$tmp/results"
 }
 
@@ -148,15 +157,15 @@ while [ $r -lt "$rounds" ]; do
 	done
 	r=$((r + 1))
 done
-echo "medians of $rounds x $secs s, $workers workers, gemload $*:"
+echo "medians of $rounds x $secs s, $workers workers, gemload $* $path:"
 for b in $bins; do
 	grep "^$b " "$tmp/results" | awk -v bin="$b" '
 	{ for (i = 2; i <= NF; i++) { k = $i; sub(/=.*/, "", k)
 		v = $i; sub(/^[^=]*=/, "", v); val[k, NR] = v; keys[k] = i } }
 	END {
 		printf "%s", bin
-		split("cpu user sys reads writes switches segs p50_ms", ks)
-		for (j = 1; j <= 8; j++) {
+		split("cpu user sys reads writes switches segs p50_ms mbps", ks)
+		for (j = 1; j <= 9; j++) {
 			k = ks[j]; n = 0
 			for (i = 1; i <= NR; i++) a[++n] = val[k, i] + 0
 			for (i = 2; i <= n; i++)	# insertion sort

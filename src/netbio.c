@@ -32,6 +32,7 @@ struct netbio {
 	int	 fd;
 	char	*buf;		/* HOLD_MAX bytes while anything is held */
 	size_t	 len;
+	int	 more;		/* netbio_more: more records follow at once */
 };
 
 static BIO_METHOD	*method;
@@ -67,11 +68,29 @@ hold(struct netbio *nb, const char *data, size_t len)
 	return 0;
 }
 
-/* What is held and data in one writev(2); the part of data written. */
+static int
+send_flags(int more)
+{
+	int	flags = 0;
+
+#ifdef MSG_NOSIGNAL
+	flags |= MSG_NOSIGNAL;
+#endif
+#ifdef MSG_MORE
+	if (more)
+		flags |= MSG_MORE;
+#else
+	(void)more;
+#endif
+	return flags;
+}
+
+/* What is held and data in one sendmsg(2); the part of data written. */
 static int
 write_through(BIO *b, struct netbio *nb, const char *data, size_t len)
 {
 	struct iovec	iov[2];
+	struct msghdr	msg;
 	ssize_t		n;
 	int		i = 0;
 
@@ -81,7 +100,10 @@ write_through(BIO *b, struct netbio *nb, const char *data, size_t len)
 	}
 	iov[i].iov_base = (void *)data;
 	iov[i++].iov_len = len;
-	if ((n = writev(nb->fd, iov, i)) == -1)
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = i;
+	if ((n = sendmsg(nb->fd, &msg, send_flags(nb->more))) == -1)
 		return retry(b, 1);
 	if ((size_t)n < nb->len) {
 		memmove(nb->buf, nb->buf + n, nb->len - n);
@@ -223,22 +245,14 @@ netbio_flush(BIO *b, int last)
 {
 	struct netbio	*nb = BIO_get_data(b);
 	ssize_t		 n;
-	int		 flags = 0;
 
 	if (nb->len == 0)
 		return 1;
-#ifdef MSG_NOSIGNAL
-	flags |= MSG_NOSIGNAL;
-#endif
-#ifdef MSG_MORE
-	/* held back until the close(2) or shutdown(2) that follows: one
-	 * segment carries the response, close_notify and the FIN */
-	if (last)
-		flags |= MSG_MORE;
-#else
-	(void)last;
-#endif
-	if ((n = send(nb->fd, nb->buf, nb->len, flags)) == -1) {
+	/*
+	 * last: held back until the close(2) or shutdown(2) that follows,
+	 * so one segment carries the response, close_notify and the FIN.
+	 */
+	if ((n = send(nb->fd, nb->buf, nb->len, send_flags(last))) == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return 0;
 		drop(nb);
@@ -251,6 +265,12 @@ netbio_flush(BIO *b, int last)
 	}
 	drop(nb);
 	return 1;
+}
+
+void
+netbio_more(BIO *b, int more)
+{
+	((struct netbio *)BIO_get_data(b))->more = more;
 }
 
 size_t

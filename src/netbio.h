@@ -19,6 +19,13 @@ BIO	*netbio_new(int fd);
  */
 int	 netbio_flush(BIO *, int last);
 
+/*
+ * more: the writes that follow are part of a run the worker makes at
+ * once (a file's records), so the kernel may hold a part-filled segment
+ * for the next one; the run's last write is made with more unset.
+ */
+void	 netbio_more(BIO *, int more);
+
 /* Bytes held, not yet given to the kernel. */
 size_t	 netbio_held(BIO *);
 

@@ -557,6 +557,13 @@ write_reply(struct conn *c)
 			conn_wait_pipe(c);	/* the script has more to say */
 			return 0;
 		}
+		/*
+		 * A file's records leave in full-sized segments (64 KB on
+		 * lo) instead of one each, pushed by the burst's last write
+		 * or the close; a script's output goes as it comes.
+		 */
+		netbio_more(SSL_get_wbio(c->ssl), c->pipefd == -1 &&
+		    burst < WRITE_BURST - 1);
 		r = SSL_write(c->ssl, c->out + c->outoff,
 		    (int)(c->outlen - c->outoff));
 		if (r <= 0)
