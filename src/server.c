@@ -40,6 +40,7 @@
 #include "url.h"
 
 #define OUTBUF_SIZE	16384	/* one TLS record of header and body */
+#define FILE_OUTBUF	65536	/* a bigger file: a quarter of the read(2)s */
 #define ACCEPT_BATCH	32	/* accepts per wake-up */
 #define WRITE_BURST	16	/* records per turn, so big files share */
 #define STOP_GRACE	10	/* seconds to finish in-flight responses */
@@ -75,8 +76,8 @@ struct conn {
 	int			 status;	/* 0 until conn_reply */
 	unsigned long long	 sent;
 
-	char			*out;		/* OUTBUF_SIZE: pending bytes */
-	size_t			 outlen, outoff;
+	char			*out;		/* pending bytes */
+	size_t			 outcap, outlen, outoff;
 	int			 bodyfd;	/* -1 when none */
 	off_t			 bodyleft;
 	char			*mem;		/* generated body */
@@ -260,6 +261,7 @@ conn_reply(struct conn *c, int status, const char *meta)
 		c->state = C_SHUTDOWN;
 		return;
 	}
+	c->outcap = OUTBUF_SIZE;
 	c->status = status;
 	len = meta_len(meta, URL_MAX);
 	c->out[0] = '0' + status / 10;
@@ -278,12 +280,18 @@ conn_reply(struct conn *c, int status, const char *meta)
 void
 conn_body_fd(struct conn *c, int fd, off_t size)
 {
+	char	*big;
+
 	if (c->status < 20 || c->status > 29 || c->bodyfd != -1) {
 		close(fd);
 		return;
 	}
 	c->bodyfd = fd;
 	c->bodyleft = size;
+	if (size > OUTBUF_SIZE && (big = realloc(c->out, FILE_OUTBUF)) != NULL) {
+		c->out = big;
+		c->outcap = FILE_OUTBUF;
+	}
 }
 
 void
@@ -308,6 +316,7 @@ conn_cgi(struct conn *c, int outfd, int ctlfd, int timeout, long max_output)
 		conn_reply(c, 42, "Out of memory");
 		return;
 	}
+	c->outcap = OUTBUF_SIZE;
 	c->pipefd = outfd;
 	c->ctlfd = ctlfd;
 	c->pipe_left = max_output;
@@ -361,7 +370,7 @@ fill_out(struct conn *c)
 
 	if (c->outoff == c->outlen)
 		c->outoff = c->outlen = 0;
-	room = OUTBUF_SIZE - c->outlen;
+	room = c->outcap - c->outlen;
 	if (room > 0 && c->mem != NULL && c->memoff < c->memlen) {
 		n = c->memlen - c->memoff < room ? c->memlen - c->memoff : room;
 		memcpy(c->out + c->outlen, c->mem + c->memoff, n);
