@@ -7,7 +7,11 @@ BINDIR ?=	$(PREFIX)/sbin
 LIBEXECDIR ?=	$(PREFIX)/libexec/capsuled
 MANDIR ?=	$(PREFIX)/man
 SYSCONFDIR ?=	/etc
+EXAMPLEDIR ?=	$(PREFIX)/share/examples/capsuled
+UNITDIR ?=	$(PREFIX)/lib/systemd/system
+RCDIR ?=	/etc/rc.d
 DESTDIR ?=
+INSTALL ?=	install
 
 CC ?=		cc
 PKGS =		openssl libevent inih libmagic
@@ -22,12 +26,15 @@ CFLAGS +=	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) $(OPT) $(SAN) \
 		$(PKG_CFLAGS)
 LDFLAGS +=	$(SAN)
 
-PURE =		src/url.o src/request.o src/config.o
+PURE =		src/url.o src/request.o src/config.o src/proxy.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
-		src/log.o src/route.o src/cgi.o src/runner.o src/netbio.o
+		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
+		src/netbio.o
 HDRS =		src/*.h
 
-UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test
+UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
+		tests/unit/feed_test tests/unit/log_test tests/unit/proxy_test
+FUZZ =		tests/fuzz/fuzz_request tests/fuzz/fuzz_feed tests/fuzz/fuzz_proxy
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload bench/floor
 
@@ -64,6 +71,35 @@ tests/unit/request_test: tests/unit/request_test.c src/request.o src/url.o tests
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/request_test.c src/request.o src/url.o $(LDFLAGS)
 tests/unit/config_test: tests/unit/config_test.c src/config.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/config_test.c src/config.o src/url.o $(LDFLAGS) $(PKG_LIBS)
+tests/unit/feed_test: tests/unit/feed_test.c src/feed.o src/fs.o src/url.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/feed_test.c src/feed.o src/fs.o src/url.o $(LDFLAGS)
+
+# libFuzzer targets: clang only.  `make fuzz FUZZTIME=300` runs each for
+# that many seconds from its seed corpus (new inputs go to a scratch dir).
+FUZZCC ?=	clang
+FUZZFLAGS =	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE -g -O1 -Isrc \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZTIME ?=	60
+tests/fuzz/fuzz_request: tests/fuzz/fuzz_request.c src/request.c src/url.c $(HDRS)
+	$(FUZZCC) $(FUZZFLAGS) -o $@ tests/fuzz/fuzz_request.c src/request.c src/url.c
+tests/fuzz/fuzz_feed: tests/fuzz/fuzz_feed.c src/feed.c src/fs.c src/url.c $(HDRS)
+	$(FUZZCC) $(FUZZFLAGS) -o $@ tests/fuzz/fuzz_feed.c src/feed.c src/fs.c src/url.c
+tests/fuzz/fuzz_proxy: tests/fuzz/fuzz_proxy.c src/proxy.c $(HDRS)
+	$(FUZZCC) $(FUZZFLAGS) -o $@ tests/fuzz/fuzz_proxy.c src/proxy.c
+
+fuzz: $(FUZZ)
+	@for f in $(FUZZ); do \
+		n=$${f##*/fuzz_}; d=$$(mktemp -d); \
+		echo "fuzz: $$f for $(FUZZTIME)s"; \
+		$$f -max_total_time=$(FUZZTIME) -print_final_stats=1 \
+		    $$d tests/corpus/$$n || exit 1; rm -rf $$d; \
+	done
+
+tests/unit/log_test: tests/unit/log_test.c src/log.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/log_test.c src/log.o $(LDFLAGS)
+
+tests/unit/proxy_test: tests/unit/proxy_test.c src/proxy.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/proxy_test.c src/proxy.o $(LDFLAGS)
 
 # The self-signed certificate `make run` serves with: made by capsuled
 # itself on first start (it generates missing cert/key files).
@@ -88,7 +124,71 @@ lint:
 	clang-tidy --quiet src/*.c src/strike/*.c bench/*.c -- -std=c11 \
 	    $(LINT_DEFS) $(PKG_CFLAGS) -Isrc
 
-clean:
-	rm -f capsuled src/*.o $(STRIKE) $(TOOLS) $(UNIT)
+# install and uninstall: POSIX make and sh only, so BSD make runs them
+# too.  The service file goes where this system's init looks (rc.d on
+# OpenBSD, a systemd unit elsewhere); both are kept with the examples.
+# The paths in the service files and man pages follow the variables.
+SED_PATHS =	sed -e 's|/usr/local/sbin|$(BINDIR)|g' \
+		    -e 's|/usr/local/libexec/capsuled|$(LIBEXECDIR)|g' \
+		    -e 's|/usr/local/share/examples/capsuled|$(EXAMPLEDIR)|g' \
+		    -e 's|/etc/capsuled.ini|$(SYSCONFDIR)/capsuled.ini|g'
 
-.PHONY: all build deps run check bench lint clean
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(SYSCONFDIR)
+	$(INSTALL) -m 0755 capsuled $(DESTDIR)$(BINDIR)/capsuled
+	$(INSTALL) -m 0755 $(STRIKE) $(DESTDIR)$(LIBEXECDIR)/strike
+	$(SED_PATHS) man/capsuled.8 >$(DESTDIR)$(MANDIR)/man8/capsuled.8
+	$(SED_PATHS) man/capsuled.ini.5 >$(DESTDIR)$(MANDIR)/man5/capsuled.ini.5
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/capsuled.8 \
+	    $(DESTDIR)$(MANDIR)/man5/capsuled.ini.5
+	$(INSTALL) -m 0644 etc/capsuled.ini $(DESTDIR)$(EXAMPLEDIR)/capsuled.ini
+	$(INSTALL) -m 0644 capsule/data/disputes.ini \
+	    $(DESTDIR)$(EXAMPLEDIR)/disputes.ini
+	$(SED_PATHS) etc/capsuled.service >$(DESTDIR)$(EXAMPLEDIR)/capsuled.service
+	$(SED_PATHS) etc/rc.d/capsuled >$(DESTDIR)$(EXAMPLEDIR)/capsuled.rc
+	chmod 0644 $(DESTDIR)$(EXAMPLEDIR)/capsuled.service
+	chmod 0755 $(DESTDIR)$(EXAMPLEDIR)/capsuled.rc
+	@if [ -f $(DESTDIR)$(SYSCONFDIR)/capsuled.ini ]; then \
+		echo "keeping $(DESTDIR)$(SYSCONFDIR)/capsuled.ini"; \
+	else \
+		echo "$(INSTALL) -m 0644 etc/capsuled.ini $(DESTDIR)$(SYSCONFDIR)/capsuled.ini"; \
+		$(INSTALL) -m 0644 etc/capsuled.ini $(DESTDIR)$(SYSCONFDIR)/capsuled.ini; \
+	fi
+	@if [ "`uname -s`" = OpenBSD ]; then \
+		echo "$(INSTALL) -m 0555 capsuled.rc $(DESTDIR)$(RCDIR)/capsuled"; \
+		$(INSTALL) -d $(DESTDIR)$(RCDIR) && \
+		$(INSTALL) -m 0555 $(DESTDIR)$(EXAMPLEDIR)/capsuled.rc \
+		    $(DESTDIR)$(RCDIR)/capsuled; \
+	else \
+		echo "$(INSTALL) -m 0644 capsuled.service $(DESTDIR)$(UNITDIR)/capsuled.service"; \
+		$(INSTALL) -d $(DESTDIR)$(UNITDIR) && \
+		$(INSTALL) -m 0644 $(DESTDIR)$(EXAMPLEDIR)/capsuled.service \
+		    $(DESTDIR)$(UNITDIR)/capsuled.service; \
+	fi
+
+# Leaves $(SYSCONFDIR)/capsuled.ini: it is the admin's config by now.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/capsuled $(DESTDIR)$(LIBEXECDIR)/strike \
+	    $(DESTDIR)$(MANDIR)/man8/capsuled.8 \
+	    $(DESTDIR)$(MANDIR)/man5/capsuled.ini.5 \
+	    $(DESTDIR)$(EXAMPLEDIR)/capsuled.ini \
+	    $(DESTDIR)$(EXAMPLEDIR)/disputes.ini \
+	    $(DESTDIR)$(EXAMPLEDIR)/capsuled.service \
+	    $(DESTDIR)$(EXAMPLEDIR)/capsuled.rc \
+	    $(DESTDIR)$(UNITDIR)/capsuled.service $(DESTDIR)$(RCDIR)/capsuled
+	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(EXAMPLEDIR) 2>/dev/null
+
+# mandoc -Tlint, less the two messages that depend on which manuals this
+# machine has installed (relayd(8) is OpenBSD's; capsuled.ini(5) is ours
+# and not installed yet), so the result is the same everywhere.
+lint-man:
+	@out=`mandoc -Tlint man/capsuled.8 man/capsuled.ini.5 2>&1 | \
+	    grep -v -e 'referenced manual not found' -e 'outdated mandoc.db'`; \
+	    if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
+
+clean:
+	rm -f capsuled src/*.o $(STRIKE) $(TOOLS) $(UNIT) $(FUZZ)
+
+.PHONY: all build deps run check bench lint lint-man install uninstall clean fuzz

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -210,6 +211,31 @@ server_log(struct parse *p, const char *value)
 	return 1;
 }
 
+/* daemon, local0 .. local7: the facilities an admin routes by. */
+static int
+server_facility(struct parse *p, const char *value)
+{
+	static const struct {
+		const char	*name;
+		int		 facility;
+	} fac[] = {
+		{ "daemon", LOG_DAEMON }, { "local0", LOG_LOCAL0 },
+		{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+		{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },
+		{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
+		{ "local7", LOG_LOCAL7 },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(fac) / sizeof(fac[0]); i++)
+		if (strcmp(value, fac[i].name) == 0) {
+			p->cf->syslog_facility = fac[i].facility;
+			return 1;
+		}
+	return fail(p, "syslog_facility: expected daemon or local0 to "
+	    "local7, not \"%s\"", value);
+}
+
 struct int_key {
 	const char	*name;
 	long		 min, max;
@@ -263,6 +289,14 @@ server_key(struct parse *p, const char *name, const char *value)
 		return server_listen(p, value);
 	if (strcmp(name, "access_log") == 0)
 		return server_log(p, value);
+	if (strcmp(name, "syslog_facility") == 0)
+		return server_facility(p, value);
+	if (strcmp(name, "pidfile") == 0 || strcmp(name, "ticket_keys") == 0) {
+		if (resolve_path(p->cf, value, name[0] == 'p' ?
+		    p->cf->pidfile : p->cf->ticket_keys, PATH_MAX) == -1)
+			return fail(p, "%s: bad path \"%s\"", name, value);
+		return 1;
+	}
 	if (strcmp(name, "workers") == 0) {
 		if (strcmp(value, "auto") == 0)
 			p->cf->workers = 0;
@@ -532,6 +566,7 @@ defaults(struct config *cf)
 {
 	cf->workers = 0;
 	cf->access_log = ACCESS_STDERR;
+	cf->syslog_facility = LOG_DAEMON;
 	cf->request_timeout = 10;
 	cf->write_timeout = 30;
 	cf->max_connections = 1024;

@@ -55,6 +55,9 @@ struct config {
 	int			workers;	/* 0 = auto: one per CPU */
 	enum log_target		access_log;
 	char			access_log_file[PATH_MAX];
+	int			syslog_facility;	/* LOG_DAEMON, LOG_LOCAL0.. */
+	char			pidfile[PATH_MAX];	/* "" -> none */
+	char			ticket_keys[PATH_MAX];	/* "" -> per-start keys */
 	int			request_timeout;	/* handshake + request line */
 	int			write_timeout;		/* no write progress */
 	int			max_connections;	/* per worker */

@@ -16,13 +16,23 @@
 static int		 foreground = 1;
 static enum log_target	 access_target = ACCESS_STDERR;
 static int		 access_fd = -1;	/* ACCESS_FILE */
+static int		 facility = LOG_DAEMON;
 
 void
 log_init(int fg)
 {
 	foreground = fg;
 	if (!fg)
-		openlog("capsuled", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		openlog("capsuled", LOG_PID | LOG_NDELAY, facility);
+}
+
+/* Also opens syslog in the foreground, for access_log = syslog. */
+void
+log_facility(int fac)
+{
+	facility = fac;
+	closelog();
+	openlog("capsuled", LOG_PID | LOG_NDELAY, facility);
 }
 
 int

@@ -13,6 +13,8 @@
 
 /* Error log: foreground -> stderr; otherwise syslog as "capsuled". */
 void	log_init(int foreground);
+/* The syslog facility for both logs (syslog_facility in the config). */
+void	log_facility(int facility);
 /* Open (or reopen, for rotation) the access log named by the config. */
 int	log_open_access(const struct config *cf, char *err, size_t errlen);
 

@@ -10,15 +10,19 @@
  * the old generation keeps serving and the error is logged.
  */
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +61,8 @@ static struct generation	*gen;
 static pid_t			 draining[4 * MAX_WORKERS];	/* old workers */
 static volatile sig_atomic_t	 got_hup, got_term, got_chld, got_usr1,
 				 got_alrm;
+static int			 pidfd = -1;	/* locked while we run */
+static char			 pidpath[PATH_MAX];
 
 static void __attribute__((noreturn))
 usage(void)
@@ -152,6 +158,105 @@ gen_certs(struct generation *g, int check_only, char *err, size_t errlen)
 	return missing;
 }
 
+/*
+ * Lock the pid file before anything else is set up, so a second
+ * instance on the same file stops here and says who holds it.  The lock
+ * is flock(2): it belongs to the open file, so it survives the fork
+ * into the background and is held until the parent exits.
+ */
+static int
+pidfile_lock(const struct config *cf, char *err, size_t errlen)
+{
+	char	pid[32];
+	ssize_t	n;
+	int	fd;
+
+	if ((fd = open(cf->pidfile, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1) {
+		snprintf(err, errlen, "%s: pidfile %s: %s", cf->file,
+		    cf->pidfile, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		n = errno == EWOULDBLOCK ? pread(fd, pid, sizeof(pid) - 1, 0) : 0;
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		if (errno == EWOULDBLOCK || n > 0)
+			snprintf(err, errlen, "pidfile %s is locked: capsuled "
+			    "is already running (pid %s)", cf->pidfile,
+			    *pid ? pid : "unknown");
+		else
+			snprintf(err, errlen, "pidfile %s: lock: %s",
+			    cf->pidfile, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	n = snprintf(pidpath, sizeof(pidpath), "%s", cf->pidfile);
+	if (n < 0 || (size_t)n >= sizeof(pidpath)) {
+		snprintf(err, errlen, "pidfile %s: path too long", cf->pidfile);
+		close(fd);
+		return -1;
+	}
+	pidfd = fd;
+	return 0;
+}
+
+static int
+pidfile_write(void)
+{
+	char	buf[32];
+	int	n;
+
+	if (pidfd == -1)
+		return 0;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(buf) || ftruncate(pidfd, 0) == -1 ||
+	    pwrite(pidfd, buf, n, 0) != n) {
+		fprintf(stderr, "capsuled: pidfile %s: %s\n", pidpath,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * daemon(3), except that the process started in the foreground exits
+ * only once the daemon has written its pid file: a service manager that
+ * reads the file then (systemd, Type=forking) finds the right pid.
+ */
+static int
+daemonise(void)
+{
+	char	c;
+	pid_t	pid;
+	int	p[2], fd;
+
+	if (pipe(p) == -1 || (pid = fork()) == -1) {
+		fprintf(stderr, "capsuled: daemon: %s\n", strerror(errno));
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() == -1 || chdir("/") == -1) {
+		fprintf(stderr, "capsuled: daemon: %s\n", strerror(errno));
+		return -1;
+	}
+	if (pidfile_write() == -1)
+		return -1;
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	(void)write(p[1], "", 1);
+	close(p[1]);
+	return 0;
+}
+
 /* Everything but the workers; on failure nothing of it is left. */
 static struct generation *
 gen_load(const char *path, int check_only, const struct generation *old,
@@ -166,6 +271,12 @@ gen_load(const char *path, int check_only, const struct generation *old,
 	}
 	g->cgi_sock = -1;
 	if (config_load(path, &g->cf, err, errlen) == -1) {
+		free(g);
+		return NULL;
+	}
+	if (old == NULL && !check_only && g->cf.pidfile[0] != '\0' &&
+	    pidfile_lock(&g->cf, err, errlen) == -1) {
+		config_free(&g->cf);
 		free(g);
 		return NULL;
 	}
@@ -263,6 +374,8 @@ spawn(struct generation *g, int i)
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
+		if (pidfd != -1)
+			close(pidfd);	/* the lock stays with the parent */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		server_worker(&g->cf, &g->tls, g->listenfds, g->rootfds,
@@ -341,6 +454,10 @@ reload(const char *path)
 		    err);
 		return;
 	}
+	if (strcmp(g->cf.pidfile, gen->cf.pidfile) != 0)
+		log_warnx("reload: a new pidfile takes effect at the next "
+		    "start; still using %s", pidpath[0] ? pidpath : "none");
+	log_facility(g->cf.syslog_facility);
 	spawn_all(g);
 	retire(gen, SIGTERM);
 	gen_free(gen, g);
@@ -426,6 +543,34 @@ kill_all(int sig)
 			kill(draining[j], sig);
 }
 
+/*
+ * systemd's readiness protocol (Type=notify): one datagram to the socket
+ * named by NOTIFY_SOCKET.  Elsewhere the variable is unset and this does
+ * nothing; no libsystemd needed.
+ */
+static void
+notify(const char *state)
+{
+	struct sockaddr_un	 sun;
+	const char		*path = getenv("NOTIFY_SOCKET");
+	size_t			 len;
+	int			 fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    (len = strlen(path)) >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, len);
+	if (sun.sun_path[0] == '@')
+		sun.sun_path[0] = '\0';	/* Linux abstract namespace */
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	(void)sendto(fd, state, strlen(state), 0, (struct sockaddr *)&sun,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+	close(fd);
+}
+
 static void
 supervise(const char *path)
 {
@@ -448,6 +593,7 @@ supervise(const char *path)
 	spawn_all(gen);
 	log_info("serving %zu host(s) with %d worker(s)", gen->cf.nhosts,
 	    gen->nworkers);
+	notify("READY=1");
 	for (;;) {
 		sigsuspend(&old);
 		if (got_chld) {
@@ -456,6 +602,7 @@ supervise(const char *path)
 		}
 		if (got_term && stop_at == 0) {
 			log_info("stopping: finishing in-flight responses");
+			notify("STOPPING=1");
 			kill_all(SIGTERM);
 			stop_at = time(NULL) + STOP_WAIT;
 			alarm(1);
@@ -470,7 +617,9 @@ supervise(const char *path)
 		}
 		if (got_hup) {
 			got_hup = 0;
+			notify("RELOADING=1");
 			reload(path);
+			notify("READY=1");
 		}
 		if (got_usr1) {
 			char	err[CONFIG_ERR_MAX];
@@ -515,6 +664,8 @@ main(int argc, char *argv[])
 	log_init(1);
 	if ((gen = gen_load(path, nflag, NULL, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "capsuled: %s\n", err);
+		if (pidfd != -1)
+			unlink(pidpath);
 		return 1;
 	}
 	if (nflag) {
@@ -527,14 +678,16 @@ main(int argc, char *argv[])
 	if (mime_init() == -1)
 		log_warnx("libmagic database not loaded: files with unknown "
 		    "extensions are served as application/octet-stream");
-	if (!dflag) {
-		if (daemon(0, 0) == -1) {
-			fprintf(stderr, "capsuled: daemon: %s\n",
-			    strerror(errno));
-			return 1;
-		}
-		log_init(0);
+	log_facility(gen->cf.syslog_facility);
+	if (dflag ? pidfile_write() == -1 : daemonise() == -1) {
+		if (pidfd != -1)
+			unlink(pidpath);
+		return 1;
 	}
+	if (!dflag)
+		log_init(0);
 	supervise(path);
+	if (pidfd != -1)
+		unlink(pidpath);	/* before the lock goes with us */
 	return 0;
 }

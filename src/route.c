@@ -14,6 +14,7 @@
 #include "cgi.h"
 #include "config.h"
 #include "conn.h"
+#include "feed.h"
 #include "fs.h"
 #include "log.h"
 #include "mime.h"
@@ -21,11 +22,13 @@
 #include "url.h"
 
 static int	route_target(struct conn *, const struct request *);
+static int	route_feed(struct conn *, const struct request *);
 static int	route_file(struct conn *, const struct request *);
 
 static const route_fn routes[] = {
 	route_target,	/* 53 for other schemes, hosts, ports */
 	route_cgi,	/* executables under the host's cgi directory */
+	route_feed,	/* generated gemfeed index and atom.xml */
 	route_file,	/* last: 51 when nothing else matched */
 };
 
@@ -174,4 +177,62 @@ route_file(struct conn *c, const struct request *r)
 	if (S_ISDIR(st.st_mode))
 		return serve_dir(c, r, fd);
 	return serve_file(c, r->url.path, fd, &st);
+}
+
+/* A regular file of that name in the directory: the admin's wins. */
+static int
+has_file(int dirfd, const char *name)
+{
+	struct stat	st;
+	int		fd;
+
+	if ((fd = fs_open_in(dirfd, name, &st)) == -1)
+		return 0;
+	close(fd);
+	return S_ISREG(st.st_mode);
+}
+
+/*
+ * "/news/" (when news/ has no index file) and "/news/atom.xml" (when
+ * there is no such file) for a directory the host lists in feeds.
+ */
+static int
+route_feed(struct conn *c, const struct request *r)
+{
+	const struct conn_info	*ci = conn_info(c);
+	const struct feed_cfg	*f;
+	struct stat		 st;
+	char			 base[URL_HOST_MAX + 32], meta[256], *body;
+	size_t			 len;
+	int			 atom, dirfd, rv;
+
+	if ((f = feed_lookup(ci->host, r->url.path, &atom)) == NULL)
+		return 0;
+	if ((dirfd = fs_open(ci->rootfd, f->dir, &st)) == -1)
+		return 0;
+	if (!S_ISDIR(st.st_mode) ||
+	    has_file(dirfd, atom ? FEED_ATOM : ci->host->index)) {
+		close(dirfd);
+		return 0;
+	}
+	/* ids are the host's own name; the port the client asked for */
+	rv = feed_base_url(ci->host->name, r->url.port, base, sizeof(base));
+	if (rv == 0)
+		rv = feed_generate(ci->host, f, dirfd, &st, base, atom, &body,
+		    &len);
+	close(dirfd);
+	if (rv != 0) {
+		log_warnx("%s: feed %s: %s", ci->host->name, f->dir,
+		    strerror(errno));
+		conn_reply(c, 40, "Cannot generate the feed");
+		return 1;
+	}
+	if (atom)
+		conn_reply(c, 20, "application/atom+xml");
+	else {
+		file_meta(ci->host, "text/gemini", meta, sizeof(meta));
+		conn_reply(c, 20, meta);
+	}
+	conn_body_mem(c, body, len);
+	return 1;
 }

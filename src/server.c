@@ -34,6 +34,7 @@
 #include "conn.h"
 #include "log.h"
 #include "netbio.h"
+#include "proxy.h"
 #include "request.h"
 #include "server.h"
 #include "tls.h"
@@ -48,6 +49,7 @@
 #define ADDR_MAX	(INET6_ADDRSTRLEN + 1)
 
 enum conn_state {
+	C_PROXY,	/* a "proxy" listener: reading the PROXY header */
 	C_HANDSHAKE,	/* TLS handshake */
 	C_REQUEST,	/* reading the request line */
 	C_CGI_HEADER,	/* reading and checking a CGI script's header */
@@ -64,8 +66,12 @@ struct conn {
 	enum conn_state		 state;
 	struct timespec		 start;
 	int			 listener;	/* index into listeners */
-	char			 addr[ADDR_MAX];
+	char			 addr[ADDR_MAX];	/* the client */
 	int			 port;
+	char			 laddr[ADDR_MAX];	/* what it connected to */
+	int			 lport;
+	unsigned char		 phdr[PROXY_NEED_MAX];	/* C_PROXY */
+	size_t			 phave, plen;
 	const struct host_cfg	*host;
 	int			 rootfd;
 
@@ -96,6 +102,7 @@ struct conn {
 
 struct listener {
 	int		fd;
+	int		proxy;		/* a PROXY header comes first */
 	int		port;
 	char		addr[ADDR_MAX];
 	struct event	ev;
@@ -215,8 +222,8 @@ conn_info(const struct conn *c)
 		    sni : name;
 	info.peer_addr = c->addr;
 	info.peer_port = c->port;
-	info.local_addr = listeners[c->listener].addr;
-	info.local_port = listeners[c->listener].port;
+	info.local_addr = c->laddr;
+	info.local_port = c->lport;
 	info.ssl = c->ssl;
 	info.has_client_cert = c->has_client_cert;
 	info.client_hash = c->has_client_cert ? c->client_hash : NULL;
@@ -626,12 +633,96 @@ conn_finish(struct conn *c)
 }
 
 static void
+peer_name(const struct sockaddr_storage *ss, char *addr, int *port)
+{
+	const struct sockaddr_in	*sin = (const void *)ss;
+	const struct sockaddr_in6	*sin6 = (const void *)ss;
+
+	if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, ADDR_MAX);
+		*port = ntohs(sin6->sin6_port);
+	} else {
+		inet_ntop(AF_INET, &sin->sin_addr, addr, ADDR_MAX);
+		*port = ntohs(sin->sin_port);
+	}
+}
+
+/* A recv(2) on the raw socket returned n <= 0: wait, or give up. */
+static int
+raw_wait(struct conn *c, ssize_t n)
+{
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR)) {
+		conn_wait(c, EV_READ);
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * A proxy listener: the balancer's PROXY header comes before the TLS
+ * handshake.  Take exactly the header and not one byte of what follows
+ * it: peek, let the parser say how much of that is header, consume only
+ * that, and skip v2 TLVs unread.  The client's address and the address
+ * it connected to replace the balancer's.  1 done, 0 waiting, -1 refuse.
+ */
+static int
+proxy_read(struct conn *c)
+{
+	struct proxy_hdr h;
+	unsigned char	 skip[512];
+	ssize_t		 n, r;
+	size_t		 take;
+
+	while (c->plen == 0) {
+		n = recv(c->fd, c->phdr + c->phave, sizeof(c->phdr) - c->phave,
+		    MSG_PEEK);
+		if (n <= 0)
+			return raw_wait(c, n);
+		if ((r = proxy_parse(c->phdr, c->phave + n, &h)) == -1) {
+			log_info("%s: no valid PROXY header on a proxy "
+			    "listener; closed", c->addr);
+			return -1;
+		}
+		take = (size_t)n;
+		if (r > 0 && (size_t)r - c->phave < take)
+			take = (size_t)r - c->phave;
+		if (recv(c->fd, c->phdr + c->phave, take, 0) != (ssize_t)take)
+			return -1;
+		c->phave += take;
+		if (r == 0)
+			continue;
+		c->plen = (size_t)r;
+		if (h.has_addr) {
+			peer_name(&h.src, c->addr, &c->port);
+			peer_name(&h.dst, c->laddr, &c->lport);
+		}
+	}
+	while (c->phave < c->plen) {
+		take = c->plen - c->phave;
+		n = recv(c->fd, skip, take < sizeof(skip) ? take : sizeof(skip),
+		    0);
+		if (n <= 0)
+			return raw_wait(c, n);
+		c->phave += (size_t)n;
+	}
+	return 1;
+}
+
+static void
 conn_step(struct conn *c)
 {
 	int	r;
 
 	for (;;) {
 		switch (c->state) {
+		case C_PROXY:
+			if ((r = proxy_read(c)) == -1)
+				conn_close(c);
+			if (r != 1)
+				return;
+			c->state = C_HANDSHAKE;
+			break;
 		case C_HANDSHAKE:
 			if ((r = SSL_do_handshake(c->ssl)) != 1) {
 				if (ssl_wait(c, r) == -1)
@@ -707,21 +798,6 @@ conn_close(struct conn *c)
 }
 
 static void
-peer_name(const struct sockaddr_storage *ss, char *addr, int *port)
-{
-	const struct sockaddr_in	*sin = (const void *)ss;
-	const struct sockaddr_in6	*sin6 = (const void *)ss;
-
-	if (ss->ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, ADDR_MAX);
-		*port = ntohs(sin6->sin6_port);
-	} else {
-		inet_ntop(AF_INET, &sin->sin_addr, addr, ADDR_MAX);
-		*port = ntohs(sin->sin_port);
-	}
-}
-
-static void
 conn_new(int fd, size_t li, const struct sockaddr_storage *ss)
 {
 	struct conn	*c;
@@ -744,9 +820,11 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss)
 	c->ctlfd = -1;
 	c->rootfd = -1;
 	c->listener = (int)li;
-	c->state = C_HANDSHAKE;
+	c->state = listeners[li].proxy ? C_PROXY : C_HANDSHAKE;
 	clock_gettime(CLOCK_MONOTONIC, &c->start);
 	peer_name(ss, c->addr, &c->port);
+	memcpy(c->laddr, listeners[li].addr, sizeof(c->laddr));
+	c->lport = listeners[li].port;
 	nconns++;
 	conn_step(c);
 }
@@ -886,6 +964,7 @@ server_worker(const struct config *config, struct tls *t,
 		ss = cf->listen[i].ss;
 		peer_name(&ss, listeners[i].addr, &port);
 		listeners[i].port = cf->listen[i].port;
+		listeners[i].proxy = cf->listen[i].proxy;
 		event_set(&listeners[i].ev, listenfds[i], EV_READ | EV_PERSIST,
 		    accept_cb, &listeners[i]);
 	}

@@ -4,7 +4,9 @@
  * Every context is made in the parent before the workers fork, so all
  * workers share each context's session-ticket keys: a ticket issued by
  * one worker resumes on any other.  Sessions are stateless tickets only
- * (no server-side cache), one ticket per handshake.
+ * (no server-side cache), one ticket per handshake.  With ticket_keys
+ * the keys come from a file instead, shared by every node behind a
+ * balancer and kept across reloads, so a ticket resumes anywhere.
  */
 #include <sys/stat.h>
 
@@ -22,6 +24,12 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L && !defined(LIBRESSL_VERSION_NUMBER)
+#define TICKET_EVP_CB	1	/* the HMAC_CTX callback is deprecated */
+#include <openssl/core_names.h>
+#else
+#include <openssl/hmac.h>
+#endif
 
 #include "config.h"
 #include "tls.h"
@@ -215,12 +223,154 @@ sni_cb(SSL *ssl, int *alert, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
+/* Say plainly why a file cannot be used, before OpenSSL says it obscurely. */
+static int
+readable(const char *path, const char *what, const char *host, char *err,
+    size_t errlen)
+{
+	struct stat	st;
+	int		fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s for host %s: %s", path, what,
+		    host, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s for host %s: not a regular file",
+		    path, what, host);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * ticket_keys: one or more 80-byte keys, read whole.  A readable-by-all
+ * file would let any local user decrypt recorded sessions, so refuse it.
+ */
+static int
+load_ticket_keys(const struct config *cf, struct tls *t, char *err,
+    size_t errlen)
+{
+	struct stat	 st;
+	size_t		 len;
+	int		 fd;
+
+	if ((fd = open(cf->ticket_keys, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "%s: ticket_keys %s: %s", cf->file,
+		    cf->ticket_keys, strerror(errno));
+		goto fail;
+	}
+	len = (size_t)st.st_size;
+	if (!S_ISREG(st.st_mode) || len == 0 || len % TLS_TICKET_KEY_LEN ||
+	    len > (size_t)TLS_TICKET_KEYS_MAX * TLS_TICKET_KEY_LEN) {
+		snprintf(err, errlen, "%s: ticket_keys %s: expected a file of "
+		    "1 to %d keys of %d random bytes (openssl rand %d)",
+		    cf->file, cf->ticket_keys, TLS_TICKET_KEYS_MAX,
+		    TLS_TICKET_KEY_LEN, TLS_TICKET_KEY_LEN);
+		goto fail;
+	}
+	if (st.st_mode & (S_IROTH | S_IWOTH)) {
+		snprintf(err, errlen, "%s: ticket_keys %s: readable or "
+		    "writable by others; chmod 600 it", cf->file,
+		    cf->ticket_keys);
+		goto fail;
+	}
+	if ((t->tkeys = malloc(len)) == NULL ||
+	    read(fd, t->tkeys, len) != (ssize_t)len) {
+		snprintf(err, errlen, "%s: ticket_keys %s: %s", cf->file,
+		    cf->ticket_keys, t->tkeys ? "short read" : "out of memory");
+		goto fail;
+	}
+	t->ntkeys = len / TLS_TICKET_KEY_LEN;
+	close(fd);
+	return 0;
+fail:
+	if (fd != -1)
+		close(fd);
+	free(t->tkeys);
+	t->tkeys = NULL;
+	return -1;
+}
+
+#ifdef TICKET_EVP_CB
+static int
+ticket_hmac(EVP_MAC_CTX *hctx, const unsigned char *key)
+{
+	OSSL_PARAM	p[3];
+
+	p[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+	    (void *)key, 32);
+	p[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    "SHA256", 0);
+	p[2] = OSSL_PARAM_construct_end();
+	return EVP_MAC_CTX_set_params(hctx, p) == 1 ? 0 : -1;
+}
+#define TICKET_HMAC_CTX	EVP_MAC_CTX
+#else
+static int
+ticket_hmac(HMAC_CTX *hctx, const unsigned char *key)
+{
+	return HMAC_Init_ex(hctx, key, 32, EVP_sha256(), NULL) == 1 ? 0 : -1;
+}
+#define TICKET_HMAC_CTX	HMAC_CTX
+#endif
+
+/*
+ * Session tickets under the shared keys: the first key encrypts new
+ * tickets; a ticket under any other listed key still resumes and is
+ * renewed under the first (2); an unknown key means a full handshake (0).
+ */
+static int
+ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
+    EVP_CIPHER_CTX *cctx, TICKET_HMAC_CTX *hctx, int enc)
+{
+	const struct tls	*t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	const unsigned char	*k = t->tkeys;
+	size_t			 i;
+
+	if (enc) {
+		memcpy(name, k, 16);
+		if (RAND_bytes(iv, EVP_CIPHER_iv_length(EVP_aes_256_cbc())) != 1 ||
+		    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k + 48,
+		    iv) != 1 || ticket_hmac(hctx, k + 16) == -1)
+			return -1;
+		return 1;
+	}
+	for (i = 0; i < t->ntkeys; i++, k += TLS_TICKET_KEY_LEN)
+		if (memcmp(name, k, 16) == 0)
+			break;
+	if (i == t->ntkeys)
+		return 0;
+	if (ticket_hmac(hctx, k + 16) == -1 ||
+	    EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k + 48, iv) != 1)
+		return -1;
+	return i == 0 ? 1 : 2;
+}
+
+static void
+use_ticket_keys(SSL_CTX *ctx, struct tls *t)
+{
+	SSL_CTX_set_app_data(ctx, t);
+#ifdef TICKET_EVP_CB
+	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+#else
+	SSL_CTX_set_tlsext_ticket_key_cb(ctx, ticket_cb);
+#endif
+}
+
 static SSL_CTX *
 host_ctx(const struct host_cfg *h, char *err, size_t errlen)
 {
 	static const unsigned char sid[] = "capsuled";
 	SSL_CTX	*ctx;
 
+	if (readable(h->cert, "certificate", h->name, err, errlen) == -1 ||
+	    readable(h->key, "key", h->name, err, errlen) == -1)
+		return NULL;
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
 		snprintf(err, errlen, "SSL_CTX_new: %s", ssl_error());
 		return NULL;
@@ -285,8 +435,13 @@ tls_setup(const struct config *cf, struct tls *t, char *err, size_t errlen)
 
 	memset(t, 0, sizeof(*t));
 	t->cf = cf;
+	if (cf->ticket_keys[0] != '\0' &&
+	    load_ticket_keys(cf, t, err, errlen) == -1)
+		return -1;
 	if ((t->ctx = calloc(cf->nhosts, sizeof(SSL_CTX *))) == NULL) {
 		snprintf(err, errlen, "out of memory");
+		free(t->tkeys);
+		t->tkeys = NULL;
 		return -1;
 	}
 	for (i = 0; i < cf->nhosts; i++) {
@@ -295,6 +450,9 @@ tls_setup(const struct config *cf, struct tls *t, char *err, size_t errlen)
 			return -1;
 		}
 		t->n++;
+		/* OpenSSL asks the first context; set them all anyway */
+		if (t->tkeys != NULL)
+			use_ticket_keys(t->ctx[i], t);
 	}
 	SSL_CTX_set_tlsext_servername_callback(t->ctx[0], sni_cb);
 	SSL_CTX_set_tlsext_servername_arg(t->ctx[0], t);
@@ -309,6 +467,10 @@ tls_free(struct tls *t)
 	for (i = 0; i < t->n; i++)
 		SSL_CTX_free(t->ctx[i]);
 	free(t->ctx);
+	if (t->tkeys != NULL) {
+		OPENSSL_cleanse(t->tkeys, t->ntkeys * TLS_TICKET_KEY_LEN);
+		free(t->tkeys);
+	}
 	memset(t, 0, sizeof(*t));
 }
 

@@ -11,10 +11,15 @@
 
 #include "config.h"
 
+#define TLS_TICKET_KEY_LEN	80	/* name 16, HMAC 32, AES 32 */
+#define TLS_TICKET_KEYS_MAX	16
+
 struct tls {
 	SSL_CTX			**ctx;	/* ctx[i] serves cf->hosts[i] */
 	size_t			  n;
 	const struct config	 *cf;
+	unsigned char		 *tkeys;	/* ticket_keys: the first */
+	size_t			  ntkeys;	/* encrypts, all decrypt */
 };
 
 /*
@@ -26,7 +31,10 @@ struct tls {
 int	tls_ensure_cert(const struct host_cfg *h, int *made, char *err,
 	    size_t errlen);
 
-/* Build a context per host (loading every certificate and key). */
+/*
+ * Build a context per host (loading every certificate and key, and the
+ * session ticket keys when cf->ticket_keys names a file).
+ */
 int	tls_setup(const struct config *cf, struct tls *t, char *err,
 	    size_t errlen);
 void	tls_free(struct tls *t);

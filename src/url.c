@@ -178,6 +178,12 @@ url_utf8_valid(const char *s, size_t len)
 	return 1;
 }
 
+size_t
+url_utf8_decode(const char *s, size_t len, uint32_t *cp)
+{
+	return utf8_decode((const unsigned char *)s, len, cp);
+}
+
 /*
  * Simple lower-casing for the scripts most host names are written in
  * (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic, Armenian: the

@@ -6,6 +6,7 @@
 #define CAPSULED_URL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define URL_MAX		1024	/* Gemini: a request URL is at most 1024 bytes */
 #define URL_HOST_MAX	255
@@ -60,5 +61,11 @@ int	url_encode_path(const char *in, char *out, size_t outlen);
 
 /* 1 if s is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int	url_utf8_valid(const char *s, size_t len);
+
+/*
+ * Decode the UTF-8 sequence at s (at most len bytes): its length with
+ * *cp set, or 0 if it is not well-formed (the rules of url_utf8_valid).
+ */
+size_t	url_utf8_decode(const char *s, size_t len, uint32_t *cp);
 
 #endif

@@ -889,7 +889,8 @@ render_dispute(const struct data *d, size_t n, long today, int heading,
 		    "suspended" : "settled");
 	printf("\n=> %s Fact sheet: %s\n", dp->factsheet, dp->title);
 	if (script != NULL && heading)
-		printf("=> %s/%s This dispute alone\n", script, dp->id);
+		printf("=> %s/%s Counter for this dispute only\n", script,
+		    dp->id);
 	else if (script != NULL)
 		printf("=> %s All disputes\n", script);
 }
@@ -911,6 +912,7 @@ render(const struct data *d, const struct dispute *only, long today,
 	if (only != NULL) {
 		printf("\n");
 		render_dispute(d, only - d->disputes, today, 0, script);
+		printf("=> / Home\n");
 		return;
 	}
 	if (d->ndisputes == 0)
@@ -919,6 +921,7 @@ render(const struct data *d, const struct dispute *only, long today,
 		printf("\n");
 		render_dispute(d, i, today, 1, script);
 	}
+	printf("\n=> / Home\n");
 }
 
 /* Links back to the script need its path; leave them out if it is odd. */

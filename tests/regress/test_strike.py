@@ -327,7 +327,8 @@ def test_unknown_dispute_is_51(tmp_path, info):
 def test_links_between_pages_use_script_name(tmp_path):
     data = write(tmp_path, TWO)
     r = run("2024-10-05", data, SCRIPT_NAME="/cgi-bin/strike")
-    assert "=> /cgi-bin/strike/bb-2 This dispute alone\n" in r.body
+    assert "=> /cgi-bin/strike/bb-2 Counter for this dispute only\n" \
+        in r.body
     r = run("2024-10-05", data, "/a", SCRIPT_NAME="/cgi-bin/strike")
     assert "=> /cgi-bin/strike All disputes\n" in r.body
 

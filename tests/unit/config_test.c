@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "config.h"
 #include "tap.h"
@@ -67,6 +68,21 @@ static const struct {
 	  "feed_title needs feeds first" },
 	{ "root = r\n" HOST, "test.ini:1: \"root\" is outside any section",
 	  "keys before any section" },
+	{ "[server]\nsyslog_facility = local7\npidfile = run/c.pid\n"
+	  "ticket_keys = /etc/capsuled/t.keys\n" HOST, NULL,
+	  "syslog_facility, pidfile and ticket_keys" },
+	{ "[server]\nsyslog_facility = kern\n" HOST,
+	  "test.ini:2: syslog_facility: expected daemon or local0",
+	  "facilities other than daemon and local0-7 are refused" },
+	{ "[server]\nsyslog_facility = local8\n" HOST,
+	  "test.ini:2: syslog_facility:", "there is no local8" },
+	{ "[server]\npidfile =\n" HOST, "test.ini:2: pidfile: bad path",
+	  "an empty pidfile" },
+	{ "[server]\nticket_keys = a\nticket_keys = b\n" HOST,
+	  "test.ini:3: key \"ticket_keys\" set twice", "ticket_keys once" },
+	{ "[server]\nlisten = 127.0.0.1:1966 proxy [::1]:1966\n"
+	  "listen = 127.0.0.1:1965\n" HOST, NULL,
+	  "proxy applies to its line's addresses wherever it stands" },
 	{ "[server\n" HOST, "test.ini:1: unterminated section header",
 	  "unterminated header" },
 	{ "[server]\njust words\n" HOST, "test.ini:2: syntax error",
@@ -100,6 +116,32 @@ test_paths(void)
 	    "default listen: 0.0.0.0:1965 and [::]:1965");
 	ok(config_find_host(&cf, "example.org") == &cf.hosts[0] &&
 	    config_find_host(&cf, "other") == NULL, "config_find_host");
+	ok(cf.pidfile[0] == '\0' && cf.ticket_keys[0] == '\0' &&
+	    cf.syslog_facility == LOG_DAEMON,
+	    "defaults: no pid file, no ticket keys, facility daemon");
+	config_free(&cf);
+}
+
+static void
+test_operations(void)
+{
+	struct config	cf;
+	char		err[CONFIG_ERR_MAX];
+	int		r;
+
+	r = config_parse_string("[server]\nlisten = 127.0.0.1:1966 proxy "
+	    "[::1]:1966\nlisten = 127.0.0.1:1965\nsyslog_facility = local3\n"
+	    "pidfile = run/c.pid\nticket_keys = /k/t.keys\n" HOST, "x.ini",
+	    "/etc/capsuled", &cf, err, sizeof(err));
+	ok(r == 0, "parses: %s", r == 0 ? "" : err);
+	if (r != 0)
+		return;
+	ok(cf.nlisten == 3 && cf.listen[0].proxy && cf.listen[1].proxy &&
+	    !cf.listen[2].proxy, "proxy marks its own line only");
+	ok(cf.syslog_facility == LOG_LOCAL3, "local3");
+	ok(strcmp(cf.pidfile, "/etc/capsuled/run/c.pid") == 0,
+	    "relative pidfile resolves against the config directory");
+	ok(strcmp(cf.ticket_keys, "/k/t.keys") == 0, "ticket_keys path");
 	config_free(&cf);
 }
 
@@ -125,5 +167,6 @@ main(void)
 			config_free(&cf);
 	}
 	test_paths();
+	test_operations();
 	return tap_done();
 }

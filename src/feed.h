@@ -1,0 +1,133 @@
+/*
+ * feed.h: generated gemfeed indexes and Atom feeds for the dated files
+ * ("YYYY-MM-DD-slug.gmi") of the directories a host lists in `feeds`.
+ *
+ * The parsing and writing functions are pure (buffers in, values out; the
+ * writers grow a struct buf and nothing else): the unit tests and the
+ * fuzzer drive them.  feed_generate() is the part with I/O and the
+ * per-worker cache.
+ */
+#ifndef CAPSULED_FEED_H
+#define CAPSULED_FEED_H
+
+#include <sys/stat.h>
+#include <limits.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "fs.h"
+
+#define FEED_ATOM		"atom.xml"
+#define FEED_DATE_LEN		10	/* "YYYY-MM-DD" */
+#define FEED_TITLE_MAX		256	/* bytes of a title before the cut */
+#define FEED_SUMMARY_MAX	300	/* bytes of a summary before the cut */
+#define FEED_ELLIPSIS		"\xe2\x80\xa6"	/* U+2026, marks a cut */
+#define FEED_READ_MAX		65536	/* bytes of a file read for both */
+
+/* One dated file, as the writers need it. */
+struct feed_entry {
+	char	name[NAME_MAX + 1];		/* "2024-07-16-slug.gmi" */
+	char	date[FEED_DATE_LEN + 1];	/* "2024-07-16" */
+	char	title[FEED_TITLE_MAX + sizeof(FEED_ELLIPSIS)];
+	char	summary[FEED_SUMMARY_MAX + sizeof(FEED_ELLIPSIS)];
+};
+
+/*
+ * 1 if name is "YYYY-MM-DD-SLUG.gmi" with a real calendar date and a
+ * non-empty slug, with date set to "YYYY-MM-DD"; else 0.
+ */
+int	feed_name_date(const char *name, char date[FEED_DATE_LEN + 1]);
+
+/*
+ * The title of a gemtext document of len bytes: its first level-1
+ * heading ("#", not "##") outside preformatted blocks that is not
+ * empty.  The text is cleaned (see below) and cut to FEED_TITLE_MAX
+ * bytes.  out must hold FEED_TITLE_MAX + sizeof(FEED_ELLIPSIS) bytes.
+ * Returns the length written; 0 (out = "") when there is none.
+ */
+size_t	feed_title(const char *text, size_t len, char *out);
+
+/*
+ * The summary: the first non-empty line that is not a heading, a link,
+ * preformatted or a dateline (only a date with a year: "17 July 2024",
+ * "Wed, July 17th, 2024", "2024-07-17"); list items and quotes are
+ * text.  Cleaned and cut to
+ * FEED_SUMMARY_MAX bytes, at a space when one is near.  out must hold
+ * FEED_SUMMARY_MAX + sizeof(FEED_ELLIPSIS) bytes.  Returns the length;
+ * 0 when there is none.
+ *
+ * Cleaned means: white space trimmed at both ends, control characters
+ * (tabs too) turned into spaces, bytes that are not UTF-8 turned into
+ * U+FFFD; a cut falls between characters and ends in FEED_ELLIPSIS.
+ */
+size_t	feed_summary(const char *text, size_t len, char *out);
+
+/*
+ * Append s (len bytes) to b as XML 1.0 character data or an attribute
+ * value: & < > " escaped, characters XML 1.0 does not allow (controls
+ * other than tab, LF, CR; U+FFFE, U+FFFF) dropped, bytes that are not
+ * UTF-8 turned into U+FFFD.
+ */
+void	feed_xml_escape(struct buf *b, const char *s, size_t len);
+
+/*
+ * The gemfeed index (Gemini subscription companion spec): "# title",
+ * one "=> NAME DATE TITLE" line per entry in the order given (the
+ * caller sorts newest first; an empty title shows the slug), and a link
+ * to the Atom feed.  v may be NULL when n is 0.  Returns 0, or -1 if
+ * memory ran out.
+ */
+int	feed_write_index(struct buf *b, const char *title,
+	    const struct feed_entry *v, size_t n);
+
+struct feed_atom_info {
+	const char	*title;		/* the feed's title */
+	const char	*base;		/* "gemini://host[:port]", no slash */
+	const char	*dirpath;	/* "/news/": encoded, both slashes */
+	const char	*author;	/* RFC 4287 4.1.1: the feed's author */
+	const char	*lang;		/* xml:lang, or NULL */
+	const char	*updated;	/* RFC 3339, used when n == 0 */
+};
+
+/*
+ * An Atom 1.0 (RFC 4287) feed of the entries in the order given: an
+ * entry's id and link are its gemini:// URL, its updated time the noon
+ * (UTC) of its date, as the companion spec says.  0, or -1.
+ */
+int	feed_write_atom(struct buf *b, const struct feed_atom_info *fi,
+	    const struct feed_entry *v, size_t n);
+
+/*
+ * "gemini://host" with ":port" unless 1965; an IPv6 host in brackets.
+ * 0, or -1 (ENAMETOOLONG) when it does not fit: never a cut URL.
+ */
+int	feed_base_url(const char *host, int port, char *out, size_t outlen);
+
+/*
+ * Which feed of h the normalised URL path names: its directory
+ * ("/news/", *atom = 0) or its Atom feed ("/news/atom.xml", *atom = 1).
+ * NULL when neither.
+ */
+const struct feed_cfg *feed_lookup(const struct host_cfg *h,
+	    const char *path, int *atom);
+
+/*
+ * The body for feed f of host h, whose directory is open as dirfd (st
+ * its fstat): the gemfeed index, or (atom) the Atom feed with URLs under
+ * base ("gemini://host[:port]").  Made from the worker's cache when the
+ * directory and the files in it are unchanged.  *out is malloc'd and
+ * the caller's.  Returns 0, or -1 with errno set.
+ */
+int	feed_generate(const struct host_cfg *h, const struct feed_cfg *f,
+	    int dirfd, const struct stat *st, const char *base, int atom,
+	    char **out, size_t *outlen);
+
+/* What the cache did in this worker, for the tests. */
+struct feed_stats {
+	unsigned long	scans;		/* directories read */
+	unsigned long	reads;		/* files read for title and summary */
+	unsigned long	builds;		/* bodies made */
+};
+void	feed_get_stats(struct feed_stats *);
+
+#endif

@@ -1,0 +1,126 @@
+"""
+ticket_keys: session tickets under keys from a file, so that nodes
+sharing the file resume each other's sessions, and a reload (SIGHUP)
+rotates them: the first key encrypts, every listed key decrypts.
+"""
+import os
+import signal
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from conftest import CAPSULED, client_context, read_response, tls_connect
+from nodes import make_node  # noqa: F401 (a fixture)
+
+KEY = 80
+
+
+def keyfile(path, *keys):
+    path.write_bytes(b"".join(keys))
+    path.chmod(0o600)
+    return path
+
+
+def visit(s, ctx, session=None):
+    """One request; the session it ends with, and whether it resumed."""
+    with tls_connect(s.port, ctx=ctx, session=session) as c:
+        c.sendall(s.url("/hello.txt").encode() + b"\r\n")
+        r = read_response(c)
+        assert r.status == 20
+        return c.session, c.session_reused
+
+
+def reload(s, timeout=10):
+    """SIGHUP, then wait until the parent says it has reloaded."""
+    before = s.log().count("reloaded ")
+    s.signal(signal.SIGHUP)
+    deadline = time.time() + timeout
+    while s.log().count("reloaded ") == before:
+        assert time.time() < deadline, s.log()
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def pair(make_node, tmp_path):
+    """Two daemons on one certificate and one ticket key file."""
+    keys = keyfile(tmp_path / "ticket.keys", os.urandom(KEY))
+    a = make_node("a", server_extra=f"ticket_keys = {keys}").start()
+    b = make_node("b", server_extra=f"ticket_keys = {keys}",
+                  certdir=a.certdir).start()
+    return a, b, keys
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_a_ticket_from_one_node_resumes_on_the_other(pair, version):
+    a, b, _ = pair
+    v = getattr(ssl.TLSVersion, version)
+    ctx = client_context(maximum=v, minimum=v)
+    sess, reused = visit(a, ctx)
+    assert not reused
+    _, reused = visit(b, ctx, sess)
+    assert reused, "node b resumes node a's ticket"
+
+
+def test_without_shared_keys_nodes_do_not_resume(make_node):
+    a = make_node("a").start()
+    b = make_node("b", certdir=a.certdir).start()
+    ctx = client_context()
+    sess, _ = visit(a, ctx)
+    assert visit(a, ctx, sess)[1], "a resumes its own ticket"
+    assert not visit(b, ctx, sess)[1]
+
+
+def test_keys_survive_a_reload(pair):
+    a, _, _ = pair
+    ctx = client_context()
+    sess, _ = visit(a, ctx)
+    reload(a)
+    assert visit(a, ctx, sess)[1]
+
+
+def test_rotation_old_key_second_still_resumes_then_dropped(pair):
+    a, b, keys = pair
+    ctx = client_context()
+    old_sess, _ = visit(a, ctx)
+    old = keys.read_bytes()
+    keyfile(keys, os.urandom(KEY), old)          # new first, old second
+    reload(a)
+    renewed, reused = visit(a, ctx, old_sess)
+    assert reused, "a ticket under the second key still resumes"
+    keyfile(keys, keys.read_bytes()[:KEY])       # old key dropped
+    reload(a)
+    assert not visit(a, ctx, old_sess)[1], "the dropped key is gone"
+    assert visit(a, ctx, renewed)[1], "renewed under the new key"
+
+
+@pytest.mark.parametrize("content,mode,words", [
+    (b"x" * 79, 0o600, "keys of 80 random bytes"),
+    (b"", 0o600, "keys of 80 random bytes"),
+    (b"x" * 80 * 17, 0o600, "1 to 16 keys"),
+    (b"x" * 80, 0o644, "chmod 600"),
+])
+def test_a_bad_key_file_stops_the_start_with_one_line(make_server, tmp_path,
+                                                      content, mode, words):
+    keys = tmp_path / "ticket.keys"
+    keys.write_bytes(content)
+    keys.chmod(mode)
+    s = make_server(server_extra=f"ticket_keys = {keys}")
+    p = subprocess.run([str(CAPSULED), "-d", "-c", str(s.conf)],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert str(keys) in p.stderr and words in p.stderr, p.stderr
+
+
+def test_a_bad_key_file_at_reload_keeps_the_old_keys(pair):
+    a, _, keys = pair
+    ctx = client_context()
+    sess, _ = visit(a, ctx)
+    keys.write_bytes(b"short")
+    a.signal(signal.SIGHUP)
+    deadline = time.time() + 5
+    while "reload failed" not in a.log() and time.time() < deadline:
+        time.sleep(0.05)
+    assert "reload failed" in a.log() and str(keys) in a.log()
+    assert visit(a, ctx, sess)[1]
