@@ -288,15 +288,34 @@ clock_cost(void)
 	return sum / 10000;
 }
 
+static void
+timed(SSL_CTX *cctx, struct server *s, SSL_SESSION **sess)
+{
+	struct rusage	ru;
+	double		clk, total;
+	int		i, resumed = 0;
+
+	server_ns = 0;
+	clk = clock_cost();
+	for (i = 0; i < opt.n; i++)
+		resumed += one(cctx, s, sess);
+	getrusage(RUSAGE_SELF, &ru);
+	total = ru.ru_utime.tv_sec * 1e6 + ru.ru_utime.tv_usec +
+	    ru.ru_stime.tv_sec * 1e6 + ru.ru_stime.tv_usec;
+	printf("requests=%d resumed=%d verify=%s groups=%s body=%zu "
+	    "server_us=%.1f clock_us=%.2f process_us=%.1f\n", opt.n, resumed,
+	    opt.noverify ? "none" : "peer", opt.groups ? opt.groups :
+	    "default", opt.body, (server_ns / opt.n - 2 * clk) / 1000,
+	    2 * clk / 1000, total / (opt.n + 20));
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct server	 s;
-	struct rusage	 ru;
 	SSL_CTX		*cctx;
 	SSL_SESSION	*sess = NULL;
-	double		 clk, total;
-	int		 ch, i, resumed = 0;
+	int		 ch, i;
 
 	while ((ch = getopt(argc, argv, "b:g:in:rV")) != -1) {
 		switch (ch) {
@@ -336,22 +355,10 @@ main(int argc, char *argv[])
 	/* warm up: first-use fetches and caches are not per request */
 	for (i = 0; i < 20; i++)
 		one(cctx, &s, &sess);
-	if (opt.idle) {
+	if (opt.idle)
 		idle(cctx);
-		return 0;
-	}
-	server_ns = 0;
-	clk = clock_cost();
-	for (i = 0; i < opt.n; i++)
-		resumed += one(cctx, &s, &sess);
-	getrusage(RUSAGE_SELF, &ru);
-	total = ru.ru_utime.tv_sec * 1e6 + ru.ru_utime.tv_usec +
-	    ru.ru_stime.tv_sec * 1e6 + ru.ru_stime.tv_usec;
-	printf("requests=%d resumed=%d verify=%s groups=%s body=%zu "
-	    "server_us=%.1f clock_us=%.2f process_us=%.1f\n", opt.n, resumed,
-	    opt.noverify ? "none" : "peer", opt.groups ? opt.groups :
-	    "default", opt.body, (server_ns / opt.n - 2 * clk) / 1000,
-	    2 * clk / 1000, total / (opt.n + 20));
+	else
+		timed(cctx, &s, &sess);
 	SSL_free(s.ssl);
 	SSL_SESSION_free(sess);
 	SSL_CTX_free(cctx);
