@@ -29,14 +29,14 @@ LDFLAGS +=	$(SAN)
 PURE =		src/url.o src/request.o src/config.o src/proxy.o src/limit.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
-		src/sandbox.o
+		src/netbio.o src/sandbox.o
 HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/feed_test tests/unit/log_test tests/unit/proxy_test \
 		tests/unit/limit_test
 STRIKE =	capsule/cgi-bin/strike
-TOOLS =		bench/gemload
+TOOLS =		bench/gemload bench/floor
 
 all: deps
 	@$(MAKE) -s build
@@ -59,6 +59,11 @@ $(STRIKE): src/strike/strike.c
 
 bench/gemload: bench/gemload.c
 	$(CC) $(CFLAGS) -pthread -o $@ bench/gemload.c $(LDFLAGS) -lssl -lcrypto -pthread
+
+# OpenSSL's floor: capsuled's own TLS context, in memory (bench/README.md)
+bench/floor: bench/floor.c src/tls.o src/config.o src/url.o
+	$(CC) $(CFLAGS) -Isrc -o $@ bench/floor.c src/tls.o src/config.o \
+	    src/url.o $(LDFLAGS) $(PKG_LIBS)
 
 tests/unit/url_test: tests/unit/url_test.c src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/url_test.c src/url.o $(LDFLAGS)

@@ -38,6 +38,7 @@
 #include "conn.h"
 #include "limit.h"
 #include "log.h"
+#include "netbio.h"
 #include "proxy.h"
 #include "request.h"
 #include "sandbox.h"
@@ -46,6 +47,7 @@
 #include "url.h"
 
 #define OUTBUF_SIZE	16384	/* one TLS record of header and body */
+#define FILE_OUTBUF	65536	/* a bigger file: a quarter of the read(2)s */
 #define ACCEPT_BATCH	32	/* accepts per wake-up */
 #define WRITE_BURST	16	/* records per turn, so big files share */
 #define STOP_GRACE	10	/* seconds to finish in-flight responses */
@@ -61,6 +63,7 @@ enum conn_state {
 	C_CGI_HEADER,	/* reading and checking a CGI script's header */
 	C_REPLY,	/* writing header and body */
 	C_SHUTDOWN,	/* sending close_notify */
+	C_FLUSH,	/* the last bytes held by netbio are going out */
 	C_LINGER,	/* draining what the client still sends, then close */
 };
 
@@ -81,15 +84,15 @@ struct conn {
 	const struct host_cfg	*host;
 	int			 rootfd;
 
-	char			 req[REQUEST_MAX];
+	char			*req;		/* REQUEST_MAX, once bytes came */
 	size_t			 reqlen;	/* bytes received */
 	size_t			 linelen;	/* request line incl. CRLF */
 
 	int			 status;	/* 0 until conn_reply */
 	unsigned long long	 sent;
 
-	char			*out;		/* OUTBUF_SIZE: pending bytes */
-	size_t			 outlen, outoff;
+	char			*out;		/* pending bytes */
+	size_t			 outcap, outlen, outoff;
 	int			 bodyfd;	/* -1 when none */
 	off_t			 bodyleft;
 	char			*mem;		/* generated body */
@@ -190,12 +193,24 @@ conn_wait_fd(struct conn *c, int fd, short what, long left)
 	event_add(&c->ev, &tv);
 }
 
+/*
+ * What netbio holds goes out before any wait: the client may be waiting
+ * for it.  0 when the socket is full and the rest must wait for it.
+ */
+static int
+conn_flush(struct conn *c)
+{
+	return netbio_flush(SSL_get_wbio(c->ssl), 0) != 0;
+}
+
 /* Wait for the socket to be readable or writable, bounded in time. */
 static void
 conn_wait(struct conn *c, short what)
 {
 	long	left;
 
+	if (!conn_flush(c))
+		what = EV_WRITE;
 	if (c->state <= C_REQUEST)
 		left = (long)cf->request_timeout * 1000 - elapsed_ms(&c->start);
 	else if (c->state == C_LINGER)
@@ -215,6 +230,10 @@ conn_wait_pipe(struct conn *c)
 {
 	long	left = c->cgi_deadline - elapsed_ms(&c->start);
 
+	if (!conn_flush(c)) {
+		conn_wait(c, EV_WRITE);
+		return;
+	}
 	conn_wait_fd(c, c->pipefd, EV_READ,
 	    c->state == C_CGI_HEADER ? left : left + 1000);
 }
@@ -283,6 +302,7 @@ conn_reply(struct conn *c, int status, const char *meta)
 		c->state = C_SHUTDOWN;
 		return;
 	}
+	c->outcap = OUTBUF_SIZE;
 	c->status = status;
 	len = meta_len(meta, URL_MAX);
 	c->out[0] = '0' + status / 10;
@@ -301,12 +321,18 @@ conn_reply(struct conn *c, int status, const char *meta)
 void
 conn_body_fd(struct conn *c, int fd, off_t size)
 {
+	char	*big;
+
 	if (c->status < 20 || c->status > 29 || c->bodyfd != -1) {
 		close(fd);
 		return;
 	}
 	c->bodyfd = fd;
 	c->bodyleft = size;
+	if (size > OUTBUF_SIZE && (big = realloc(c->out, FILE_OUTBUF)) != NULL) {
+		c->out = big;
+		c->outcap = FILE_OUTBUF;
+	}
 }
 
 void
@@ -331,6 +357,7 @@ conn_cgi(struct conn *c, int outfd, int ctlfd, int timeout, long max_output)
 		conn_reply(c, 42, "Out of memory");
 		return;
 	}
+	c->outcap = OUTBUF_SIZE;
 	c->pipefd = outfd;
 	c->ctlfd = ctlfd;
 	c->pipe_left = max_output;
@@ -384,7 +411,7 @@ fill_out(struct conn *c)
 
 	if (c->outoff == c->outlen)
 		c->outoff = c->outlen = 0;
-	room = OUTBUF_SIZE - c->outlen;
+	room = c->outcap - c->outlen;
 	if (room > 0 && c->mem != NULL && c->memoff < c->memlen) {
 		n = c->memlen - c->memoff < room ? c->memlen - c->memoff : room;
 		memcpy(c->out + c->outlen, c->mem + c->memoff, n);
@@ -470,18 +497,25 @@ request_ready(struct conn *c, size_t linelen)
 		conn_reply(c, 51, "Not found");
 }
 
-/* Read until the first CRLF; bytes after it are never looked at. */
+/*
+ * Read until the first CRLF; bytes after it are never looked at.  Into
+ * the worker's buffer first: a connection that sends nothing (10,000 of
+ * them, say) then holds no request buffer of its own.
+ */
 static int
 read_request(struct conn *c)
 {
-	ssize_t	end;
-	int	r;
+	static char	buf[REQUEST_MAX];
+	ssize_t		end;
+	int		r;
 
 	for (;;) {
-		r = SSL_read(c->ssl, c->req + c->reqlen,
-		    sizeof(c->req) - c->reqlen);
+		r = SSL_read(c->ssl, buf, (int)(REQUEST_MAX - c->reqlen));
 		if (r <= 0)
 			return ssl_wait(c, r);
+		if (c->req == NULL && (c->req = malloc(REQUEST_MAX)) == NULL)
+			return -1;
+		memcpy(c->req + c->reqlen, buf, r);
 		c->reqlen += r;
 		end = request_find_end(c->req, c->reqlen);
 		if (end > 0) {
@@ -573,6 +607,13 @@ write_reply(struct conn *c)
 			conn_wait_pipe(c);	/* the script has more to say */
 			return 0;
 		}
+		/*
+		 * A file's records leave in full-sized segments (64 KB on
+		 * lo) instead of one each, pushed by the burst's last write
+		 * or the close; a script's output goes as it comes.
+		 */
+		netbio_more(SSL_get_wbio(c->ssl), c->pipefd == -1 &&
+		    burst < WRITE_BURST - 1);
 		r = SSL_write(c->ssl, c->out + c->outoff,
 		    (int)(c->outlen - c->outoff));
 		if (r <= 0)
@@ -593,9 +634,18 @@ static void
 conn_finish(struct conn *c)
 {
 	char	buf[4096];
-	int	pending = 0;
+	int	pending = 0, r;
 
 	if (c->state != C_LINGER) {
+		c->state = C_FLUSH;
+		if ((r = netbio_flush(SSL_get_wbio(c->ssl), 1)) == 0) {
+			conn_wait(c, EV_WRITE);
+			return;
+		}
+		if (r == -1) {
+			conn_close(c);
+			return;
+		}
 		if (ioctl(c->fd, FIONREAD, &pending) == -1 || pending == 0) {
 			conn_close(c);
 			return;
@@ -746,6 +796,7 @@ conn_step(struct conn *c)
 			}
 			conn_finish(c);
 			return;
+		case C_FLUSH:
 		case C_LINGER:
 			conn_finish(c);
 			return;
@@ -777,6 +828,7 @@ conn_close(struct conn *c)
 	cgi_end(c);
 	free(c->mem);
 	free(c->out);
+	free(c->req);
 	limits_close(limits, c->lslot);
 	free(c);
 	nconns--;
@@ -844,7 +896,8 @@ static void
 conn_new(int fd, size_t li, const struct sockaddr_storage *ss, socklen_t sslen)
 {
 	struct conn		*c;
-	int			 one = 1, slot = LIMIT_UNTRACKED;
+	BIO			*bio = NULL;
+	int			 slot = LIMIT_UNTRACKED;
 
 	/* behind a balancer the client is known from the PROXY header */
 	if (!listeners[li].proxy && (slot = admit((const struct sockaddr *)ss,
@@ -854,7 +907,7 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss, socklen_t sslen)
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->ssl = SSL_new(tls->ctx[0])) == NULL ||
-	    SSL_set_fd(c->ssl, fd) != 1) {
+	    (bio = netbio_new(fd)) == NULL) {
 		if (c != NULL)
 			SSL_free(c->ssl);
 		free(c);
@@ -862,8 +915,7 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss, socklen_t sslen)
 		limits_close(limits, slot);
 		return;
 	}
-	/* header and small bodies leave in one segment; no Nagle wait */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	SSL_set_bio(c->ssl, bio, bio);
 	SSL_set_accept_state(c->ssl);
 	/* set now: a connection can fail (and be closed) before any wait */
 	event_set(&c->ev, fd, EV_READ, conn_event, c);
@@ -1155,6 +1207,12 @@ bind_one(const struct listen_addr *la, char *err, size_t errlen)
 	if (fd == -1)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/*
+	 * No Nagle wait for what netbio sends (it coalesces already).  Set
+	 * here, the accepted sockets inherit it (Linux, the BSDs): one
+	 * setsockopt(2) per connection fewer.
+	 */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (la->ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)&la->ss, la->sslen) == -1 ||

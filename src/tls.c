@@ -395,6 +395,14 @@ host_ctx(const struct host_cfg *h, char *err, size_t errlen)
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+#ifdef SSL_MODE_NO_AUTO_CHAIN
+	/*
+	 * The chain is what the certificate file holds.  Otherwise OpenSSL
+	 * tries to build one from the (empty) store on every handshake:
+	 * X509_STORE_CTX_new, X509_verify_cert, free, to add nothing.
+	 */
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+#endif
 	/* whole records per read(2), not a header and then a body */
 	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

@@ -4,10 +4,12 @@ files and directories, directory rules, MIME types.  Through the real
 daemon over TLS.
 """
 import hashlib
+import socket
 import time
 from urllib.parse import quote
 
 import pytest
+from conftest import client_context, read_response
 
 
 def test_missing_file_is_51(server):
@@ -117,6 +119,27 @@ def test_unicode_name_sent_as_utf8_iri_is_served(server):
 def test_3mb_binary_arrives_byte_for_byte(server, capsule_dir):
     r = server.get("/big.bin")
     want = (capsule_dir / "big.bin").read_bytes()
+    assert r.status == 20
+    assert hashlib.sha256(r.body).digest() == hashlib.sha256(want).digest()
+    assert r.close_notify
+
+
+@pytest.mark.parametrize("path", ["/big.bin", "/hello.txt"])
+def test_a_reader_that_lags_gets_every_byte_and_close_notify(server,
+                                                             capsule_dir,
+                                                             path):
+    # a small window and a pause: the server's socket fills, and what
+    # it holds back to send in one segment must wait, not be lost
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(10)
+    raw.connect(("127.0.0.1", server.port))
+    with client_context().wrap_socket(raw, server_hostname="localhost",
+                                      suppress_ragged_eofs=False) as s:
+        s.sendall(server.url(path).encode() + b"\r\n")
+        time.sleep(1)
+        r = read_response(s)
+    want = (capsule_dir / path.lstrip("/")).read_bytes()
     assert r.status == 20
     assert hashlib.sha256(r.body).digest() == hashlib.sha256(want).digest()
     assert r.close_notify
