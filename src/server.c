@@ -1289,6 +1289,9 @@ server_slot_claim(void)
 
 	for (i = 0; shared != NULL && i < SHARED_SLOTS; i++)
 		if (atomic_load(&shared[i].pid) == 0) {
+			/* room: a worker still starting will have some */
+			atomic_store(&shared[i].conns, 0);
+			atomic_store(&shared[i].room, 1);
 			atomic_store(&shared[i].pid, -1);
 			return i;
 		}

@@ -32,6 +32,15 @@ def get(s, path="/hello.txt", src="127.0.0.1"):
         return read_response(c)
 
 
+def both_workers_up(s):
+    """Both workers started (wait_ready needs only one to answer)."""
+    deadline = time.time() + 5
+    while len(s.worker_pids()) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    return s
+
+
 def closed_at_once(port, src="127.0.0.1", within=1.0):
     """The server closes this connection without waiting for anything."""
     t = time.time()
@@ -91,8 +100,9 @@ def test_max_per_client_closes_the_extra_connection_at_once(make_server):
 
 
 def test_every_worker_full_closes_new_connections_at_once(make_server):
-    s = make_server(workers=2, request_timeout=10,
-                    server_extra="max_connections = 5").start()
+    s = both_workers_up(make_server(
+        workers=2, request_timeout=10,
+        server_extra="max_connections = 5").start())
     held = [connect(s.port, f"127.0.0.{10 + i}") for i in range(10)]
     try:
         time.sleep(0.5)
@@ -107,8 +117,9 @@ def test_every_worker_full_closes_new_connections_at_once(make_server):
 
 
 def test_one_full_worker_leaves_connections_to_the_other(make_server):
-    s = make_server(workers=2, request_timeout=10,
-                    server_extra="max_connections = 5").start()
+    s = both_workers_up(make_server(
+        workers=2, request_timeout=10,
+        server_extra="max_connections = 5").start())
     held = [connect(s.port, f"127.0.0.{10 + i}") for i in range(6)]
     try:
         time.sleep(0.5)
@@ -121,8 +132,9 @@ def test_one_full_worker_leaves_connections_to_the_other(make_server):
 
 
 def test_max_connections_total_caps_all_workers_together(make_server):
-    s = make_server(workers=2, request_timeout=10,
-                    server_extra="max_connections_total = 3").start()
+    s = both_workers_up(make_server(
+        workers=2, request_timeout=10,
+        server_extra="max_connections_total = 3").start())
     held = [connect(s.port, f"127.0.0.{10 + i}") for i in range(3)]
     try:
         time.sleep(0.5)
