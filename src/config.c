@@ -670,8 +670,12 @@ check_sections(struct parse *p, const char *text, int *line)
 	size_t		 n;
 
 	for (*line = 1; *s != '\0'; (*line)++) {
-		s += strspn(s, " \t");
 		e = strchr(s, '\n');
+		/* inih would cut a longer line in two and misread the rest */
+		if ((e ? (size_t)(e - s) : strlen(s)) > CONFIG_LINE_MAX)
+			return fail(p, "line longer than %d bytes",
+			    CONFIG_LINE_MAX), -1;
+		s += strspn(s, " \t");
 		if (*s == '[') {
 			n = strcspn(s + 1, "]\n");
 			if (s[1 + n] != ']' || n >= sizeof(name))

@@ -15,6 +15,7 @@
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_FEEDS	16
 #define CONFIG_ERR_MAX		(PATH_MAX + 256)
+#define CONFIG_LINE_MAX		198	/* inih's default buffer, CR LF aside */
 
 struct listen_addr {
 	struct sockaddr_storage	ss;

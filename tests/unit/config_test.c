@@ -104,6 +104,12 @@ static const struct {
 	  "unterminated header" },
 	{ "[server]\njust words\n" HOST, "test.ini:2: syntax error",
 	  "a line without =" },
+	{ "[server]\naccess_log = /var/log/"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "\n" HOST, "test.ini:2: line longer than 198 bytes",
+	  "a line inih would cut in two is refused where it is" },
 };
 
 static void
