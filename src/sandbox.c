@@ -1,25 +1,14 @@
 /*
  * sandbox.c: privilege drop, chroot, Landlock, pledge and unveil.
  *
- * What each process may do once set up:
- *
- *   parent   (root, if started so) re-reads the config and certificates
- *            on SIGHUP, binds new sockets, writes generated certificates
- *            and logs, forks and signals workers.  OpenBSD: pledge
- *            "stdio rpath wpath cpath fattr flock inet proc id getpw
- *            unveil recvfd" when no chroot is configured (pledge forbids
- *            chroot(2), which the workers need after fork).  No unveil:
- *            a reload may name any path.
- *   worker   chroot (when set), then the user's uid and gid with no
- *            supplementary groups and no way back to root, not dumpable
- *            (no core files or ptrace to take the keys from).
- *            Linux: PR_SET_NO_NEW_PRIVS, and Landlock (when the kernel
- *            has it): read files and directories beneath the host roots,
- *            nothing else on the file system (no write, no exec), no TCP
- *            bind or connect, no signals or abstract sockets outside.
- *            Already open descriptors (listening sockets, the access
- *            log) keep working.  OpenBSD: unveil each root "r", then
- *            pledge "stdio rpath inet recvfd".
+ * The parent (root, if started so) keeps what a reload needs; workers
+ * and the CGI runner give up everything else after fork: chroot (when
+ * set), the user's uid and gid with no other groups and no way back,
+ * not dumpable, and then Landlock and PR_SET_NO_NEW_PRIVS (Linux) or
+ * unveil and pledge (OpenBSD).  Descriptors opened before (listening
+ * sockets, roots, the access log) keep working.  The table of what each
+ * process may do, and why, is in DESIGN.md ("Sandbox: what each process
+ * may do"); keep the two in step.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -515,6 +504,35 @@ fail:
 	log_warnx("unveil %s: %s", paths[i], strerror(errno));
 	return -1;
 }
+
+/*
+ * What execve(2) opens for a script while the runner's unveil still
+ * holds (inside the chroot, if any): ld.so and its hints for a
+ * dynamically linked program (the OpenBSD regress tests unveil the
+ * libraries too), and the program directories for "#!" interpreters.
+ * exec drops unveil, so the running script needs nothing more from here.
+ * A path missing in a chroot is skipped.
+ */
+static int
+unveil_exec(void)
+{
+	static const char *const rules[][2] = {
+		{ "/usr/libexec/ld.so", "r" }, { "/var/run/ld.so.hints", "r" },
+		{ "/usr/lib", "r" }, { "/usr/local/lib", "r" },
+		{ "/bin", "rx" }, { "/sbin", "rx" }, { "/usr/bin", "rx" },
+		{ "/usr/sbin", "rx" }, { "/usr/local/bin", "rx" },
+		{ "/dev/null", "r" },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		if (unveil(rules[i][0], rules[i][1]) == -1 && errno != ENOENT) {
+			log_warnx("unveil %s: %s", rules[i][0],
+			    strerror(errno));
+			return -1;
+		}
+	return 0;
+}
 #endif
 
 int
@@ -557,8 +575,8 @@ sandbox_runner(const struct config *cf, const struct sandbox *sb,
 	if ((paths = jail_paths(cf)) == NULL ||
 	    enter(cf, sb, "CGI runner") == -1)
 		return -1;
-	if (unveil_roots(cf, paths, 1) == -1 ||
-	    unveil("/dev/null", "r") == -1 || unveil(NULL, NULL) == -1 ||
+	if (unveil_roots(cf, paths, 1) == -1 || unveil_exec() == -1 ||
+	    unveil(NULL, NULL) == -1 ||
 	    pledge("stdio rpath proc exec recvfd", NULL) == -1) {
 		log_warnx("CGI runner: unveil or pledge: %s", strerror(errno));
 		return -1;
