@@ -38,14 +38,11 @@ log_facility(int fac)
 int
 log_open_access(const struct config *cf, char *err, size_t errlen)
 {
-	int	fd;
+	int	fd = -1;
 
-	access_target = cf->access_log;
-	if (cf->access_log != ACCESS_FILE)
-		return 0;
-	fd = open(cf->access_log_file, O_WRONLY | O_APPEND | O_CREAT |
-	    O_CLOEXEC, 0640);
-	if (fd == -1) {
+	/* a failed reload leaves the running target and file as they were */
+	if (cf->access_log == ACCESS_FILE && (fd = open(cf->access_log_file,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) == -1) {
 		snprintf(err, errlen, "%s: access_log %s: %s", cf->file,
 		    cf->access_log_file, strerror(errno));
 		return -1;
@@ -53,6 +50,7 @@ log_open_access(const struct config *cf, char *err, size_t errlen)
 	if (access_fd != -1)
 		close(access_fd);
 	access_fd = fd;
+	access_target = cf->access_log;
 	return 0;
 }
 

@@ -60,7 +60,11 @@ struct generation {
 };
 
 static struct generation	*gen;
-static pid_t			 draining[4 * MAX_WORKERS];	/* old workers */
+/* old workers, and old CGI runners (which end once their workers have) */
+static struct {
+	pid_t	pid;
+	int	runner;
+} draining[4 * MAX_WORKERS];
 static volatile sig_atomic_t	 got_hup, got_term, got_chld, got_usr1,
 				 got_alrm;
 static int			 pidfd = -1;	/* locked while we run */
@@ -105,25 +109,44 @@ worker_count(const struct config *cf)
 	return n > MAX_WORKERS ? MAX_WORKERS : (int)n;
 }
 
+/*
+ * Close the parent's copies of a generation's descriptors: its listening
+ * sockets (but those keep shares after a reload), roots and the runner's
+ * socket.  Its processes hold their own copies; done before a new
+ * generation forks, it keeps them out of the new processes, which would
+ * otherwise hold an old port open, a root outside a new chroot, and the
+ * old runner's socket (so that runner would never see its workers go).
+ */
 static void
-gen_free(struct generation *g, const struct generation *keep)
+gen_close_fds(struct generation *g, const struct generation *keep)
 {
 	size_t	i, j;
 	int	shared;
 
-	if (g == NULL)
-		return;
 	for (i = 0; i < g->cf.nlisten; i++) {
 		shared = 0;
 		for (j = 0; keep != NULL && j < keep->cf.nlisten; j++)
 			shared |= keep->listenfds[j] == g->listenfds[i];
-		if (!shared)
+		if (!shared && g->listenfds[i] != -1)
 			close(g->listenfds[i]);
+		g->listenfds[i] = -1;
 	}
 	for (i = 0; g->rootfds != NULL && i < g->cf.nhosts; i++)
-		close(g->rootfds[i]);
+		if (g->rootfds[i] != -1) {
+			close(g->rootfds[i]);
+			g->rootfds[i] = -1;
+		}
 	if (g->cgi_sock != -1)
 		close(g->cgi_sock);	/* the runner ends with its workers */
+	g->cgi_sock = -1;
+}
+
+static void
+gen_free(struct generation *g, const struct generation *keep)
+{
+	if (g == NULL)
+		return;
+	gen_close_fds(g, keep);
 	free(g->rootfds);
 	tls_free(&g->tls);
 	config_free(&g->cf);
@@ -265,6 +288,7 @@ gen_load(const char *path, int check_only, const struct generation *old,
     char *err, size_t errlen)
 {
 	struct generation	*g;
+	size_t			 i;
 	int			 missing;
 
 	if ((g = calloc(1, sizeof(*g))) == NULL) {
@@ -282,8 +306,13 @@ gen_load(const char *path, int check_only, const struct generation *old,
 		free(g);
 		return NULL;
 	}
+	if ((g->rootfds = calloc(g->cf.nhosts, sizeof(int))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < g->cf.nhosts; i++)
+		g->rootfds[i] = -1;	/* server_open_roots: -1 when closed */
 	if (sandbox_prepare(&g->cf, &g->sb, err, errlen) == -1 ||
-	    (g->rootfds = calloc(g->cf.nhosts, sizeof(int))) == NULL ||
 	    (missing = gen_certs(g, check_only, err, errlen)) == -1 ||
 	    (missing == 0 && tls_setup(&g->cf, &g->tls, err, errlen) == -1) ||
 	    server_open_roots(&g->cf, g->rootfds, err, errlen) == -1)
@@ -294,16 +323,14 @@ gen_load(const char *path, int check_only, const struct generation *old,
 	    old ? old->listenfds : NULL, err, errlen) == -1)
 		goto fail;
 	if (log_open_access(&g->cf, err, errlen) == -1) {
-		g->cf.nlisten = 0;	/* fds owned by old or closed below */
-		goto fail;
+		gen_free(g, old);	/* closes what was bound just now */
+		return NULL;
 	}
 	g->nworkers = worker_count(&g->cf);
 	server_fd_limit(&g->cf);
 	return g;
 fail:
-	free(g->rootfds);
-	g->rootfds = NULL;
-	g->cf.nlisten = 0;
+	g->cf.nlisten = 0;	/* none bound, or server_bind closed its own */
 	gen_free(g, NULL);
 	return NULL;
 }
@@ -353,6 +380,8 @@ spawn_runner(struct generation *g)
 	if (g->runner == 0) {
 		proc_title("cgi");
 		close(sv[0]);
+		if (pidfd != -1)
+			close(pidfd);	/* as in spawn: the lock stays here */
 		for (i = 0; i < g->cf.nlisten; i++)
 			close(g->listenfds[i]);
 		if (sandbox_runner(&g->cf, &g->sb, g->rootfds) == -1)
@@ -415,13 +444,14 @@ spawn_all(struct generation *g)
 }
 
 static void
-drain_add(pid_t pid)
+drain_add(pid_t pid, int runner)
 {
 	size_t	i;
 
 	for (i = 0; i < sizeof(draining) / sizeof(draining[0]); i++)
-		if (draining[i] == 0) {
-			draining[i] = pid;
+		if (draining[i].pid == 0) {
+			draining[i].pid = pid;
+			draining[i].runner = runner;
 			return;
 		}
 }
@@ -449,7 +479,7 @@ renew_workers(struct generation *g)
 	for (i = 0; i < g->nworkers; i++) {
 		if (g->pids[i] > 0) {
 			kill(g->pids[i], SIGTERM);
-			drain_add(g->pids[i]);
+			drain_add(g->pids[i], 0);
 			g->pids[i] = 0;
 		}
 		spawn(g, i);
@@ -465,14 +495,16 @@ retire(struct generation *g, int sig)
 	signal_workers(g, sig);
 	for (i = 0; i < g->nworkers; i++)
 		if (g->pids[i] > 0) {
-			drain_add(g->pids[i]);
+			drain_add(g->pids[i], 0);
 			g->pids[i] = 0;
 		}
-	/* the runner leaves by itself once these workers are gone */
+	/*
+	 * The runner leaves by itself once these workers are gone and it
+	 * has killed their scripts; a signal now would cut short the
+	 * scripts of responses still in flight (kill_all sees to it later).
+	 */
 	if (g->runner > 0) {
-		if (sig == SIGKILL)
-			kill(g->runner, sig);
-		drain_add(g->runner);
+		drain_add(g->runner, 1);
 		g->runner = 0;
 	}
 	if (g->cgi_sock != -1) {
@@ -497,6 +529,7 @@ reload(const char *path)
 		    "start; still using %s", pidpath[0] ? pidpath : "none");
 	log_facility(g->cf.syslog_facility);
 	sandbox_describe(&g->cf, &g->sb);
+	gen_close_fds(gen, g);	/* before the fork: the old processes have theirs */
 	spawn_all(g);
 	retire(gen, SIGTERM);
 	gen_free(gen, g);
@@ -516,8 +549,8 @@ reap(void)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		server_slot_release(pid);
 		for (j = 0; j < sizeof(draining) / sizeof(draining[0]); j++)
-			if (draining[j] == pid)
-				draining[j] = 0;
+			if (draining[j].pid == pid)
+				draining[j].pid = 0;
 		if (pid == gen->runner) {
 			gen->runner = 0;
 			if (!got_term) {
@@ -567,20 +600,31 @@ children_left(void)
 		if (gen->pids[i] > 0)
 			return 1;
 	for (j = 0; j < sizeof(draining) / sizeof(draining[0]); j++)
-		if (draining[j] > 0)
+		if (draining[j].pid > 0)
 			return 1;
 	return 0;
 }
 
+/*
+ * SIGTERM: workers finish their in-flight responses; runners are left to
+ * end with them.  SIGKILL, when that takes too long: workers die at once,
+ * and runners get SIGTERM, on which they kill every script they started
+ * before they go (a SIGKILL would leave the scripts running, orphaned).
+ */
 static void
 kill_all(int sig)
 {
 	size_t	j;
 
 	retire(gen, sig);
-	for (j = 0; j < sizeof(draining) / sizeof(draining[0]); j++)
-		if (draining[j] > 0)
-			kill(draining[j], sig);
+	for (j = 0; j < sizeof(draining) / sizeof(draining[0]); j++) {
+		if (draining[j].pid <= 0)
+			continue;
+		if (!draining[j].runner)
+			kill(draining[j].pid, sig);
+		else if (sig == SIGKILL)
+			kill(draining[j].pid, SIGTERM);
+	}
 }
 
 /*

@@ -46,6 +46,8 @@ static const int		*rootfds;	/* rootfds[i]: cf->hosts[i] */
 static struct job		 jobs[MAX_JOBS];
 static size_t			 njobs;
 static int			 sigpipe_fds[2] = { -1, -1 };
+static volatile sig_atomic_t	 got_term;
+static pid_t			 runner_pid;
 
 static long
 now_ms(void)
@@ -56,13 +58,15 @@ now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* SIGCHLD, and SIGTERM (the parent, stopping: kill the scripts, go) */
 static void
-on_sigchld(int sig)
+on_signal(int sig)
 {
 	int	saved = errno;
 
-	(void)sig;
-	(void)write(sigpipe_fds[1], "c", 1);
+	if (sig == SIGTERM)
+		got_term = 1;
+	(void)write(sigpipe_fds[1], "s", 1);
 	errno = saved;
 }
 
@@ -75,6 +79,26 @@ reap(void)
 		;
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
+}
+
+/*
+ * Before exiting: wait, a second at most, for the scripts just killed,
+ * so none is left a zombie for init (which may not reap, in a
+ * container).  Only a process that left its group is not waited for.
+ */
+static void
+reap_all(void)
+{
+	pid_t	pid;
+	int	tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+			;
+		if (pid == -1 && errno == ECHILD)
+			return;
+		poll(NULL, 0, 10);
+	}
 }
 
 static void
@@ -125,6 +149,11 @@ exec_script(int rootfd, const char *script, char **env, int out)
 	int		 null;
 
 	setsid();
+#ifdef PR_SET_PDEATHSIG
+	/* if the runner is killed outright, the script goes with it */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != runner_pid)
+		_exit(127);
+#endif
 	if (dup2(out, STDOUT_FILENO) == -1)
 		_exit(127);
 	if ((null = open("/dev/null", O_RDONLY)) != -1) {
@@ -203,6 +232,39 @@ bad:
 	close(ctl);
 }
 
+/*
+ * A job's two descriptors (its stdout pipe, its control socket), in one
+ * SCM_RIGHTS message and nothing else; any other shape is closed whole,
+ * so not even a compromised worker can make the runner hoard descriptors.
+ */
+static int
+take_fds(struct msghdr *mh, int fds[2])
+{
+	struct cmsghdr	*cm;
+	size_t		 i, nfd;
+	int		 fd, got = 0, nmsg = 0;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nmsg++;
+		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfd; i++) {
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+			if (got < 2)
+				fds[got++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (nmsg == 1 && got == 2 &&
+	    (mh->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0)
+		return 0;
+	while (got-- > 0)
+		close(fds[got]);
+	return -1;
+}
+
 /* One job from a worker; -1 when every worker has gone. */
 static int
 receive(int sock)
@@ -210,12 +272,11 @@ receive(int sock)
 	char		 msg[RUNNER_MSG_MAX];
 	struct msghdr	 mh;
 	struct iovec	 iov = { msg, sizeof(msg) };
-	struct cmsghdr	*cm;
 	union {
 		struct cmsghdr	hdr;
 		char		buf[CMSG_SPACE(2 * sizeof(int))];
 	} cbuf;
-	int		 fds[2] = { -1, -1 };
+	int		 fds[2];
 	ssize_t		 n;
 
 	memset(&mh, 0, sizeof(mh));
@@ -227,19 +288,8 @@ receive(int sock)
 		return -1;
 	if (n < 0)
 		return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
-	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET &&
-		    cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(fds)))
-			memcpy(fds, CMSG_DATA(cm), sizeof(fds));
-	if (fds[0] == -1 || fds[1] == -1 ||
-	    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-		if (fds[0] != -1)
-			close(fds[0]);
-		if (fds[1] != -1)
-			close(fds[1]);
+	if (take_fds(&mh, fds) == -1)
 		return 0;
-	}
 	job_start(msg, (size_t)n, fds[0], fds[1]);
 	return 0;
 }
@@ -284,9 +334,9 @@ cgi_runner_main(const struct config *config, const int *roots, int sock)
 
 	cf = config;
 	rootfds = roots;
+	runner_pid = getpid();
 	signal(SIGINT, SIG_IGN);	/* the parent stops us via the workers */
 	signal(SIGHUP, SIG_IGN);
-	signal(SIGTERM, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 #ifdef PR_SET_CHILD_SUBREAPER
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -294,13 +344,14 @@ cgi_runner_main(const struct config *config, const int *roots, int sock)
 	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1)
 		_exit(1);
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigchld;
+	sa.sa_handler = on_signal;
 	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
 	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
-	while (open_sock || njobs > 0) {
+	while ((open_sock || njobs > 0) && !got_term) {
 		n = njobs;
 		for (i = 0; i < n; i++) {
 			pfd[i].fd = jobs[i].ctl;
@@ -323,7 +374,7 @@ cgi_runner_main(const struct config *config, const int *roots, int sock)
 	}
 	while (njobs > 0)
 		job_end(njobs - 1);
-	reap();
+	reap_all();
 	sandbox_leak_check();
 	_exit(0);
 }

@@ -1257,8 +1257,10 @@ server_open_roots(const struct config *c, int *fds, char *err, size_t errlen)
 			snprintf(err, errlen, "%s:%d: host %s: root %s: %s",
 			    c->file, c->hosts[i].line, c->hosts[i].name,
 			    c->hosts[i].root, strerror(errno));
-			while (i-- > 0)
+			while (i-- > 0) {
 				close(fds[i]);
+				fds[i] = -1;
+			}
 			return -1;
 		}
 	}

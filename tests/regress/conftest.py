@@ -29,6 +29,16 @@ ROOT = Path(__file__).resolve().parents[2]
 CAPSULED = ROOT / "capsuled"
 
 
+def wait_for(cond, timeout=5):
+    """Poll cond every 50 ms until it holds or timeout seconds pass."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
 def free_port(family=socket.AF_INET, addr="127.0.0.1"):
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.bind((addr, 0))

@@ -16,21 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CAPSULED, free_port, gemini, read_response, tls_connect
+from conftest import (CAPSULED, free_port, gemini, read_response,
+                      tls_connect, wait_for)
 
 
 def run(conf, *flags, timeout=30):
     return subprocess.run([str(CAPSULED), *flags, "-c", str(conf)],
                           capture_output=True, text=True, timeout=timeout)
-
-
-def wait_for(cond, timeout=5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 def alive(pid):
