@@ -123,6 +123,10 @@ lint:
 	    $(LINT_DEFS) -I src src src/strike bench
 	clang-tidy --quiet src/*.c src/strike/*.c bench/*.c -- -std=c11 \
 	    $(LINT_DEFS) $(PKG_CFLAGS) -Isrc
+	@# the OpenBSD branches, compiled for syntax and types only
+	for f in `grep -l __OpenBSD__ src/*.c`; do \
+	    $(CC) -fsyntax-only $(CFLAGS) -U__linux__ -D__OpenBSD__ \
+	    -include mk/openbsd.h $$f || exit 1; done
 
 # install and uninstall: POSIX make and sh only, so BSD make runs them
 # too.  The service file goes where this system's init looks (rc.d on
