@@ -33,6 +33,7 @@ struct netbio {
 	char	*buf;		/* HOLD_MAX bytes while anything is held */
 	size_t	 len;
 	int	 more;		/* netbio_more: more records follow at once */
+	int	 err;		/* the socket failed (errno): it stays failed */
 };
 
 static BIO_METHOD	*method;
@@ -40,12 +41,29 @@ static BIO_METHOD	*method;
 static int
 retry(BIO *b, int write)
 {
+	struct netbio	*nb = BIO_get_data(b);
+
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
 		if (write)
 			BIO_set_retry_write(b);
 		else
 			BIO_set_retry_read(b);
-	}
+	} else
+		nb->err = errno;
+	return -1;
+}
+
+/*
+ * A socket that failed once (the client reset it) fails every call from
+ * then on, held data or not: a small write would otherwise be held again
+ * and "succeed", and the worker would go on feeding a client that is gone
+ * (a CGI script would run to its timeout).
+ */
+static int
+failed(BIO *b, struct netbio *nb)
+{
+	BIO_clear_retry_flags(b);
+	errno = nb->err;
 	return -1;
 }
 
@@ -126,6 +144,8 @@ nb_write(BIO *b, const char *data, int len)
 	struct netbio	*nb = BIO_get_data(b);
 
 	BIO_clear_retry_flags(b);
+	if (nb->err)
+		return failed(b, nb);
 	if (len <= 0)
 		return 0;
 	if ((nb->len > 0 || len < DIRECT_MIN) &&
@@ -141,6 +161,8 @@ nb_read(BIO *b, char *buf, int len)
 	ssize_t		 n;
 
 	BIO_clear_retry_flags(b);
+	if (nb->err)
+		return failed(b, nb);
 	if (len <= 0)
 		return 0;
 	/*
@@ -246,6 +268,8 @@ netbio_flush(BIO *b, int last)
 	struct netbio	*nb = BIO_get_data(b);
 	ssize_t		 n;
 
+	if (nb->err)
+		return -1;
 	if (nb->len == 0)
 		return 1;
 	/*
@@ -255,6 +279,7 @@ netbio_flush(BIO *b, int last)
 	if ((n = send(nb->fd, nb->buf, nb->len, send_flags(last))) == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return 0;
+		nb->err = errno;
 		drop(nb);
 		return -1;
 	}

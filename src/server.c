@@ -195,21 +195,26 @@ conn_wait_fd(struct conn *c, int fd, short what, long left)
 
 /*
  * What netbio holds goes out before any wait: the client may be waiting
- * for it.  0 when the socket is full and the rest must wait for it.
+ * for it.  1 when it went, 0 when the socket is full and the rest must
+ * wait for it, -1 when the client is gone.
  */
 static int
 conn_flush(struct conn *c)
 {
-	return netbio_flush(SSL_get_wbio(c->ssl), 0) != 0;
+	return netbio_flush(SSL_get_wbio(c->ssl), 0);
 }
 
-/* Wait for the socket to be readable or writable, bounded in time. */
+/*
+ * Wait for the socket to be readable or writable, bounded in time.  A
+ * client gone (flush -1) is seen by the next step: the socket is
+ * writable at once and every SSL call on it fails from then on.
+ */
 static void
 conn_wait(struct conn *c, short what)
 {
 	long	left;
 
-	if (!conn_flush(c))
+	if (conn_flush(c) != 1)
 		what = EV_WRITE;
 	if (c->state <= C_REQUEST)
 		left = (long)cf->request_timeout * 1000 - elapsed_ms(&c->start);
@@ -223,19 +228,23 @@ conn_wait(struct conn *c, short what)
 /*
  * Wait for the script's output.  The runner kills it at the deadline,
  * which ends the pipe; the second of grace only guards against a runner
- * that cannot.
+ * that cannot.  -1 when the client has gone: the caller closes, and the
+ * runner kills the script.
  */
-static void
+static int
 conn_wait_pipe(struct conn *c)
 {
 	long	left = c->cgi_deadline - elapsed_ms(&c->start);
+	int	r;
 
-	if (!conn_flush(c)) {
-		conn_wait(c, EV_WRITE);
-		return;
+	if ((r = conn_flush(c)) != 1) {
+		if (r == 0)
+			conn_wait(c, EV_WRITE);
+		return r;
 	}
 	conn_wait_fd(c, c->pipefd, EV_READ,
 	    c->state == C_CGI_HEADER ? left : left + 1000);
+	return 0;
 }
 
 const struct conn_info *
@@ -557,7 +566,8 @@ cgi_header_done(struct conn *c, int end, int status, const char *meta,
 	return 1;
 }
 
-/* Read the script's header line and check it before replying. */
+/* Read the script's header line and check it before replying; 1 when
+ * done, 0 waiting for more, -1 when the client has gone. */
 static int
 read_cgi_header(struct conn *c)
 {
@@ -582,10 +592,8 @@ read_cgi_header(struct conn *c)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN) {
-			conn_wait_pipe(c);
-			return 0;
-		}
+		if (n < 0 && errno == EAGAIN)
+			return conn_wait_pipe(c);
 		end = -1;
 		why = c->hdrlen ? "CGI script ended inside its header" :
 		    "CGI script ended without output";
@@ -604,8 +612,7 @@ write_reply(struct conn *c)
 		if (fill_out(c) == 0) {
 			if (c->pipefd == -1)
 				return 1;
-			conn_wait_pipe(c);	/* the script has more to say */
-			return 0;
+			return conn_wait_pipe(c);  /* the script has more */
 		}
 		/*
 		 * A file's records leave in full-sized segments (64 KB on
@@ -778,7 +785,9 @@ conn_step(struct conn *c)
 				return;
 			break;
 		case C_CGI_HEADER:
-			if (read_cgi_header(c) != 1)
+			if ((r = read_cgi_header(c)) == -1)
+				conn_close(c);
+			if (r != 1)
 				return;
 			break;
 		case C_REPLY:
