@@ -51,7 +51,8 @@
 #define ACCEPT_BATCH	32	/* accepts per wake-up */
 #define WRITE_BURST	16	/* records per turn, so big files share */
 #define STOP_GRACE	10	/* seconds to finish in-flight responses */
-#define LINGER_SECS	2	/* draining unread input before close */
+#define LINGER_SECS	2	/* draining unread input before close, */
+#define LINGER_MAX	65536	/* at most this, all told */
 #define ADDR_MAX	(INET6_ADDRSTRLEN + 1)
 #define SHARED_SLOTS	1280	/* workers and draining workers, at most */
 #define REFUSED_REPORT	10	/* seconds between "refused" log lines */
@@ -104,6 +105,8 @@ struct conn {
 	size_t			 hdrlen;	/* CGI header bytes read */
 	int			 has_client_cert;
 	unsigned char		 client_hash[32];
+	long			 linger_end;	/* ms after start, C_LINGER */
+	size_t			 drained;	/* bytes read in C_LINGER */
 };
 
 /* Where a CGI header is read, clear of the header conn_reply writes. */
@@ -219,7 +222,7 @@ conn_wait(struct conn *c, short what)
 	if (c->state <= C_REQUEST)
 		left = (long)cf->request_timeout * 1000 - elapsed_ms(&c->start);
 	else if (c->state == C_LINGER)
-		left = (long)LINGER_SECS * 1000;
+		left = c->linger_end - elapsed_ms(&c->start);
 	else
 		left = (long)cf->write_timeout * 1000;
 	conn_wait_fd(c, c->fd, what, left);
@@ -659,11 +662,16 @@ conn_finish(struct conn *c)
 		}
 		shutdown(c->fd, SHUT_WR);
 		c->state = C_LINGER;
+		c->linger_end = elapsed_ms(&c->start) + LINGER_SECS * 1000L;
 	}
-	for (;;) {
+	/* one limit for the whole linger: a trickle cannot keep it open */
+	while (c->drained < LINGER_MAX &&
+	    elapsed_ms(&c->start) < c->linger_end) {
 		ssize_t n = read(c->fd, buf, sizeof(buf));
-		if (n > 0)
+		if (n > 0) {
+			c->drained += (size_t)n;
 			continue;
+		}
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 			conn_wait(c, EV_READ);
 			return;
@@ -671,6 +679,7 @@ conn_finish(struct conn *c)
 		conn_close(c);
 		return;
 	}
+	conn_close(c);
 }
 
 static void

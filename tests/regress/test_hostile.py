@@ -428,6 +428,37 @@ def test_a_client_that_never_reads_its_response(hostile):
     survives(hostile, attack)
 
 
+def test_a_client_trickling_after_its_response_is_cut_off(hostile):
+    # bytes after the request line make the server linger (drain, then
+    # close: a close with unread input would reset the response away);
+    # the linger has one time limit in all, not one per byte that comes
+    def attack():
+        fds = fd_total(hostile)
+        c = tls_connect(hostile.port)
+        raw = socket.fromfd(c.fileno(), socket.AF_INET, socket.SOCK_STREAM)
+        c.sendall(hostile.url("/big.bin").encode() + b"\r\n")
+        raw.send(b"not TLS, and unread")    # while the reply goes out
+        assert read_response(c).status == 20
+        stop = threading.Event()
+
+        def trickle():
+            while not stop.wait(0.5):
+                try:
+                    raw.send(b"x")
+                except OSError:
+                    return
+        t = threading.Thread(target=trickle)
+        t.start()
+        try:
+            server_gives_up(hostile, fds, 2 + 3)
+        finally:
+            stop.set()
+            t.join()
+            raw.close()
+            c.close()
+    survives(hostile, attack)
+
+
 def test_1gb_sparse_file_to_a_client_that_stops_reading(hostile):
     def attack():
         fds = fd_total(hostile)
