@@ -128,6 +128,14 @@ fs_open(int rootfd, const char *path, struct stat *st)
 }
 
 int
+fs_missing(int err)
+{
+	return err == ENOENT || err == ENOTDIR || err == ELOOP ||
+	    err == EXDEV || err == ENAMETOOLONG || err == EACCES ||
+	    err == EPERM;
+}
+
+int
 fs_open_in(int dirfd, const char *name, struct stat *st)
 {
 	int	fd;

@@ -21,6 +21,13 @@ int	fs_open(int rootfd, const char *path, struct stat *st);
 int	fs_open_in(int dirfd, const char *name, struct stat *st);
 
 /*
+ * After fs_open or fs_open_in failed: 1 when errno means there is nothing
+ * there for a client (51), 0 when it is the server's trouble (out of
+ * descriptors or memory, an I/O error: 40, and logged).
+ */
+int	fs_missing(int err);
+
+/*
  * A gemtext listing of the open directory dirfd (not consumed), shown
  * as urlpath.  Names starting with '.' are left out; links are
  * percent-encoded; sorted by name.  *out is malloc'd.  0 or -1.

@@ -123,6 +123,18 @@ not_found(struct conn *c)
 	return 1;
 }
 
+/* An open under the root failed (errno): 51, or 40 when it is ours. */
+static int
+open_failed(struct conn *c, const char *path)
+{
+	if (fs_missing(errno))
+		return not_found(c);
+	log_warnx("%s: %s: %s", conn_info(c)->host->name, path,
+	    strerror(errno));
+	conn_reply(c, 40, "Temporary failure");
+	return 1;
+}
+
 /* "/dir" -> 31 "/dir/" (the query kept), so relative links work. */
 static int
 redirect_slash(struct conn *c, const struct request *r)
@@ -172,6 +184,8 @@ serve_dir(struct conn *c, const struct request *r, int dirfd)
 	else if ((fd = fs_open_in(dirfd, ci->host->index, &st)) != -1 &&
 	    S_ISREG(st.st_mode))
 		answered = serve_file(c, ci->host->index, fd, &st);
+	else if (fd == -1 && !fs_missing(errno))
+		answered = open_failed(c, path);
 	else {
 		if (fd != -1)
 			close(fd);
@@ -190,7 +204,7 @@ route_file(struct conn *c, const struct request *r)
 	int			 fd;
 
 	if ((fd = fs_open(ci->rootfd, r->url.path, &st)) == -1)
-		return not_found(c);
+		return open_failed(c, r->url.path);
 	if (S_ISDIR(st.st_mode))
 		return serve_dir(c, r, fd);
 	return serve_file(c, r->url.path, fd, &st);
@@ -226,7 +240,7 @@ route_feed(struct conn *c, const struct request *r)
 	if ((f = feed_lookup(ci->host, r->url.path, &atom)) == NULL)
 		return 0;
 	if ((dirfd = fs_open(ci->rootfd, f->dir, &st)) == -1)
-		return 0;
+		return fs_missing(errno) ? 0 : open_failed(c, f->dir);
 	if (!S_ISDIR(st.st_mode) ||
 	    has_file(dirfd, atom ? FEED_ATOM : ci->host->index)) {
 		close(dirfd);

@@ -8,12 +8,14 @@ Clients are told apart by address; the tests connect from 127.0.0.x.
 Limits are per worker, so the servers here mostly run one worker.  The
 start-up probe comes from 127.0.0.1, so rate tests use other addresses.
 """
+import os
 import socket
+import subprocess
 import time
 
 import pytest
 
-from conftest import client_context, read_response
+from conftest import CAPSULED, client_context, read_response
 
 
 C = "127.0.0.5"     # a client for the rate tests
@@ -189,19 +191,23 @@ def test_max_per_client_behind_a_balancer(make_server):
         held.close()
 
 
+def start_with_fd_limit(make_server, limit, **kw):
+    """A one-worker server started under `ulimit -n limit`."""
+    s = make_server(workers=1, request_timeout=10, **kw)
+    s.logfile = open(s.logpath, "ab")
+    s.proc = subprocess.Popen(
+        ["sh", "-c", f'ulimit -n {limit} && exec "$0" -d -c "$1"',
+         str(CAPSULED), str(s.conf)],
+        stdout=s.logfile, stderr=s.logfile, start_new_session=True)
+    s.wait_ready()
+    return s
+
+
 def test_out_of_descriptors_closes_new_connections_at_once(make_server):
     """A hard descriptor limit below max_connections: the worker runs out
     (EMFILE), and then takes connections off the queue and closes them
     rather than leaving them to time out."""
-    import subprocess
-    from conftest import CAPSULED
-    s = make_server(workers=1, request_timeout=10)
-    s.logfile = open(s.logpath, "ab")
-    s.proc = subprocess.Popen(
-        ["sh", "-c", 'ulimit -n 64 && exec "$0" -d -c "$1"',
-         str(CAPSULED), str(s.conf)],
-        stdout=s.logfile, stderr=s.logfile, start_new_session=True)
-    s.wait_ready()
+    s = start_with_fd_limit(make_server, 64)
     assert "needs about 2112 descriptors per worker but the limit is 64" \
         in s.log()
     held = []
@@ -217,3 +223,34 @@ def test_out_of_descriptors_closes_new_connections_at_once(make_server):
             c.close()
     time.sleep(0.5)
     assert get(s, src="127.0.1.2").status == 20, "serving again"
+
+
+def test_out_of_descriptors_for_the_file_is_40_not_51(make_server):
+    """A file that exists but cannot be opened for want of descriptors is
+    the server's trouble: 40 TEMPORARY FAILURE, and logged; 51 NOT FOUND
+    would tell the client it is gone (Gemini protocol specification,
+    status codes)."""
+    s = start_with_fd_limit(make_server, 64)
+    worker, = s.worker_pids()
+    fd_dir = f"/proc/{worker}/fd"
+    try:
+        used = len(os.listdir(fd_dir))
+    except PermissionError:
+        pytest.skip("the worker is not dumpable: needs root to count its fds")
+    # idle connections take all but one descriptor: the request's
+    # connection gets that one, and its file none
+    idle = 64 - used - 1
+    held = [connect(s.port, f"127.0.0.{10 + i}") for i in range(idle)]
+    try:
+        deadline = time.time() + 5
+        while len(os.listdir(fd_dir)) < used + idle:
+            assert time.time() < deadline, "the idle connections in"
+            time.sleep(0.05)
+        r = get(s, "/hello.txt", src="127.0.1.1")
+    finally:
+        for c in held:
+            c.close()
+    assert (r.status, r.meta) == (40, "Temporary failure")
+    assert "/hello.txt: Too many open files" in s.log()
+    time.sleep(0.5)
+    assert get(s, "/hello.txt", src="127.0.1.2").status == 20
