@@ -558,6 +558,12 @@ struct file_id {
 	int		racy;	/* modified just before it was read */
 };
 
+/* A dated file that could not be read: the cache is stale when it changes. */
+struct feed_skip {
+	char		name[NAME_MAX + 1];
+	struct file_id	id;
+};
+
 struct feed_cache {
 	struct feed_cache	*next;
 	char			 host[URL_HOST_MAX + 1];
@@ -569,6 +575,8 @@ struct feed_cache {
 	struct feed_entry	*v;		/* newest first */
 	struct file_id		*ids;
 	size_t			 n;
+	struct feed_skip	*skip;		/* unreadable (mode, EMFILE) */
+	size_t			 nskip;
 	struct buf		 index, atom;	/* made on demand */
 	char			 atom_base[URL_MAX + 1];
 };
@@ -590,8 +598,15 @@ id_set(struct file_id *id, const struct stat *st, time_t now)
 	id->size = st->st_size;
 	id->mtim = st->st_mtim;
 	id->ctim = st->st_ctim;
-	/* also when in the future: a clock was wrong, trust nothing */
-	id->racy = st->st_mtim.tv_sec >= now - FEED_RACY_SEC;
+	/*
+	 * Changed so lately that another change in the same clock tick could
+	 * leave the stat as it is.  Not a time stamp in the future (touch -d,
+	 * or a clock set back since): a change now would give an older, so
+	 * different, one; and such a file would otherwise make every request
+	 * read the directory again, for as long as the date is ahead.
+	 */
+	id->racy = st->st_mtim.tv_sec >= now - FEED_RACY_SEC &&
+	    st->st_mtim.tv_sec <= now + 1;
 }
 
 static int
@@ -621,9 +636,11 @@ cache_clear(struct feed_cache *fc)
 {
 	free(fc->v);
 	free(fc->ids);
+	free(fc->skip);
 	fc->v = NULL;
 	fc->ids = NULL;
-	fc->n = 0;
+	fc->skip = NULL;
+	fc->n = fc->nskip = 0;
 	fc->racy = 1;
 	buf_free(&fc->index);
 	buf_free(&fc->atom);
@@ -662,7 +679,10 @@ cache_slot(const struct host_cfg *h, const struct feed_cfg *f)
 	return fc;
 }
 
-/* Unchanged since it was made: the directory and every entry's stat. */
+/*
+ * Unchanged since it was made: the directory, every entry's stat, and
+ * every file that could not be read then (made readable since?).
+ */
 static int
 cache_fresh(const struct feed_cache *fc, int dirfd, const struct stat *dst)
 {
@@ -675,7 +695,27 @@ cache_fresh(const struct feed_cache *fc, int dirfd, const struct stat *dst)
 		if (fstatat(dirfd, fc->v[i].name, &st, 0) == -1 ||
 		    !id_same(&fc->ids[i], &st))
 			return 0;
+	for (i = 0; i < fc->nskip; i++)
+		if (fstatat(dirfd, fc->skip[i].name, &st, 0) == -1 ||
+		    !id_same(&fc->skip[i].id, &st))
+			return 0;
 	return 1;
+}
+
+/* Remember an unreadable entry; -1 when out of memory. */
+static int
+skip_add(struct feed_skip **skip, size_t *n, const char *name,
+    const struct stat *st, time_t now)
+{
+	struct feed_skip	*ns;
+
+	if ((ns = reallocarray(*skip, *n + 1, sizeof(**skip))) == NULL)
+		return -1;
+	*skip = ns;
+	snprintf(ns[*n].name, sizeof(ns[*n].name), "%s", name);
+	id_set(&ns[*n].id, st, now);
+	(*n)++;
+	return 0;
 }
 
 static int
@@ -743,7 +783,10 @@ fail:
 	return -1;
 }
 
-/* Read the start of a dated file for its title and summary. */
+/*
+ * Read the start of a dated file for its title and summary; -1 with
+ * errno (fs_missing tells a file that is not for us from trouble).
+ */
 static int
 read_entry(int dirfd, const char *name, char *buf, struct feed_entry *e,
     struct file_id *id, time_t now)
@@ -755,12 +798,15 @@ read_entry(int dirfd, const char *name, char *buf, struct feed_entry *e,
 
 	if (!feed_name_date(name, e->date) ||
 	    snprintf(e->name, sizeof(e->name), "%s", name) >=
-	    (int)sizeof(e->name))
+	    (int)sizeof(e->name)) {
+		errno = ENOENT;
 		return -1;
+	}
 	if ((fd = fs_open_in(dirfd, name, &st)) == -1)
 		return -1;
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
+		errno = ENOENT;
 		return -1;
 	}
 	while (len < FEED_READ_MAX &&
@@ -783,9 +829,10 @@ rescan(struct feed_cache *fc, int dirfd, const struct stat *dst)
 {
 	struct feed_entry	*v = NULL, *old;
 	struct file_id		*ids = NULL, *oldid;
+	struct feed_skip	*skip = NULL;
 	struct stat		 st;
 	char			**names, *buf = NULL;
-	size_t			 nnames, i, n = 0, cap;
+	size_t			 nnames, i, n = 0, nskip = 0, cap;
 	time_t			 now = time(NULL);
 	int			 racy = 0;
 
@@ -809,8 +856,17 @@ rescan(struct feed_cache *fc, int dirfd, const struct stat *dst)
 			v[n] = *old;
 			ids[n] = *oldid;
 		} else if (read_entry(dirfd, names[i], buf, &v[n], &ids[n],
-		    now) == -1)
+		    now) == -1) {
+			/* unreadable: again when it changes; trouble: next time */
+			if (!fs_missing(errno))
+				racy = 1;
+			else if (skip_add(&skip, &nskip, names[i], &st,
+			    now) == -1)
+				goto fail;
+			else
+				racy |= skip[nskip - 1].id.racy;
 			continue;
+		}
 		racy |= ids[n++].racy;
 	}
 	free(buf);
@@ -819,12 +875,16 @@ rescan(struct feed_cache *fc, int dirfd, const struct stat *dst)
 	fc->v = v;
 	fc->ids = ids;
 	fc->n = n;
+	fc->skip = skip;
+	fc->nskip = nskip;
 	id_set(&fc->dirid, dst, now);
 	fc->racy = racy || fc->dirid.racy;
 	return 0;
 fail:
 	free(v);
 	free(ids);
+	free(skip);
+	free(buf);
 	names_free(names, nnames);
 	errno = ENOMEM;
 	return -1;

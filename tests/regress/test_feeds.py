@@ -400,6 +400,21 @@ def test_a_dropped_file_appears_without_restart(live):
         assert f.find(A + "entry").find(A + "title").text == "Strike called"
 
 
+def test_a_post_unreadable_at_first_shows_once_it_is_made_readable(live):
+    # an admin copies a post in with the wrong mode, then fixes the mode:
+    # only its ctime changes, not the directory, yet it must show
+    post = live.root / "news" / "2024-08-01-strike-called.gmi"
+    write(post, "# Strike called\n\nMembers voted to strike.\n")
+    post.chmod(0)
+    age(post, PAST)
+    age(live.root / "news", PAST)    # nothing racy: the caches are used
+    for r in all_workers(live, "/news/"):
+        assert post.name not in r.body.decode()
+    post.chmod(0o644)
+    for r in all_workers(live, "/news/"):
+        assert entries(r.body)[0][0] == post.name
+
+
 def test_a_removed_file_disappears_without_restart(live):
     all_workers(live, "/news/")
     all_workers(live, "/news/atom.xml")
