@@ -105,6 +105,7 @@ struct conn {
 	size_t			 hdrlen;	/* CGI header bytes read */
 	int			 has_client_cert;
 	unsigned char		 client_hash[32];
+	int			 truncated;	/* the body was cut short */
 	long			 linger_end;	/* ms after start, C_LINGER */
 	size_t			 drained;	/* bytes read in C_LINGER */
 };
@@ -401,6 +402,7 @@ fill_from_pipe(struct conn *c, size_t room)
 
 	if (c->pipe_left <= 0) {
 		log_warnx("%s: CGI output over cgi_max_output; cut", c->addr);
+		c->truncated = 1;
 		cgi_end(c);
 		return;
 	}
@@ -410,8 +412,15 @@ fill_from_pipe(struct conn *c, size_t room)
 	if (r > 0) {
 		c->outlen += r;
 		c->pipe_left -= r;
-	} else if (r == 0 || (errno != EAGAIN && errno != EINTR))
-		cgi_end(c);	/* done, or broken: the response ends */
+	} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+		/* done, or broken, or killed by the runner at the deadline */
+		if (r != 0 || elapsed_ms(&c->start) >= c->cgi_deadline) {
+			log_warnx("%s: CGI output ended by %s; cut", c->addr,
+			    r != 0 ? strerror(errno) : "cgi_timeout");
+			c->truncated = 1;
+		}
+		cgi_end(c);
+	}
 }
 
 /* Top up the output buffer from the body; 0 when nothing is left. */
@@ -434,9 +443,9 @@ fill_out(struct conn *c)
 		r = read(c->bodyfd, c->out + c->outlen, n);
 		if (r <= 0) {
 			/* the file shrank or failed under us: stop here */
-			if (r < 0)
-				log_warnx("%s: read error while sending: %s",
-				    c->addr, strerror(errno));
+			log_warnx("%s: %s while sending; cut", c->addr,
+			    r < 0 ? strerror(errno) : "file shrank");
+			c->truncated = 1;
 			c->bodyleft = 0;
 		} else {
 			c->bodyleft -= r;
@@ -804,7 +813,12 @@ conn_step(struct conn *c)
 				conn_close(c);
 			if (r != 1)
 				return;
-			c->state = C_SHUTDOWN;
+			/*
+			 * close_notify says the response is whole (Gemini:
+			 * without it, a client must take the body as cut
+			 * short); a cut body ends with a bare close instead.
+			 */
+			c->state = c->truncated ? C_FLUSH : C_SHUTDOWN;
 			break;
 		case C_SHUTDOWN:
 			if ((r = SSL_shutdown(c->ssl)) < 0) {

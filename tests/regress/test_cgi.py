@@ -156,7 +156,21 @@ def test_flooding_output_is_capped_and_the_script_killed(make_server):
     r = s.get("/cgi-bin/flood")
     assert r.status == 20
     assert 60000 < len(r.body) <= 65536
+    assert not r.close_notify, "a cut body ends without close_notify"
     assert wait_no_processes(s.root) == []
+
+
+def test_output_cut_at_the_timeout_ends_without_close_notify(server):
+    # the script still talking at cgi_timeout (2 s here) is killed: what
+    # the client got is not the whole response, so no close_notify
+    r = server.get("/cgi-bin/trickle")
+    assert r.status == 20 and r.body.startswith(b"tick\n")
+    assert not r.close_notify
+
+
+def test_output_that_ends_in_time_ends_with_close_notify(server):
+    r = server.get("/cgi-bin/env")
+    assert r.status == 20 and r.close_notify
 
 
 def test_a_script_that_forks_a_child_leaves_no_process(server, capsule_dir):
