@@ -314,7 +314,8 @@ gen_load(const char *path, int check_only, const struct generation *old,
 		g->rootfds[i] = -1;	/* server_open_roots: -1 when closed */
 	if (sandbox_prepare(&g->cf, &g->sb, err, errlen) == -1 ||
 	    (missing = gen_certs(g, check_only, err, errlen)) == -1 ||
-	    (missing == 0 && tls_setup(&g->cf, &g->tls, err, errlen) == -1) ||
+	    (missing == 0 ? tls_setup(&g->cf, &g->tls, err, errlen) :
+	    tls_check(&g->cf, err, errlen)) == -1 ||
 	    server_open_roots(&g->cf, g->rootfds, err, errlen) == -1)
 		goto fail;
 	if (check_only)

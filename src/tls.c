@@ -459,6 +459,30 @@ tls_setup(const struct config *cf, struct tls *t, char *err, size_t errlen)
 	return 0;
 }
 
+int
+tls_check(const struct config *cf, char *err, size_t errlen)
+{
+	struct tls	 t;
+	SSL_CTX		*ctx;
+	size_t		 i;
+
+	memset(&t, 0, sizeof(t));
+	t.cf = cf;
+	if (cf->ticket_keys[0] != '\0' &&
+	    load_ticket_keys(cf, &t, err, errlen) == -1)
+		return -1;
+	tls_free(&t);
+	for (i = 0; i < cf->nhosts; i++) {
+		if (access(cf->hosts[i].cert, F_OK) == -1 &&
+		    access(cf->hosts[i].key, F_OK) == -1)
+			continue;	/* to be generated at start */
+		if ((ctx = host_ctx(&cf->hosts[i], err, errlen)) == NULL)
+			return -1;
+		SSL_CTX_free(ctx);
+	}
+	return 0;
+}
+
 void
 tls_free(struct tls *t)
 {

@@ -39,6 +39,12 @@ int	tls_setup(const struct config *cf, struct tls *t, char *err,
 	    size_t errlen);
 void	tls_free(struct tls *t);
 
+/*
+ * For -n while some pairs are still to be generated (so tls_setup cannot
+ * run): load the ticket keys and every pair that exists, and keep none.
+ */
+int	tls_check(const struct config *cf, char *err, size_t errlen);
+
 /* SHA-256 of the client's certificate; 0 if it sent one, else -1. */
 int	tls_client_hash(SSL *ssl, unsigned char out[32]);
 
