@@ -294,10 +294,13 @@ CGI_SCRIPTS = {
     "silent": 'exit 0',
     "fail": 'echo oops >&2; exit 3',
     "sleeper": 'sleep 30; printf "20 text/plain\\r\\nlate\\n"',
-    "flood": 'printf "20 text/plain\\r\\n"; exec yes',
+    # flood and trickle ignore SIGPIPE: only the runner's kill ends them
+    "flood": "trap '' PIPE; printf '20 text/plain\\r\\n'; "
+             "s=$(head -c 4000 /dev/zero | tr '\\0' y); "
+             'while :; do echo "$s"; done 2>/dev/null',
     "forker": 'sleep 300 & printf "20 text/plain\\r\\nforked\\n"',
-    "trickle": 'printf "20 text/plain\\r\\n"; '
-               'while :; do echo tick; sleep 0.1; done',
+    "trickle": "trap '' PIPE; printf '20 text/plain\\r\\n'; "
+               'while :; do echo tick; sleep 0.1; done 2>/dev/null',
     "redirect": 'printf "31 /hello.txt\\r\\nignored body\\n"',
     "crash": 'kill -SEGV $$',
 }

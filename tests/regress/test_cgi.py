@@ -28,15 +28,18 @@ def cwd_of(pid):
 
 
 def script_processes(root):
-    """Processes running a fixture script: matched by its path, or by
-    their working directory (the runner starts "./name" in the script's
-    directory)."""
-    out = subprocess.run(["ps", "-eo", "pid=,stat=,args="],
+    """Processes running a fixture script, matched by its path or their
+    working directory (the runner starts "./name" in the script's
+    directory, and children inherit it), and zombies a CGI runner has
+    not reaped.  Nothing else on the machine counts."""
+    out = subprocess.run(["ps", "-eo", "pid=,ppid=,stat=,comm=,args="],
                          capture_output=True, text=True).stdout
+    rows = [l.split(None, 4) + [""] for l in out.splitlines()]
+    runners = {r[0] for r in rows if r[3] == "capsuled-cgi"}
     marker = str(root)
-    return [l for l in out.splitlines()
-            if marker in l or ("sleep 300" in l) or l.split()[1:2] == ["Z"]
-            and "sh" in l or cwd_of(l.split()[0]).startswith(marker)]
+    return [" ".join(r).strip() for r in rows
+            if marker in r[4] or cwd_of(r[0]).startswith(marker) or
+            (r[2].startswith("Z") and r[1] in runners)]
 
 
 def wait_no_processes(root, timeout=5):
