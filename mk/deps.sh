@@ -28,6 +28,7 @@ if [ "${1:-}" = check ]; then
 	need_cmd amfora amfora
 	need_cmd haproxy haproxy
 	need_cmd mandoc mandoc
+	need_cmd gdb gdb	# test_sandbox: open(2) inside a sandboxed worker
 fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
