@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -222,8 +223,33 @@ append_entry(struct buf *b, const struct entry *e)
 	buf_puts(b, e->is_dir ? "/\n" : "\n");
 }
 
+/*
+ * What a listing shows of an entry: a regular file or a directory as a
+ * request for it would find it.  A symlink is resolved the way fs_open
+ * serves it (beneath the root), so a link out of the root is not listed:
+ * the listing tells nothing of what lies outside.
+ */
 static int
-read_entries(int dirfd, struct entry **out, size_t *count)
+entry_stat(int rootfd, int dirfd, const char *urlpath, const char *name,
+    struct stat *st)
+{
+	char	path[PATH_MAX];
+	int	fd;
+
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	if (S_ISLNK(st->st_mode)) {
+		if (snprintf(path, sizeof(path), "%s%s", urlpath, name) >=
+		    (int)sizeof(path) || (fd = fs_open(rootfd, path, st)) == -1)
+			return -1;
+		close(fd);
+	}
+	return S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) ? 0 : -1;
+}
+
+static int
+read_entries(int rootfd, int dirfd, const char *urlpath, struct entry **out,
+    size_t *count)
 {
 	DIR		*d;
 	struct dirent	*de;
@@ -240,8 +266,7 @@ read_entries(int dirfd, struct entry **out, size_t *count)
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' ||
-		    fstatat(dirfd, de->d_name, &st, 0) == -1 ||
-		    (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
+		    entry_stat(rootfd, dirfd, urlpath, de->d_name, &st) == -1)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -260,7 +285,8 @@ read_entries(int dirfd, struct entry **out, size_t *count)
 }
 
 int
-fs_listing(int dirfd, const char *urlpath, char **out, size_t *outlen)
+fs_listing(int rootfd, int dirfd, const char *urlpath, char **out,
+    size_t *outlen)
 {
 	struct buf	 b = { 0 };
 	struct entry	*v = NULL;
@@ -268,7 +294,7 @@ fs_listing(int dirfd, const char *urlpath, char **out, size_t *outlen)
 	char		 enc[URL_MAX * 3 + 1];
 
 	if (url_encode_path(urlpath, enc, sizeof(enc)) == -1 ||
-	    read_entries(dirfd, &v, &n) == -1)
+	    read_entries(rootfd, dirfd, urlpath, &v, &n) == -1)
 		return -1;
 	if (n > 0)
 		qsort(v, n, sizeof(*v), entry_cmp);

@@ -29,10 +29,12 @@ int	fs_missing(int err);
 
 /*
  * A gemtext listing of the open directory dirfd (not consumed), shown
- * as urlpath.  Names starting with '.' are left out; links are
- * percent-encoded; sorted by name.  *out is malloc'd.  0 or -1.
+ * as urlpath (ending in '/') under the root rootfd.  Names starting with
+ * '.' are left out, and so is a symlink that fs_open would not follow;
+ * links are percent-encoded; sorted by name.  *out is malloc'd.  0 or -1.
  */
-int	fs_listing(int dirfd, const char *urlpath, char **out, size_t *outlen);
+int	fs_listing(int rootfd, int dirfd, const char *urlpath, char **out,
+	    size_t *outlen);
 
 /* A growable buffer for generated bodies. */
 struct buf {

@@ -4,6 +4,7 @@ files and directories, directory rules, MIME types.  Through the real
 daemon over TLS.
 """
 import hashlib
+import os
 import socket
 import time
 from urllib.parse import quote
@@ -41,6 +42,32 @@ def test_symlinks_out_of_the_root_are_refused(server, path, rule):
 def test_symlink_inside_the_root_is_followed(server):
     r = server.get("/inside-link.txt")
     assert r.status == 20 and r.body == b"hello\n"
+
+
+def test_autoindex_lists_links_as_a_request_would_find_them(make_server,
+                                                            tmp_path):
+    # a listing must not tell what lies outside the root: a link out of
+    # it is left out, as a request for it answers 51; a link that stays
+    # inside (even out of this directory) is listed by what it names
+    root = tmp_path / "links-root"
+    (root / "links").mkdir(parents=True)
+    (root / "hello.txt").write_text("hello\n")
+    (root / "links" / "plain.txt").write_text("plain\n")
+    for name, target in [("out-file", "/etc/passwd"), ("out-dir", "/etc"),
+                         ("out-rel", "../../outside.txt"),
+                         ("up-file", "../hello.txt"), ("up-dir", ".."),
+                         ("loop", "loop")]:
+        os.symlink(target, root / "links" / name)
+    (tmp_path / "outside.txt").write_text("secret\n")
+    s = make_server(root).start()
+    listing = s.get("/links/")
+    assert listing.status == 20
+    names = {l.split()[1] for l in listing.body.decode().splitlines()
+             if l.startswith("=> ")}
+    assert names == {"../", "plain.txt", "up-file", "up-dir/"}, names
+    assert s.get("/links/up-file").body == b"hello\n"
+    for name in ("out-file", "out-dir", "out-rel", "loop"):
+        assert s.get(f"/links/{name}").status == 51, name
 
 
 def test_fifo_is_refused_without_blocking(server):
