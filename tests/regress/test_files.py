@@ -87,12 +87,18 @@ def test_dot_segments_inside_the_root_resolve(server, path, rule):
     assert r.status == 20 and r.body == b"hello\n", rule
 
 
-@pytest.mark.parametrize("path", [
-    "/..%5c..%5cetc%5cpasswd", "/%5c..%5c..%5cetc/passwd",
-    "/..\\..\\etc\\passwd",
+@pytest.mark.parametrize("path,status", [
+    ("/..%5c..%5cetc%5cpasswd", 51),    # one name, "..\\..\\etc\\passwd"
+    ("/%5c..%5c..%5cetc/passwd", 51),
+    ("/..\\..\\etc\\passwd", 59),       # RFC 3986 2: not a URL character
+    ("/docs%5cindex.gmi", 51),          # docs/index.gmi exists: not this
+    ("/docs%5Cindex.gmi", 51),
 ])
-def test_backslashes_are_names_not_separators(server, path):
-    assert server.get(path).status in (51, 59)
+def test_backslashes_are_names_not_separators(server, path, status):
+    assert (server.root / "docs" / "index.gmi").is_file()
+    r = server.get(path)
+    assert r.status == status, r.header
+    assert b"root:" not in r.body and b"Docs index" not in r.body
 
 
 def test_directory_without_trailing_slash_redirects_31(server):

@@ -9,13 +9,14 @@ Limits are per worker, so the servers here mostly run one worker.  The
 start-up probe comes from 127.0.0.1, so rate tests use other addresses.
 """
 import os
+import signal
 import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import CAPSULED, client_context, read_response
+from conftest import CAPSULED, client_context, read_response, wait_for
 
 
 C = "127.0.0.5"     # a client for the rate tests
@@ -118,16 +119,64 @@ def test_every_worker_full_closes_new_connections_at_once(make_server):
             c.close()
 
 
+def worker_fds(s):
+    """{pid: descriptors} for each worker."""
+    out = {}
+    for pid in s.worker_pids():
+        try:
+            out[pid] = len(os.listdir(f"/proc/{pid}/fd"))
+        except PermissionError:
+            pytest.skip("cannot read the workers' /proc entries")
+    return out
+
+
 def test_one_full_worker_leaves_connections_to_the_other(make_server):
+    # One worker is filled to its cap for certain, not by the kernel's
+    # luck: connections are made one at a time, and each worker's count
+    # is its descriptors over its idle ones (a connection that has sent
+    # nothing holds one).  Then the other worker is stopped while a new
+    # connection comes, so only the full one could take it: it must
+    # leave it queued for the other, not take it and close it.
     s = both_workers_up(make_server(
         workers=2, request_timeout=10,
         server_extra="max_connections = 5").start())
-    held = [connect(s.port, f"127.0.0.{10 + i}") for i in range(6)]
+    idle = worker_fds(s)
+    assert len(idle) == 2
+
+    def conns():
+        now = worker_fds(s)
+        return {p: now[p] - idle[p] for p in idle}
+
+    def settles(want):
+        assert wait_for(lambda: conns() == want, 2), (want, conns())
+
+    held = []
     try:
-        time.sleep(0.5)
+        while max(conns().values()) < 5:
+            n = sum(conns().values())
+            held.append(connect(s.port, f"127.0.0.{10 + len(held)}"))
+            assert wait_for(lambda: sum(conns().values()) == n + 1, 2), \
+                "every connection is accepted while there is room"
+        counts = conns()
+        full = max(counts, key=counts.get)
+        other = min(counts, key=counts.get)
+        assert counts[other] < 5, counts
         for i in range(3):
-            assert get(s, src=f"127.0.2.{i + 1}").status == 20, \
-                "6 of 10 places taken: nobody is turned away"
+            os.kill(other, signal.SIGSTOP)
+            try:
+                raw = connect(s.port, f"127.0.2.{i + 1}")
+                time.sleep(0.5)     # the full worker's turn, and its pause
+                assert conns()[full] == 5, "the full worker keeps out"
+            finally:
+                os.kill(other, signal.SIGCONT)
+            settles({full: 5, other: counts[other] + 1})
+            with client_context().wrap_socket(
+                    raw, server_hostname="localhost",
+                    suppress_ragged_eofs=False) as c:
+                c.sendall(s.url("/hello.txt").encode() + b"\r\n")
+                assert read_response(c).status == 20, \
+                    "the other worker serves it"
+            settles(counts)
     finally:
         for c in held:
             c.close()
