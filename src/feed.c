@@ -31,13 +31,6 @@
 #define REPLACEMENT	"\xef\xbf\xbd"	/* U+FFFD */
 #define BOM		"\xef\xbb\xbf"
 
-/*
- * A file changed less than this many seconds before we read it may
- * change again within the same time stamp (file systems stamp with a
- * coarse clock, some to the second or two): such a cache is "racy" and
- * checked again by reading, as git does with its index.
- */
-#define FEED_RACY_SEC	2
 
 static int
 is_digits(const char *s, size_t n, int *v)
@@ -550,18 +543,10 @@ feed_lookup(const struct host_cfg *h, const char *path, int *atom)
  * with the stat of each file as it was read, the directory's stat, and
  * the bodies made from them (the Atom feed for one base URL).
  */
-struct file_id {
-	dev_t		dev;
-	ino_t		ino;
-	off_t		size;
-	struct timespec	mtim, ctim;
-	int		racy;	/* modified just before it was read */
-};
-
 /* A dated file that could not be read: the cache is stale when it changes. */
 struct feed_skip {
 	char		name[NAME_MAX + 1];
-	struct file_id	id;
+	struct fs_id	id;
 };
 
 struct feed_cache {
@@ -570,10 +555,10 @@ struct feed_cache {
 	char			 dir[sizeof(((struct feed_cfg *)0)->dir)];
 	char			 title[sizeof(((struct feed_cfg *)0)->title)];
 	int			 cap;
-	struct file_id		 dirid;
+	struct fs_id		 dirid;
 	int			 racy;		/* check by reading next time */
 	struct feed_entry	*v;		/* newest first */
-	struct file_id		*ids;
+	struct fs_id		*ids;
 	size_t			 n;
 	struct feed_skip	*skip;		/* unreadable (mode, EMFILE) */
 	size_t			 nskip;
@@ -588,40 +573,6 @@ void
 feed_get_stats(struct feed_stats *s)
 {
 	*s = stats;
-}
-
-static void
-id_set(struct file_id *id, const struct stat *st, time_t now)
-{
-	id->dev = st->st_dev;
-	id->ino = st->st_ino;
-	id->size = st->st_size;
-	id->mtim = st->st_mtim;
-	id->ctim = st->st_ctim;
-	/*
-	 * Changed so lately that another change in the same clock tick could
-	 * leave the stat as it is.  Not a time stamp in the future (touch -d,
-	 * or a clock set back since): a change now would give an older, so
-	 * different, one; and such a file would otherwise make every request
-	 * read the directory again, for as long as the date is ahead.
-	 */
-	id->racy = st->st_mtim.tv_sec >= now - FEED_RACY_SEC &&
-	    st->st_mtim.tv_sec <= now + 1;
-}
-
-static int
-ts_equal(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
-}
-
-/* Unchanged: the same file, size and times (ctime catches utime(2)). */
-static int
-id_same(const struct file_id *id, const struct stat *st)
-{
-	return id->dev == st->st_dev && id->ino == st->st_ino &&
-	    id->size == st->st_size && ts_equal(&id->mtim, &st->st_mtim) &&
-	    ts_equal(&id->ctim, &st->st_ctim);
 }
 
 static void
@@ -689,15 +640,15 @@ cache_fresh(const struct feed_cache *fc, int dirfd, const struct stat *dst)
 	struct stat	st;
 	size_t		i;
 
-	if (fc->racy || !id_same(&fc->dirid, dst))
+	if (fc->racy || !fs_id_same(&fc->dirid, dst))
 		return 0;
 	for (i = 0; i < fc->n; i++)
 		if (fstatat(dirfd, fc->v[i].name, &st, 0) == -1 ||
-		    !id_same(&fc->ids[i], &st))
+		    !fs_id_same(&fc->ids[i], &st))
 			return 0;
 	for (i = 0; i < fc->nskip; i++)
 		if (fstatat(dirfd, fc->skip[i].name, &st, 0) == -1 ||
-		    !id_same(&fc->skip[i].id, &st))
+		    !fs_id_same(&fc->skip[i].id, &st))
 			return 0;
 	return 1;
 }
@@ -713,7 +664,7 @@ skip_add(struct feed_skip **skip, size_t *n, const char *name,
 		return -1;
 	*skip = ns;
 	snprintf(ns[*n].name, sizeof(ns[*n].name), "%s", name);
-	id_set(&ns[*n].id, st, now);
+	fs_id_set(&ns[*n].id, st, now);
 	(*n)++;
 	return 0;
 }
@@ -789,7 +740,7 @@ fail:
  */
 static int
 read_entry(int dirfd, const char *name, char *buf, struct feed_entry *e,
-    struct file_id *id, time_t now)
+    struct fs_id *id, time_t now)
 {
 	struct stat	st;
 	size_t		len = 0;
@@ -816,7 +767,7 @@ read_entry(int dirfd, const char *name, char *buf, struct feed_entry *e,
 	stats.reads++;
 	feed_title(buf, len, e->title);
 	feed_summary(buf, len, e->summary);
-	id_set(id, &st, now);
+	fs_id_set(id, &st, now);
 	return 0;
 }
 
@@ -828,7 +779,7 @@ static int
 rescan(struct feed_cache *fc, int dirfd, const struct stat *dst)
 {
 	struct feed_entry	*v = NULL, *old;
-	struct file_id		*ids = NULL, *oldid;
+	struct fs_id		*ids = NULL, *oldid;
 	struct feed_skip	*skip = NULL;
 	struct stat		 st;
 	char			**names, *buf = NULL;
@@ -852,7 +803,7 @@ rescan(struct feed_cache *fc, int dirfd, const struct stat *dst)
 		old = fc->n == 0 ? NULL : bsearch(names[i], fc->v, fc->n,
 		    sizeof(*fc->v), entry_find);
 		oldid = old != NULL ? &fc->ids[old - fc->v] : NULL;
-		if (oldid != NULL && !oldid->racy && id_same(oldid, &st)) {
+		if (oldid != NULL && !oldid->racy && fs_id_same(oldid, &st)) {
 			v[n] = *old;
 			ids[n] = *oldid;
 		} else if (read_entry(dirfd, names[i], buf, &v[n], &ids[n],
@@ -877,7 +828,7 @@ rescan(struct feed_cache *fc, int dirfd, const struct stat *dst)
 	fc->n = n;
 	fc->skip = skip;
 	fc->nskip = nskip;
-	id_set(&fc->dirid, dst, now);
+	fs_id_set(&fc->dirid, dst, now);
 	fc->racy = racy || fc->dirid.racy;
 	return 0;
 fail:

@@ -128,6 +128,38 @@ fs_open(int rootfd, const char *path, struct stat *st)
 	return check_type(fd, st);
 }
 
+void
+fs_id_set(struct fs_id *id, const struct stat *st, time_t now)
+{
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtim = st->st_mtim;
+	id->ctim = st->st_ctim;
+	/*
+	 * Not a time stamp in the future (touch -d, or a clock set back
+	 * since): a change now would give an older, so different, one; and
+	 * such a file would otherwise be read again on every request, for
+	 * as long as the date is ahead.
+	 */
+	id->racy = st->st_mtim.tv_sec >= now - FS_RACY_SEC &&
+	    st->st_mtim.tv_sec <= now + 1;
+}
+
+static int
+ts_equal(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+int
+fs_id_same(const struct fs_id *id, const struct stat *st)
+{
+	return id->dev == st->st_dev && id->ino == st->st_ino &&
+	    id->size == st->st_size && ts_equal(&id->mtim, &st->st_mtim) &&
+	    ts_equal(&id->ctim, &st->st_ctim);
+}
+
 int
 fs_missing(int err)
 {

@@ -7,6 +7,7 @@
 
 #include <sys/stat.h>
 #include <stddef.h>
+#include <time.h>
 
 /*
  * Open path (a normalised URL path: starts with '/', no dot segments)
@@ -35,6 +36,28 @@ int	fs_missing(int err);
  */
 int	fs_listing(int rootfd, int dirfd, const char *urlpath, char **out,
 	    size_t *outlen);
+
+/*
+ * What a cache keeps of a file's stat to tell whether it changed.  A
+ * stat taken less than FS_RACY_SEC after a change may not show the next
+ * change (file systems stamp with a coarse clock, some to the second or
+ * two): it is "racy", and its cache is checked by reading again until it
+ * is older, as git does with its index.
+ */
+#define FS_RACY_SEC	2
+
+struct fs_id {
+	dev_t		dev;
+	ino_t		ino;
+	off_t		size;
+	struct timespec	mtim, ctim;
+	int		racy;	/* changed just before it was read */
+};
+
+void	fs_id_set(struct fs_id *, const struct stat *, time_t now);
+
+/* Unchanged: the same file, size and times (ctime catches utime(2)). */
+int	fs_id_same(const struct fs_id *, const struct stat *);
 
 /* A growable buffer for generated bodies. */
 struct buf {

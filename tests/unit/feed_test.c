@@ -433,7 +433,7 @@ test_cache(void)
 	free(body);
 
 	/*
-	 * Racy: a stat taken within FEED_RACY_SEC of a change may not show
+	 * Racy: a stat taken within FS_RACY_SEC of a change may not show
 	 * the next change (coarse time stamps), so such a file is read on
 	 * every request until it is older; then the cache trusts it.
 	 */
