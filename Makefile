@@ -34,7 +34,7 @@ HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/feed_test tests/unit/log_test tests/unit/proxy_test \
-		tests/unit/limit_test
+		tests/unit/limit_test tests/unit/listing_test
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload bench/floor
 
@@ -94,6 +94,9 @@ fuzz: deps
 
 fuzz-regress:
 	@$(FUZZ_ENV) sh mk/fuzz.sh regress
+
+tests/unit/listing_test: tests/unit/listing_test.c src/fs.o src/url.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/listing_test.c src/fs.o src/url.o $(LDFLAGS)
 
 tests/unit/log_test: tests/unit/log_test.c src/log.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/log_test.c src/log.o $(LDFLAGS)

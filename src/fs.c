@@ -263,7 +263,7 @@ append_entry(struct buf *b, const struct entry *e)
  */
 static int
 entry_stat(int rootfd, int dirfd, const char *urlpath, const char *name,
-    struct stat *st)
+    struct stat *st, int *links)
 {
 	char	path[PATH_MAX];
 	int	fd;
@@ -271,6 +271,7 @@ entry_stat(int rootfd, int dirfd, const char *urlpath, const char *name,
 	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) == -1)
 		return -1;
 	if (S_ISLNK(st->st_mode)) {
+		*links = 1;
 		if (snprintf(path, sizeof(path), "%s%s", urlpath, name) >=
 		    (int)sizeof(path) || (fd = fs_open(rootfd, path, st)) == -1)
 			return -1;
@@ -279,9 +280,18 @@ entry_stat(int rootfd, int dirfd, const char *urlpath, const char *name,
 	return S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) ? 0 : -1;
 }
 
+static void
+entries_free(struct entry *v, size_t n)
+{
+	while (n > 0)
+		free(v[--n].name);
+	free(v);
+}
+
+/* The listed entries, unsorted; *links: a symlink was among them. */
 static int
 read_entries(int rootfd, int dirfd, const char *urlpath, struct entry **out,
-    size_t *count)
+    size_t *count, int *links)
 {
 	DIR		*d;
 	struct dirent	*de;
@@ -297,22 +307,107 @@ read_entries(int rootfd, int dirfd, const char *urlpath, struct entry **out,
 	}
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' ||
-		    entry_stat(rootfd, dirfd, urlpath, de->d_name, &st) == -1)
+		if (de->d_name[0] == '.' || entry_stat(rootfd, dirfd, urlpath,
+		    de->d_name, &st, links) == -1)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
-				break;
+			if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL)
+				goto fail;
 			v = nv;
 		}
 		if ((v[n].name = strdup(de->d_name)) == NULL)
-			break;
+			goto fail;
 		v[n++].is_dir = S_ISDIR(st.st_mode);
 	}
 	closedir(d);
 	*out = v;
 	*count = n;
+	return 0;
+fail:
+	/* not a listing with entries missing: the caller answers 40 */
+	closedir(d);
+	entries_free(v, n);
+	errno = ENOMEM;
+	return -1;
+}
+
+/*
+ * Listings made lately, per worker: listing a big directory costs a stat
+ * per entry (20,000 entries: about 40 ms, in the event loop).  A slot is
+ * good while the directory's stat is the same (adding, removing or
+ * renaming an entry changes it) and was not racy.  A listing with a
+ * symlink in it is not kept: what a link names can change while the
+ * directory does not.  Nor is one over LISTING_KEEP_MAX bytes.
+ */
+#define LISTING_SLOTS		8
+#define LISTING_KEEP_MAX	(4 << 20)
+
+static struct listing_slot {
+	struct fs_id	 dir;
+	char		*path;		/* the urlpath: it is in the text */
+	char		*body;
+	size_t		 len;
+	unsigned long	 used;		/* for least recently used */
+} lslots[LISTING_SLOTS];
+static unsigned long		lclock;
+static struct fs_stats		fstats;
+
+void
+fs_get_stats(struct fs_stats *st)
+{
+	*st = fstats;
+}
+
+static struct listing_slot *
+listing_find(const struct stat *dst, const char *urlpath)
+{
+	size_t	i;
+
+	for (i = 0; i < LISTING_SLOTS; i++)
+		if (lslots[i].body != NULL && !lslots[i].dir.racy &&
+		    fs_id_same(&lslots[i].dir, dst) &&
+		    strcmp(lslots[i].path, urlpath) == 0)
+			return &lslots[i];
+	return NULL;
+}
+
+/* Keep a listing (a copy) in the least recently used slot. */
+static void
+listing_keep(const struct stat *dst, const char *urlpath, const char *body,
+    size_t len)
+{
+	struct listing_slot	*ls = &lslots[0];
+	char			*b, *p;
+	size_t			 i;
+
+	if (len > LISTING_KEEP_MAX)
+		return;
+	for (i = 1; i < LISTING_SLOTS; i++)
+		if (lslots[i].used < ls->used)
+			ls = &lslots[i];
+	if ((b = malloc(len)) == NULL || (p = strdup(urlpath)) == NULL) {
+		free(b);
+		return;
+	}
+	memcpy(b, body, len);
+	free(ls->body);
+	free(ls->path);
+	ls->body = b;
+	ls->path = p;
+	ls->len = len;
+	ls->used = ++lclock;
+	fs_id_set(&ls->dir, dst, time(NULL));
+}
+
+static int
+listing_copy(const struct listing_slot *ls, char **out, size_t *outlen)
+{
+	if ((*out = malloc(ls->len + 1)) == NULL)
+		return -1;
+	memcpy(*out, ls->body, ls->len);
+	(*out)[ls->len] = '\0';
+	*outlen = ls->len;
 	return 0;
 }
 
@@ -320,14 +415,24 @@ int
 fs_listing(int rootfd, int dirfd, const char *urlpath, char **out,
     size_t *outlen)
 {
-	struct buf	 b = { 0 };
-	struct entry	*v = NULL;
-	size_t		 n = 0, i;
-	char		 enc[URL_MAX * 3 + 1];
+	struct listing_slot	*ls;
+	struct buf		 b = { 0 };
+	struct entry		*v = NULL;
+	struct stat		 dst;
+	size_t			 n = 0, i;
+	char			 enc[URL_MAX * 3 + 1];
+	int			 links = 0;
 
-	if (url_encode_path(urlpath, enc, sizeof(enc)) == -1 ||
-	    read_entries(rootfd, dirfd, urlpath, &v, &n) == -1)
+	if (fstat(dirfd, &dst) == -1)
 		return -1;
+	if ((ls = listing_find(&dst, urlpath)) != NULL) {
+		ls->used = ++lclock;
+		return listing_copy(ls, out, outlen);
+	}
+	if (url_encode_path(urlpath, enc, sizeof(enc)) == -1 ||
+	    read_entries(rootfd, dirfd, urlpath, &v, &n, &links) == -1)
+		return -1;
+	fstats.listings_made++;
 	if (n > 0)
 		qsort(v, n, sizeof(*v), entry_cmp);
 	buf_puts(&b, "# Index of ");
@@ -344,6 +449,8 @@ fs_listing(int rootfd, int dirfd, const char *urlpath, char **out,
 		free(b.data);
 		return -1;
 	}
+	if (!links)
+		listing_keep(&dst, urlpath, b.data, b.len);
 	*out = b.data;
 	*outlen = b.len;
 	return 0;

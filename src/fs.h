@@ -37,6 +37,12 @@ int	fs_missing(int err);
 int	fs_listing(int rootfd, int dirfd, const char *urlpath, char **out,
 	    size_t *outlen);
 
+/* What fs_listing did, for tests: listings made (not from its cache). */
+struct fs_stats {
+	unsigned long	listings_made;
+};
+void	fs_get_stats(struct fs_stats *);
+
 /*
  * What a cache keeps of a file's stat to tell whether it changed.  A
  * stat taken less than FS_RACY_SEC after a change may not show the next
