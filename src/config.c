@@ -269,7 +269,7 @@ static const struct int_key server_ints[] = {
 	{ "rate_period", 1, 86400, offsetof(struct config, rate_period), 0 },
 	{ "rate_burst", 0, 1000000, offsetof(struct config, rate_burst), 0 },
 	{ "cgi_max", 1, 10000, offsetof(struct config, cgi_max), 0 },
-	{ "cgi_max_output", 1024, 1L << 40, offsetof(struct config, cgi_max_output), 1 },
+	{ "cgi_max_output", 1024, LONG_MAX, offsetof(struct config, cgi_max_output), 1 },
 };
 
 static const struct int_key host_ints[] = {
