@@ -178,10 +178,11 @@ class Server:
         self.conf.write_text(text if text is not None
                              else CONFIG.format(**self.params))
 
-    def start(self, env=None):
+    def start(self, env=None, prefix=()):
+        """prefix: a command that runs capsuled (setpriv ...)."""
         self.logfile = open(self.logpath, "ab")
         self.proc = subprocess.Popen(
-            [str(CAPSULED), "-d", "-c", str(self.conf)],
+            [*prefix, str(CAPSULED), "-d", "-c", str(self.conf)],
             stdout=self.logfile, stderr=self.logfile,
             start_new_session=True, env=env)
         self.wait_ready()

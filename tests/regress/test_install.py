@@ -139,3 +139,28 @@ def test_rc_script_parses_and_uses_rc_subr():
     assert ". /etc/rc.d/rc.subr" in text and text.rstrip().endswith(
         "rc_cmd $1")
     assert "rc_configtest()" in text and "-n ${daemon_flags}" in text
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root and setpriv to start as the unit does")
+def test_the_units_capabilities_let_the_parent_open_roots_and_logs(
+        make_server, tmp_path):
+    # the unit's CapabilityBoundingSet with the layout the README makes:
+    # a root readable by its owner only (not root), a root-owned log
+    # directory.  Root without CAP_DAC_* would be refused both.
+    unit = (ROOT / "etc" / "capsuled.service").read_text()
+    caps = next(l.split("=", 1)[1].split() for l in unit.splitlines()
+                if l.startswith("CapabilityBoundingSet="))
+    bounding = "-all," + ",".join("+" + c[4:].lower() for c in caps)
+    tmp_path.chmod(0o755)
+    root = tmp_path / "capsule"
+    root.mkdir()
+    (root / "index.gmi").write_text("# Home\n")
+    os.chown(root, 65534, 65534)
+    root.chmod(0o700)
+    logs = tmp_path / "log"
+    logs.mkdir(mode=0o750)
+    s = make_server(root, access_log=f"{logs}/access.log")
+    s.start(prefix=["setpriv", f"--bounding-set={bounding}", "--"])
+    assert s.get("/").status == 20
+    assert "gemini://localhost" in (logs / "access.log").read_text()
