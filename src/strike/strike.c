@@ -22,6 +22,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,9 @@
 
 #define DATA_DEFAULT	"../data/disputes.ini"
 #define TZ_DEFAULT	"Europe/London"
-#define ZONEINFO	"/usr/share/zoneinfo"
+/* the same zone as a POSIX rule, for a system (or chroot) without it */
+#define TZ_DEFAULT_RULE	"GMT0BST,M3.5.0/1,M10.5.0"
+#define ZONEINFO	"/usr/share/zoneinfo"	/* or $TZDIR, as the C library */
 #define CONTENT_TYPE	"text/gemini; lang=en-GB"
 #define META_MAX	1024		/* Gemini's limit on a header's meta */
 #define ERR_MAX		256
@@ -128,6 +131,8 @@ static int	set_ended(struct data *, struct dispute *, const char *);
 static int	set_suspended(struct data *, struct dispute *, const char *);
 static int	set_strike(struct data *, struct dispute *, const char *);
 static int	tz_check(struct data *, const char *);
+static const char *zoneinfo(void);
+static void	default_zone(struct data *);
 static int	text_check(struct data *, const char *, const char *);
 static const char *plural(long);
 static void	data_load(struct data *);
@@ -532,6 +537,30 @@ global_value(struct data *d, const char *name, const char *value)
 }
 
 /*
+ * A POSIX rule must begin with the standard zone's name (three letters
+ * or more, or <...>) and its offset (hours, optionally :mm:ss); without
+ * the offset glibc reads the whole rule as UTC and says nothing.
+ */
+static int
+tz_rule_starts_well(const char *tz)
+{
+	const char	*p = tz, *end;
+
+	if (*p == '<') {
+		if ((end = strchr(p, '>')) == NULL || end - p < 4)
+			return 0;
+		p = end + 1;
+	} else {
+		if (strspn(p, LETTERS) < 3)
+			return 0;
+		p += strspn(p, LETTERS);
+	}
+	if (*p == '+' || *p == '-')
+		p++;
+	return *p >= '0' && *p <= '9';
+}
+
+/*
  * A zone name must exist under /usr/share/zoneinfo, or the C library
  * would quietly use UTC and "today" would be wrong for an hour each
  * summer night.  A POSIX rule (GMT0BST,M3.5.0/1,M10.5.0) needs no file,
@@ -540,7 +569,7 @@ global_value(struct data *d, const char *name, const char *value)
 static int
 tz_check(struct data *d, const char *tz)
 {
-	char	 q[QUOTE_MAX + 4], path[VALUE_MAX + sizeof(ZONEINFO) + 1];
+	char	 q[QUOTE_MAX + 4], path[PATH_MAX];
 	size_t	 len = strlen(tz), alpha;
 	int	 r;
 
@@ -551,16 +580,31 @@ tz_check(struct data *d, const char *tz)
 	/* "GMT0BST,...", "EST5EDT", "<+14>-14": a rule, not a file name */
 	alpha = strspn(tz, LETTERS);
 	if (strchr(tz, ',') != NULL || tz[0] == '<' || (alpha >= 3 &&
-	    tz[alpha] != '\0' && strchr("+-0123456789", tz[alpha]) != NULL))
+	    tz[alpha] != '\0' && strchr("+-0123456789", tz[alpha]) != NULL)) {
+		/* the C library takes a rule it cannot read for UTC */
+		if (!tz_rule_starts_well(tz))
+			return fail(d, 50, d->line, "bad timezone rule \"%s\" "
+			    "(want a name and an offset first, as in "
+			    "GMT0BST,M3.5.0/1,M10.5.0)", q);
 		return 1;
-	r = snprintf(path, sizeof(path), "%s/%s", ZONEINFO, tz);
+	}
+	r = snprintf(path, sizeof(path), "%s/%s", zoneinfo(), tz);
 	if (r < 0 || (size_t)r >= sizeof(path))
 		return fail(d, 50, d->line, "bad timezone \"%s\"", q);
 	if (access(path, R_OK) == -1)
-		return fail(d, 50, d->line, "unknown timezone \"%s\" (no %s/"
-		    "%s; a POSIX rule such as GMT0BST,M3.5.0/1,M10.5.0 needs "
-		    "no file)", q, ZONEINFO, q);
+		return fail(d, 50, d->line, "unknown timezone \"%s\" (no %s; "
+		    "a POSIX rule such as GMT0BST,M3.5.0/1,M10.5.0 needs no "
+		    "file)", q, path);
 	return 1;
+}
+
+/* Where the C library looks for zone files. */
+static const char *
+zoneinfo(void)
+{
+	const char	*dir = getenv("TZDIR");
+
+	return dir != NULL && *dir == '/' ? dir : ZONEINFO;
 }
 
 /* Text that goes on a gemtext line: UTF-8, no control characters. */
@@ -738,8 +782,30 @@ data_load(struct data *d)
 	}
 	if (d->status == 0 && d->ndisputes > 0)
 		dispute_end(d);
+	/*
+	 * The default zone without its file (a chroot, no tzdata) would be
+	 * UTC without a word: an hour wrong each summer night.  Its rule
+	 * then; the page still names the zone.
+	 */
 	if (d->status == 0 && d->tz_line == 0)
-		memcpy(d->tz, TZ_DEFAULT, sizeof(TZ_DEFAULT));
+		default_zone(d);
+}
+
+/*
+ * The default zone without its file (a chroot, no tzdata) would be UTC
+ * without a word: an hour wrong each summer night.  Its POSIX rule then;
+ * the page still names the zone.
+ */
+static void
+default_zone(struct data *d)
+{
+	char	path[PATH_MAX];
+	int	r;
+
+	r = snprintf(path, sizeof(path), "%s/%s", zoneinfo(), TZ_DEFAULT);
+	snprintf(d->tz, sizeof(d->tz), "%s", r > 0 &&
+	    (size_t)r < sizeof(path) && access(path, R_OK) == 0 ?
+	    TZ_DEFAULT : TZ_DEFAULT_RULE);
 }
 
 /* STRIKE_TODAY for tests, or else the clock in the data file's zone. */
@@ -908,7 +974,7 @@ render(const struct data *d, const struct dispute *only, long today,
 	printf("# %s\n\n", only != NULL ? only->title :
 	    "Strike-day counter");
 	printf("As of %s (%s).\n", date, getenv("STRIKE_TODAY") != NULL ?
-	    "date fixed by STRIKE_TODAY" : d->tz);
+	    "date fixed by STRIKE_TODAY" : d->tz_line == 0 ? TZ_DEFAULT : d->tz);
 	if (only != NULL) {
 		printf("\n");
 		render_dispute(d, only - d->disputes, today, 0, script);

@@ -191,6 +191,38 @@ def test_a_posix_tz_rule_works_without_a_zoneinfo_file(tmp_path):
     assert since(r) in {(before - start).days, (after - start).days}
 
 
+FAKE_CLOCK = r"""
+#include <time.h>
+/* 2024-07-01T23:30:00Z: Tuesday 2 July in London (BST), Monday in UTC */
+#define NOW 1719876600
+time_t time(time_t *t) { if (t) *t = NOW; return NOW; }
+int clock_gettime(clockid_t c, struct timespec *ts)
+{ (void)c; ts->tv_sec = NOW; ts->tv_nsec = 0; return 0; }
+"""
+
+
+@pytest.fixture(scope="module")
+def fake_clock(tmp_path_factory):
+    d = tmp_path_factory.mktemp("clock")
+    (d / "clock.c").write_text(FAKE_CLOCK)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(d / "clock.so"),
+                    str(d / "clock.c")], check=True)
+    # a sanitizer build wants its runtime first; the shim comes first here
+    return dict(LD_PRELOAD=str(d / "clock.so"),
+                ASAN_OPTIONS="verify_asan_link_order=0")
+
+
+@pytest.mark.parametrize("tzdir", ["/usr/share/zoneinfo", "/nonexistent"])
+def test_the_default_zone_is_london_even_without_zone_files(
+        tmp_path, fake_clock, tzdir):
+    # with no zone files (a chroot; TZDIR is where the C library looks)
+    # the default zone falls back to its POSIX rule, not to UTC
+    data = write(tmp_path, dispute(began="2024-07-01"))
+    r = run(data=data, TZDIR=tzdir, **fake_clock)
+    assert "As of Tuesday 2 July 2024 (Europe/London)." in r.body, r.body
+    assert since(r) == 1
+
+
 # Leap years: integer days from civil, no mktime.
 
 @pytest.mark.parametrize("began,today,days", [
@@ -394,6 +426,9 @@ BAD = [
      'unknown timezone "Europe/Lundon"'),
     ("timezone outside zoneinfo", "timezone = ../../etc/passwd\n" + BASE, 1,
      "bad timezone"),
+    # glibc would read this as UTC without a word: the offset is missing
+    ("timezone rule without an offset",
+     "timezone = GMTBST,M3.5.0/1,M10.5.0\n" + BASE, 1, "bad timezone rule"),
 ]
 
 
