@@ -164,10 +164,11 @@ parse_addr(const char *tok, struct listen_addr *la)
 static int
 server_listen(struct parse *p, const char *value)
 {
-	struct config	*cf = p->cf;
-	char		 buf[1024], *tok, *save = NULL;
-	size_t		 first = cf->nlisten, i;
-	int		 proxy = 0;
+	struct config		*cf = p->cf;
+	struct listen_addr	*la;
+	char			 buf[1024], *tok, *save = NULL;
+	size_t			 first = cf->nlisten, i;
+	int			 proxy = 0;
 
 	if (copy(buf, sizeof(buf), value) == -1)
 		return fail(p, "listen: line too long");
@@ -179,9 +180,15 @@ server_listen(struct parse *p, const char *value)
 		}
 		if (cf->nlisten == CONFIG_MAX_LISTEN)
 			return fail(p, "listen: more than 16 addresses");
-		if (parse_addr(tok, &cf->listen[cf->nlisten]) == -1)
+		la = &cf->listen[cf->nlisten];
+		if (parse_addr(tok, la) == -1)
 			return fail(p, "listen: \"%s\" is not ADDR:PORT with a "
 			    "numeric address (127.0.0.1:1965, [::1]:1965)", tok);
+		/* at start it would fail as "address in use", naming no line */
+		for (i = 0; i < cf->nlisten; i++)
+			if (cf->listen[i].sslen == la->sslen &&
+			    memcmp(&cf->listen[i].ss, &la->ss, la->sslen) == 0)
+				return fail(p, "listen: %s given twice", tok);
 		cf->nlisten++;
 	}
 	if (first == cf->nlisten)
@@ -662,12 +669,23 @@ check_header(struct parse *p, const char *name)
 	return 0;
 }
 
+/* A host section with no key would be dropped by inih without a word. */
+static int
+check_host_filled(struct parse *p, int host_line, int keys, int *line)
+{
+	if (host_line == 0 || keys > 0)
+		return 0;
+	*line = host_line;
+	return fail(p, "host has no keys (it needs root, cert and key)"), -1;
+}
+
 static int
 check_sections(struct parse *p, const char *text, int *line)
 {
 	const char	*s = text, *e;
 	char		 name[300];
 	size_t		 n;
+	int		 host_line = 0, keys = 0;
 
 	for (*line = 1; *s != '\0'; (*line)++) {
 		e = strchr(s, '\n');
@@ -683,14 +701,19 @@ check_sections(struct parse *p, const char *text, int *line)
 				    -1;
 			memcpy(name, s + 1, n);
 			name[n] = '\0';
-			if (check_header(p, name) == -1)
+			if (check_header(p, name) == -1 ||
+			    check_host_filled(p, host_line, keys, line) == -1)
 				return -1;
-		}
+			host_line = strcmp(name, "server") != 0 ? *line : 0;
+			keys = 0;
+		} else if (*s != '\0' && *s != '\n' && *s != '\r' &&
+		    *s != ';' && *s != '#')
+			keys++;
 		if (e == NULL)
 			break;
 		s = e + 1;
 	}
-	return 0;
+	return check_host_filled(p, host_line, keys, line);
 }
 
 int
