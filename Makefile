@@ -98,8 +98,8 @@ fuzz-regress:
 tests/unit/listing_test: tests/unit/listing_test.c src/fs.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/listing_test.c src/fs.o src/url.o $(LDFLAGS)
 
-tests/unit/log_test: tests/unit/log_test.c src/log.o tests/unit/tap.h
-	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/log_test.c src/log.o $(LDFLAGS)
+tests/unit/log_test: tests/unit/log_test.c src/log.o src/url.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/log_test.c src/log.o src/url.o $(LDFLAGS)
 
 tests/unit/proxy_test: tests/unit/proxy_test.c src/proxy.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/proxy_test.c src/proxy.o $(LDFLAGS)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -12,6 +13,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "url.h"
 
 static int		 foreground = 1;
 static enum log_target	 access_target = ACCESS_STDERR;
@@ -54,33 +56,69 @@ log_open_access(const struct config *cf, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * How many bytes at src[i] go to the log as they are: a printable ASCII
+ * byte, or a whole well-formed UTF-8 character that is not a C1 control
+ * (U+0080-U+009F: CSI among them, a terminal escape to 8-bit terminals);
+ * 0 when the byte must be escaped.
+ */
+static size_t
+plain_len(const char *src, size_t len, size_t i)
+{
+	unsigned char	c = (unsigned char)src[i];
+	uint32_t	cp;
+	size_t		n;
+
+	if (c < 0x80)
+		return c < 0x20 || c == 0x7f || c == '\\' || c == '"' ? 0 : 1;
+	if ((n = url_utf8_decode(src + i, len - i, &cp)) == 0 ||
+	    (cp >= 0x80 && cp <= 0x9f))
+		return 0;
+	return n;
+}
+
+/* log_escape, and *used: how much of src fit. */
+static size_t
+escape(char *dst, size_t dstlen, const char *src, size_t len, size_t *used)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t		 o = 0, i = 0, n;
+	unsigned char	 c;
+
+	*used = 0;
+	if (dstlen == 0)
+		return 0;
+	while (i < len) {
+		if ((n = plain_len(src, len, i)) > 0) {
+			if (o + n >= dstlen)
+				break;
+			memcpy(dst + o, src + i, n);
+			o += n;
+			i += n;
+			continue;
+		}
+		if (o + 4 >= dstlen)
+			break;
+		c = (unsigned char)src[i++];
+		dst[o++] = '\\';
+		dst[o++] = 'x';
+		dst[o++] = hex[c >> 4];
+		dst[o++] = hex[c & 15];
+	}
+	dst[o] = '\0';
+	*used = i;
+	return o;
+}
+
 size_t
 log_escape(char *dst, size_t dstlen, const char *src, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t		 o = 0, i;
-	unsigned char	 c;
+	size_t	used;
 
-	if (dstlen == 0)
-		return 0;
-	for (i = 0; i < len; i++) {
-		c = (unsigned char)src[i];
-		if (c < 0x20 || c == 0x7f || c == '\\' || c == '"') {
-			if (o + 4 >= dstlen)
-				break;
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 15];
-		} else {
-			if (o + 1 >= dstlen)
-				break;
-			dst[o++] = (char)c;
-		}
-	}
-	dst[o] = '\0';
-	return o;
+	return escape(dst, dstlen, src, len, &used);
 }
+
+#define ACCESS_REQUEST_MAX	2048	/* escaped bytes of a request logged */
 
 /* One line, one write: stderr lines are prefixed with the time. */
 static void
@@ -149,7 +187,9 @@ log_info(const char *fmt, ...)
 void
 log_access(const struct access_entry *e)
 {
-	char	req[URL_MAX * 4 + 8], host[URL_HOST_MAX * 4 + 8], line[6000];
+	char	req[ACCESS_REQUEST_MAX + 4], host[URL_HOST_MAX * 4 + 8];
+	char	line[sizeof(req) + sizeof(host) + 128];
+	size_t	n, used, len = e->request ? e->reqlen : 0;
 	int	fd;
 
 	switch (access_target) {
@@ -165,8 +205,14 @@ log_access(const struct access_entry *e)
 		fd = -1;
 		break;
 	}
-	log_escape(req, sizeof(req), e->request ? e->request : "",
-	    e->request ? e->reqlen : 0);
+	/*
+	 * Escaped, a request can be four times its 1024 bytes: cut it, so
+	 * the status, bytes and time after it always fit in the line.
+	 */
+	n = escape(req, ACCESS_REQUEST_MAX + 1, e->request ? e->request : "",
+	    len, &used);
+	if (used < len)
+		memcpy(req + n, "...", 4);
 	log_escape(host, sizeof(host), e->host, strlen(e->host));
 	snprintf(line, sizeof(line), "%s %s \"%s\" %d %llu %ldms",
 	    e->addr, *host ? host : "-", req, e->status, e->bytes, e->msec);

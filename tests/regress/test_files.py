@@ -197,3 +197,21 @@ def test_access_log_has_one_line_per_request_with_escapes(server):
     assert " 127.0.0.1 localhost " in line and " 20 " in line
     assert "\\x01" in log, "control characters are escaped"
     assert "\x01" not in log
+
+
+def test_access_log_escapes_c1_controls_and_keeps_the_status(server):
+    # CSI (U+009B) is a terminal escape to 8-bit terminals, raw or in
+    # UTF-8; a request of control bytes escapes to four times its size,
+    # and the status, bytes and time must still end the line
+    base = f"gemini://localhost:{server.port}/"
+    server.request(base.encode() + b"c1-\x9b31m-\xc2\x9b31m\r\n")
+    long = base.encode() + b"long-" + b"\x01" * (1024 - len(base) - 5)
+    assert len(long) == 1024
+    assert server.request(long + b"\r\n").status == 59
+    time.sleep(0.2)
+    lines = server.log().splitlines()
+    c1 = [l for l in lines if "/c1-" in l][-1]
+    assert "\x9b" not in c1 and "\xc2\x9b" not in c1
+    assert "c1-\\x9b31m-\\xc2\\x9b31m" in c1
+    cut = [l for l in lines if "/long-" in l][-1]
+    assert cut.endswith("ms") and '..." 59 ' in cut, cut[-80:]

@@ -33,7 +33,9 @@ no_controls(void)
 		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
 			clean = 0;
 	ok(clean, "no byte 0x00-0x1f or 0x7f survives");
-	ok(strlen(out) == 256 + 33 * 3 + 2 * 3, "every byte kept, escaped");
+	/* 33 controls, quote and backslash, and 128 bytes that are no
+	 * UTF-8 in this order: each 4 bytes instead of 1 */
+	ok(strlen(out) == 256 + (33 + 2 + 128) * 3, "every byte kept, escaped");
 }
 
 static void
@@ -60,6 +62,12 @@ main(void)
 	same("\x7f", 1, "\\x7f", "DEL escaped");
 	same("\"\\", 2, "\\x22\\x5c", "quote and backslash: unambiguous");
 	same("caf\xc3\xa9", 5, "caf\xc3\xa9", "UTF-8 kept");
+	same("\x9b" "31m", 4, "\\x9b31m", "a raw C1 CSI byte escaped");
+	same("\xc2\x9b" "31m", 5, "\\xc2\\x9b31m",
+	    "U+009B (CSI) in UTF-8 escaped");
+	same("\xc2\xa0\xe2\x82\xac", 5, "\xc2\xa0\xe2\x82\xac",
+	    "U+00A0 and the euro sign kept");
+	same("\xe2\x82", 2, "\\xe2\\x82", "a cut sequence escaped");
 	no_controls();
 	truncation();
 	return tap_done();
