@@ -173,8 +173,10 @@ gen_certs(struct generation *g, int check_only, char *err, size_t errlen)
 			missing++;
 			continue;
 		}
-		if (!check_only && tls_ensure_cert(h, &made, err, errlen) == -1)
+		if (!check_only && tls_ensure_cert(h, &made, err, errlen) == -1) {
+			tls_error_at_host(&g->cf, h, err, errlen);
 			return -1;
+		}
 		if (!check_only && made)
 			log_info("host %s: generated a self-signed ECDSA P-256 "
 			    "certificate %s and key %s", h->name, h->cert,

@@ -428,6 +428,16 @@ fail:
 	return NULL;
 }
 
+void
+tls_error_at_host(const struct config *cf, const struct host_cfg *h,
+    char *err, size_t errlen)
+{
+	char	msg[CONFIG_ERR_MAX];
+
+	snprintf(msg, sizeof(msg), "%s", err);
+	snprintf(err, errlen, "%s:%d: %s", cf->file, h->line, msg);
+}
+
 int
 tls_setup(const struct config *cf, struct tls *t, char *err, size_t errlen)
 {
@@ -446,6 +456,7 @@ tls_setup(const struct config *cf, struct tls *t, char *err, size_t errlen)
 	}
 	for (i = 0; i < cf->nhosts; i++) {
 		if ((t->ctx[i] = host_ctx(&cf->hosts[i], err, errlen)) == NULL) {
+			tls_error_at_host(cf, &cf->hosts[i], err, errlen);
 			tls_free(t);
 			return -1;
 		}
@@ -476,8 +487,10 @@ tls_check(const struct config *cf, char *err, size_t errlen)
 		if (access(cf->hosts[i].cert, F_OK) == -1 &&
 		    access(cf->hosts[i].key, F_OK) == -1)
 			continue;	/* to be generated at start */
-		if ((ctx = host_ctx(&cf->hosts[i], err, errlen)) == NULL)
+		if ((ctx = host_ctx(&cf->hosts[i], err, errlen)) == NULL) {
+			tls_error_at_host(cf, &cf->hosts[i], err, errlen);
 			return -1;
+		}
 		SSL_CTX_free(ctx);
 	}
 	return 0;

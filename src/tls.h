@@ -39,6 +39,10 @@ int	tls_setup(const struct config *cf, struct tls *t, char *err,
 	    size_t errlen);
 void	tls_free(struct tls *t);
 
+/* Put "config:line: " (the host's section) before the message in err. */
+void	tls_error_at_host(const struct config *, const struct host_cfg *,
+	    char *err, size_t errlen);
+
 /*
  * For -n while some pairs are still to be generated (so tls_setup cannot
  * run): load the ticket keys and every pair that exists, and keep none.

@@ -110,6 +110,8 @@ def test_check_mode_loads_the_pairs_that_exist(make_server):
     crt.write_text("not a cert\n")
     r = run_check(s.conf)
     assert r.returncode == 1 and str(crt) in r.stderr, r.stderr
+    host = line_of(s.conf.read_text(), "[host localhost]")
+    assert f"{s.conf}:{host}: {crt}: cannot load certificate" in r.stderr
     assert "example.org.key will be generated at start" in r.stderr
 
 
