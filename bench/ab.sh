@@ -82,6 +82,10 @@ cat >"$tmp/capsuled.ini" <<-EOF
 	access_log = $tmp/access.log
 	request_timeout = 120
 	max_connections = 11000
+	rate_limit = 0
+	max_per_client = 0
+	; started as root, workers need a user (ignored otherwise)
+	user = nobody
 	[host localhost]
 	root = $tmp/root
 	cert = $tmp/cert.pem
