@@ -22,6 +22,7 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/config.sh"
 gemload=$top/bench/gemload
 rounds=3 secs=8 workers=2 path=/2k.gmi
 
@@ -75,22 +76,7 @@ dd if=/dev/zero of="$tmp/root/100m.zip" bs=1 count=0 seek=100000000 2>/dev/null
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 30 -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost 2>/dev/null
-cat >"$tmp/capsuled.ini" <<-EOF
-	[server]
-	listen = 127.0.0.1:1965
-	workers = $workers
-	access_log = $tmp/access.log
-	request_timeout = 120
-	max_connections = 11000
-	rate_limit = 0
-	max_per_client = 0
-	; started as root, workers need a user (ignored otherwise)
-	user = nobody
-	[host localhost]
-	root = $tmp/root
-	cert = $tmp/cert.pem
-	key = $tmp/key.pem
-EOF
+bench_config "$tmp" 1965 "$workers" 11000 >"$tmp/capsuled.ini"
 
 procs() {
 	echo "$1"

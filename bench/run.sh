@@ -20,6 +20,7 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/config.sh"
 gemload=$top/bench/gemload
 capsuled=$top/capsuled
 secs=${BENCH_SECS:-4}
@@ -112,26 +113,8 @@ make_files() {
 # --- the servers ---------------------------------------------------------
 
 start_capsuled() {
-	cat >"$tmp/capsuled.ini" <<-EOF
-	; made by bench/run.sh
-	[server]
-	listen = 127.0.0.1:$cap_port
-	workers = auto
-	access_log = $tmp/capsuled-access.log
-	; long enough to hold $idle idle connections while they ramp up
-	request_timeout = 120
-	max_connections = $((idle + 1000))
-	; every client is 127.0.0.1: no per-client limits here
-	rate_limit = 0
-	max_per_client = 0
-	; started as root, workers need a user (ignored otherwise)
-	user = nobody
-
-	[host localhost]
-	root = $tmp/root
-	cert = $tmp/cert.pem
-	key = $tmp/key.pem
-	EOF
+	bench_config "$tmp" "$cap_port" auto $((idle + 1000)) \
+	    >"$tmp/capsuled.ini"
 	"$capsuled" -d -c "$tmp/capsuled.ini" 2>"$tmp/capsuled.err" &
 	cap_pid=$!
 	pids="$pids $cap_pid"
