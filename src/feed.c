@@ -698,15 +698,9 @@ scan_names(int dirfd, char ***out, size_t *count)
 	struct dirent	*de;
 	char		 date[FEED_DATE_LEN + 1], **v = NULL, **nv;
 	size_t		 n = 0, cap = 0;
-	int		 fd;
 
-	if ((fd = dup(dirfd)) == -1)
+	if ((d = fs_opendir(dirfd)) == NULL)
 		return -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return -1;
-	}
-	rewinddir(d);
 	/* a dotfile never matches: the name must start with a digit */
 	while ((de = readdir(d)) != NULL) {
 		if (!feed_name_date(de->d_name, date))

@@ -255,6 +255,22 @@ append_entry(struct buf *b, const struct entry *e)
 	buf_puts(b, e->is_dir ? "/\n" : "\n");
 }
 
+DIR *
+fs_opendir(int dirfd)
+{
+	DIR	*d;
+	int	 fd;
+
+	if ((fd = dup(dirfd)) == -1)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	rewinddir(d);	/* the dup shares dirfd's offset */
+	return d;
+}
+
 /*
  * What a listing shows of an entry: a regular file or a directory as a
  * request for it would find it.  A symlink is resolved the way fs_open
@@ -298,14 +314,9 @@ read_entries(int rootfd, int dirfd, const char *urlpath, struct entry **out,
 	struct stat	 st;
 	struct entry	*v = NULL, *nv;
 	size_t		 n = 0, cap = 0;
-	int		 fd;
 
-	if ((fd = dup(dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	if ((d = fs_opendir(dirfd)) == NULL)
 		return -1;
-	}
-	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || entry_stat(rootfd, dirfd, urlpath,
 		    de->d_name, &st, links) == -1)

@@ -6,6 +6,8 @@
 #define CAPSULED_FS_H
 
 #include <sys/stat.h>
+
+#include <dirent.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -17,6 +19,10 @@
  * or -1 with errno (ENOENT for anything that must look absent).
  */
 int	fs_open(int rootfd, const char *path, struct stat *st);
+
+/* A stream over the open directory dirfd, from its start; dirfd stays
+ * open and the caller's (closedir closes only the stream). */
+DIR	*fs_opendir(int dirfd);
 
 /* Open name inside the open directory dirfd the same way. */
 int	fs_open_in(int dirfd, const char *name, struct stat *st);
