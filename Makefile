@@ -151,7 +151,7 @@ install: all
 	chmod 0644 $(DESTDIR)$(MANDIR)/man8/capsuled.8 \
 	    $(DESTDIR)$(MANDIR)/man5/capsuled.ini.5
 	$(INSTALL) -m 0644 etc/capsuled.ini $(DESTDIR)$(EXAMPLEDIR)/capsuled.ini
-	$(INSTALL) -m 0644 capsule/data/disputes.ini \
+	$(INSTALL) -m 0644 capsule/.data/disputes.ini \
 	    $(DESTDIR)$(EXAMPLEDIR)/disputes.ini
 	$(SED_PATHS) etc/capsuled.service >$(DESTDIR)$(EXAMPLEDIR)/capsuled.service
 	$(SED_PATHS) etc/rc.d/capsuled >$(DESTDIR)$(EXAMPLEDIR)/capsuled.rc

@@ -2,7 +2,7 @@
  * strike: the strike-day counter, a Gemini CGI script run by capsuled.
  *
  * It reads the branch's disputes from an INI file (the format and the
- * counting conventions are written at the top of capsule/data/disputes.ini)
+ * counting conventions are written at the top of capsule/.data/disputes.ini)
  * and prints a whole Gemini response: "20 text/gemini" and today's counts,
  * or one 40/50 line naming the file and line at fault.  A bad data file
  * must never become a crash or a malformed header: capsuled would answer
@@ -11,8 +11,10 @@
  * Environment:
  *	PATH_INFO	"/ID" shows the dispute [dispute ID] alone
  *	SCRIPT_NAME	the script's own path, for links between the pages
- *	STRIKE_DATA	the data file; default ../data/disputes.ini, since
- *			capsuled runs a script in the script's directory
+ *	STRIKE_DATA	the data file; default ../.data/disputes.ini, since
+ *			capsuled runs a script in the script's directory: a
+ *			dot directory of the capsule, which capsuled never
+ *			serves, so the file's notes stay out of reach
  *	STRIKE_TODAY	YYYY-MM-DD instead of the clock, for tests
  *
  * POSIX and inih only, so that it builds on OpenBSD as it does on Linux.
@@ -32,7 +34,7 @@
 
 #include <ini.h>
 
-#define DATA_DEFAULT	"../data/disputes.ini"
+#define DATA_DEFAULT	"../.data/disputes.ini"
 #define TZ_DEFAULT	"Europe/London"
 /* the same zone as a POSIX rule, for a system (or chroot) without it */
 #define TZ_DEFAULT_RULE	"GMT0BST,M3.5.0/1,M10.5.0"
@@ -100,6 +102,7 @@ struct data {
 
 struct counts {
 	long	since;		/* days since the dispute began */
+	long	first;		/* the first strike day; -1: none */
 	long	done;		/* strike days up to and including today */
 	long	planned;	/* strike days after today */
 	long	last, next;	/* strike days; -1: none */
@@ -142,6 +145,7 @@ static void	counts_get(const struct data *, size_t, long,
 static void	reply_error(const struct data *);
 static void	render_dispute(const struct data *, size_t, long, int,
 		    const char *);
+static void	render_state(const struct dispute *);
 static void	render(const struct data *, const struct dispute *, long,
 		    const char *);
 static const char *script_name(void);
@@ -862,11 +866,13 @@ counts_get(const struct data *d, size_t n, long today, struct counts *c)
 	}
 	c->since = today - dp->began.day;
 	c->done = c->planned = 0;
-	c->last = c->next = -1;
+	c->first = c->last = c->next = -1;
 	for (bit = 0; bit < SPAN_MAX; bit++) {
 		if ((bitmap[bit / 8] & (1 << (bit % 8))) == 0)
 			continue;
 		day = dp->began.day + bit;
+		if (c->first == -1)
+			c->first = day;
 		if (day <= today) {
 			c->done++;
 			c->last = day;
@@ -878,7 +884,7 @@ counts_get(const struct data *d, size_t n, long today, struct counts *c)
 }
 
 /*
- * "50 ../data/disputes.ini:7: bad date "2024-13-01"".  The path comes from
+ * "50 ../.data/disputes.ini:7: bad date "2024-13-01"".  The path comes from
  * the environment and may be anything: show its printable tail only.
  */
 static void
@@ -914,16 +920,23 @@ plural(long n)
 	return n == 1 ? "" : "s";
 }
 
+/*
+ * "N days since" counts from two days a reader may mean: the day the
+ * dispute began, and the first strike day (the branch's "400 days since
+ * the dispute first began" counts from the first walkout).  Both are
+ * shown, each with its date, so that neither is mistaken for the other.
+ */
 static void
 render_dispute(const struct data *d, size_t n, long today, int heading,
     const char *script)
 {
 	const struct dispute	*dp = &d->disputes[n];
 	struct counts		 c;
-	char			 began[64], last[64], next[64], when[64];
+	char			 began[64], first[64], last[64], next[64];
 
 	counts_get(d, n, today, &c);
 	if (date_format(began, sizeof(began), dp->began.day) == -1 ||
+	    date_format(first, sizeof(first), c.first) == -1 ||
 	    date_format(last, sizeof(last), c.last) == -1 ||
 	    date_format(next, sizeof(next), c.next) == -1)
 		return;		/* cannot be: years have four digits */
@@ -934,6 +947,9 @@ render_dispute(const struct data *d, size_t n, long today, int heading,
 		    plural(c.since), began);
 	else
 		printf("The dispute begins on %s.\n", began);
+	if (c.first != -1 && c.first <= today)
+		printf("%ld day%s since the first strike day, %s.\n",
+		    today - c.first, plural(today - c.first), first);
 	printf("%ld day%s of strike action.\n", c.done, plural(c.done));
 	if (c.planned > 0)
 		printf("%ld more day%s of strike action planned.\n",
@@ -942,23 +958,39 @@ render_dispute(const struct data *d, size_t n, long today, int heading,
 	    c.last == today ? "today, " : "", c.last == -1 ? "" : last);
 	printf("* Next strike day: %s\n", c.next == -1 ? "none planned" :
 	    next);
-	if (dp->state == STATE_LIVE)
-		printf("* State: live\n");
-	else if (dp->state == STATE_SUSPENDED && dp->suspended.line != 0 &&
-	    date_format(when, sizeof(when), dp->suspended.day) == 0)
-		printf("* State: suspended since %s\n", when);
-	else if (dp->state == STATE_SETTLED && dp->ended.line != 0 &&
-	    date_format(when, sizeof(when), dp->ended.day) == 0)
-		printf("* State: settled on %s\n", when);
-	else
-		printf("* State: %s\n", dp->state == STATE_SUSPENDED ?
-		    "suspended" : "settled");
+	render_state(dp);
 	printf("\n=> %s Fact sheet: %s\n", dp->factsheet, dp->title);
 	if (script != NULL && heading)
 		printf("=> %s/%s Counter for this dispute only\n", script,
 		    dp->id);
 	else if (script != NULL)
 		printf("=> %s All disputes\n", script);
+}
+
+/*
+ * "suspended" is the strike action's state, not the dispute's: a dispute
+ * whose action is suspended is still live (talks, or a new ballot), and
+ * the page must not read as if it were over.
+ */
+static void
+render_state(const struct dispute *dp)
+{
+	char	 when[64];
+
+	if (dp->state == STATE_LIVE)
+		printf("* State: live\n");
+	else if (dp->state == STATE_SUSPENDED && dp->suspended.line != 0 &&
+	    date_format(when, sizeof(when), dp->suspended.day) == 0)
+		printf("* State: the dispute remains live; only strike action "
+		    "was suspended, on %s\n", when);
+	else if (dp->state == STATE_SUSPENDED)
+		printf("* State: the dispute remains live; only strike action "
+		    "is suspended\n");
+	else if (dp->ended.line != 0 &&
+	    date_format(when, sizeof(when), dp->ended.day) == 0)
+		printf("* State: settled on %s\n", when);
+	else
+		printf("* State: settled\n");
 }
 
 static void

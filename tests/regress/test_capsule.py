@@ -264,3 +264,37 @@ def test_lint_extra_cgi_names(tmp_path):
     root = tree(tmp_path / "cap", {**GOOD, "a.gmi": "# A\n=> /cgi-bin/vote\n"})
     assert lint(root)[0] == 1
     assert lint("--cgi", "vote", root)[0] == 0
+
+
+# --- the data file is not content ---------------------------------------------
+
+@pytest.fixture
+def capsule_server(make_server):
+    """capsuled serving the real capsule, as etc/run.ini does."""
+    subprocess.run(["make", "-s", "capsule/cgi-bin/strike"], cwd=ROOT,
+                   check=True)
+    s = make_server(root=CAPSULE,
+                    host_extra="feeds = news letters press disputes")
+    return s.start()
+
+
+@pytest.mark.parametrize("path", [
+    "/.data/disputes.ini",      # where it lives: a dotfile, never served
+    "/.data/",
+    "/data/disputes.ini",       # where it was served until it moved
+    "/data/",
+    "/.dates",
+])
+def test_the_counters_data_file_cannot_be_fetched(capsule_server, path):
+    r = capsule_server.get(path)
+    assert r.status // 10 != 2, (path, r.status, r.meta)
+    assert b"[dispute" not in (r.body or b"")
+
+
+def test_the_counter_reads_its_data_file_through_the_daemon(capsule_server):
+    # the CGI sandbox reads ../.data/disputes.ini from cgi-bin/
+    r = capsule_server.get("/cgi-bin/strike/mental-health")
+    assert r.status == 20, (r.status, r.meta, capsule_server.log())
+    body = r.body.decode("utf-8")
+    assert "\n81 days of strike action.\n" in body
+    assert "only strike action was suspended" in body

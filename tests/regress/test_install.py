@@ -100,6 +100,10 @@ def test_the_installed_daemon_and_counter_run(tmp_path):
     p = subprocess.run([str(dest / "usr/local/libexec/capsuled/strike")],
                        capture_output=True, text=True, env=env)
     assert p.stdout.startswith("20 text/gemini"), p.stdout + p.stderr
+    # the example is the capsule's own data file, from its dot directory
+    assert (dest / "usr/local/share/examples/capsuled/disputes.ini")\
+        .read_bytes() == (ROOT / "capsule/.data/disputes.ini").read_bytes()
+    assert "\n81 days of strike action.\n" in p.stdout
 
 
 @pytest.mark.skipif(not shutil.which("mandoc"), reason="no mandoc")

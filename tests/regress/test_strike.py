@@ -3,12 +3,15 @@ The strike-day counter (capsule/cgi-bin/strike), run as capsuled runs a
 CGI script: an empty environment plus the variables under test, and the
 script's own directory as the working directory.
 
-The counts at fixed dates are the branch's own figures (../shared/seeds):
-the dispute began on 1 September 2023; 27 days of action by 18 February
-2024; more than 40 by 16 May 2024; the walkout was suspended on 15 July
-2024; 81 days of action on day 400.  They are checked against the shipped
-capsule/data/disputes.ini, so a correction of its dates must still meet
-them.  Everything else runs on small data files written per test.
+The counts at fixed dates are the public record (the sources are cited in
+capsule/.data/disputes.ini): the dispute began on 1 September 2023; the
+first strike day was 26 September 2023; 9 days of action when the open
+letters of 15 and 16 November 2023 were written; 27 by 18 February 2024;
+more than 40 (41) by 16 May 2024; 56 by 7 June 2024; 81 in all, the last
+on 12 July 2024; strike action suspended on 15 July 2024; the posts'
+"400 days" counted from the first strike day, on 30 October 2024.  They
+are checked against the shipped data file.  Everything else runs on small
+data files written per test.
 """
 import datetime
 import os
@@ -23,8 +26,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CGI_DIR = ROOT / "capsule" / "cgi-bin"
 STRIKE = CGI_DIR / "strike"
-DATA = ROOT / "capsule" / "data" / "disputes.ini"
+DATA = ROOT / "capsule" / ".data" / "disputes.ini"
 BEGAN = datetime.date(2023, 9, 1)
+FIRST_STRIKE = datetime.date(2023, 9, 26)
+TITLE = "Mental health social workers’ dispute"
 
 # Gemini: two digits, a space, meta of at most 1024 bytes of UTF-8, CRLF.
 HEADER = re.compile(rb"\A([1-6][0-9]) ([^\r\n]*)\r\n")
@@ -93,6 +98,10 @@ def since(reply):
     return count(reply, "since the dispute began")
 
 
+def since_first(reply):
+    return count(reply, "since the first strike day")
+
+
 def planned(reply):
     m = re.search(r"^(\d+) more days? of strike action planned", reply.body,
                   re.M)
@@ -106,54 +115,125 @@ def line(reply, prefix):
     raise AssertionError(f"no line starting {prefix!r} in {reply.body!r}")
 
 
-# The branch's figures, on the shipped data file.
+# The public record, on the shipped data file.
 
-def test_posts_27_days_of_action_by_18_february_2024():
-    r = run("2024-02-18")
+@pytest.mark.parametrize("today,days", [
+    ("2023-09-25", 0),
+    ("2023-09-26", 1),      # the first strike day
+    ("2023-10-12", 6),      # the six days of the first notice
+    ("2023-11-13", 9),      # "our 9 days of strike action" (open letters)
+    ("2023-11-16", 12),     # 14-16 November struck as well
+    ("2024-02-18", 27),     # Community Care: "after 27 days of action"
+    ("2024-03-08", 27),     # 4-8 March 2024 announced, never struck
+    ("2024-04-03", 27),     # the branch: "already taken 27 days"
+    ("2024-04-19", 32),     # the branch: "Day 32 of their strike action"
+    ("2024-05-12", 37),     # Community Care: 37 days before the walkout
+    ("2024-05-13", 38),     # Morning Star: "38th day of action"
+    ("2024-05-16", 41),     # "more than 40 days of strike action"
+    ("2024-05-27", 47),     # the bank holiday is not a day of action
+    ("2024-06-07", 56),     # Community Care, 10 June: "56 days' action"
+    ("2024-07-12", 81),     # the last day of the nine-week walkout
+    ("2024-07-16", 81),     # Community Care: "81 days' strike action"
+    ("2024-10-30", 81),     # the Libby Nolan post: "81 days"
+    ("2026-12-02", 81),     # today: no action since the suspension
+])
+def test_record_days_of_action(today, days):
+    r = run(today)
     assert r.status == 20
     assert r.meta == "text/gemini; lang=en-GB"
-    assert action(r) == 27
+    assert action(r) == days
 
 
-def test_posts_more_than_40_days_of_action_by_16_may_2024():
-    assert action(run("2024-05-16")) > 40
+def test_record_27_may_2024_is_skipped():
+    r = run("2024-05-27")
+    assert line(r, "* Last strike day:") == \
+        "* Last strike day: Friday 24 May 2024"
+    assert line(r, "* Next strike day:") == \
+        "* Next strike day: Tuesday 28 May 2024"
 
 
-def test_posts_81_days_of_action_on_day_400():
-    r = run("2024-10-05")
-    assert since(r) == 400
-    assert action(r) == 81
-
-
-def test_posts_no_strike_day_after_the_suspension_on_15_july_2024():
+def test_record_no_strike_day_after_the_suspension_on_15_july_2024():
     r = run("2024-07-15")
     assert action(r) == 81
     assert planned(r) == 0
+    assert line(r, "* Last strike day:") == \
+        "* Last strike day: Friday 12 July 2024"
     assert line(r, "* Next strike day:") == "* Next strike day: none planned"
-    assert line(r, "* State:") == \
-        "* State: suspended since Monday 15 July 2024"
 
 
-def test_2024_10_05_page_has_every_part():
-    r = run("2024-10-05")
+def test_suspended_says_the_dispute_remains_live():
+    # the press release: strike action was suspended on 15 July 2024 and
+    # the dispute "remains live"; the page must not read as if it ended
+    assert line(run("2026-12-02"), "* State:") == \
+        "* State: the dispute remains live; only strike action was " \
+        "suspended, on Monday 15 July 2024"
+
+
+def test_400_days_counts_from_the_first_strike_day_on_30_october_2024():
+    # "400 days since the dispute first began. 81 days of strike action."
+    r = run("2024-10-30")
+    assert since_first(r) == 400
+    assert since(r) == 425
+    assert action(r) == 81
+    assert "400 days since the first strike day, Tuesday 26 September " \
+        "2023.\n" in r.body
+    assert "425 days since the dispute began on Friday 1 September " \
+        "2023.\n" in r.body
+
+
+def test_both_day_counts_today_2_december_2026():
+    r = run("2026-12-02")
+    assert since(r) == (datetime.date(2026, 12, 2) - BEGAN).days == 1188
+    assert since_first(r) == \
+        (datetime.date(2026, 12, 2) - FIRST_STRIKE).days == 1163
+    assert action(r) == 81
+
+
+def test_the_day_a_dispute_begins_is_day_0():
+    assert since(run("2023-09-01")) == 0
+    assert since(run("2023-09-02")) == 1
+    assert since(run("2024-10-05")) == 400
+    assert since_first(run("2023-09-26")) == 0
+
+
+def test_no_first_strike_line_before_the_first_strike_day():
+    r = run("2023-09-25")
+    assert "since the first strike day" not in r.body
+    assert line(r, "* Next strike day:") == \
+        "* Next strike day: Tuesday 26 September 2023"
+
+
+def test_2024_10_30_page_has_every_part():
+    r = run("2024-10-30")
     assert r.body.startswith("# ")
-    assert "## Mental health social workers' dispute\n" in r.body
-    assert "400 days since the dispute began on Friday 1 September 2023.\n" \
-        in r.body
+    assert "## " + TITLE + "\n" in r.body
     assert "81 days of strike action.\n" in r.body
     assert line(r, "* Last strike day:").endswith(" 2024")
     assert line(r, "* Next strike day:") == "* Next strike day: none planned"
-    assert line(r, "* State:").startswith("* State: suspended")
+    assert line(r, "* State:").startswith("* State: the dispute remains live")
     link = line(r, "=> ")
-    assert re.fullmatch(r"=> \S+ Fact sheet: Mental health social "
-                        r"workers' dispute", link)
+    assert link == "=> /disputes/2024-09-04-all-you-need-to-know-mental-" \
+        "health-social-worker-strike.gmi Fact sheet: " + TITLE
 
 
-def test_the_day_a_dispute_begins_is_day_0_so_day_400_is_5_october_2024():
-    assert since(run("2023-09-01")) == 0
-    assert since(run("2023-09-02")) == 1
-    assert since(run("2024-10-04")) == 399
-    assert since(run("2024-10-05")) == 400
+def test_the_counter_runs_as_the_external_tests_run_it(tmp_path):
+    # cd capsule/cgi-bin && env -i STRIKE_TODAY=... STRIKE_DATA=PATH
+    # SCRIPT_NAME=/cgi-bin/strike PATH_INFO=/mental-health ./strike
+    copy = write(tmp_path, DATA.read_bytes())
+    p = subprocess.run(["env", "-i", "STRIKE_TODAY=2024-05-16",
+                        "STRIKE_DATA=" + str(copy),
+                        "SCRIPT_NAME=/cgi-bin/strike",
+                        "PATH_INFO=/mental-health", "./strike"],
+                       cwd=CGI_DIR, capture_output=True, timeout=10)
+    assert p.returncode == 0
+    assert p.stdout.startswith(b"20 text/gemini; lang=en-GB\r\n")
+    assert b"\n41 days of strike action.\n" in p.stdout
+
+
+def test_shipped_data_file_has_no_approximation_left():
+    text = DATA.read_text("utf-8")
+    assert "APPROXIMA" not in text.upper()
+    assert "placeholder" not in text.lower()
 
 
 def test_today_is_the_date_on_the_london_clock():
@@ -315,6 +395,23 @@ def test_a_dispute_that_has_not_begun_says_when_it_begins(tmp_path):
     assert "The dispute begins on Monday 2 December 2024.\n" in r.body
 
 
+def test_days_since_the_first_strike_day(tmp_path):
+    data = write(tmp_path, dispute(began="2024-01-01",
+                                   extra="strike = 2024-03-11\n"
+                                         "strike = 2024-02-05\n"))
+    r = run("2024-03-10", data)
+    assert "34 days since the first strike day, Monday 5 February " \
+        "2024.\n" in r.body
+    r = run("2024-02-04", data)
+    assert "since the first strike day" not in r.body
+
+
+def test_a_suspended_dispute_without_a_date_is_still_live(tmp_path):
+    data = write(tmp_path, dispute(state="suspended"))
+    assert line(run("2024-10-05", data), "* State:") == \
+        "* State: the dispute remains live; only strike action is suspended"
+
+
 def test_a_settled_dispute_says_when(tmp_path):
     data = write(tmp_path, dispute(state="settled",
                                    extra="ended = 2024-06-28\n"))
@@ -344,9 +441,9 @@ def test_path_info_shows_that_dispute_alone(tmp_path, info):
 
 
 def test_path_info_on_the_shipped_data():
-    r = run("2024-10-05", path_info="/mental-health")
-    assert r.body.startswith("# Mental health social workers' dispute\n")
-    assert since(r) == 400 and action(r) == 81
+    r = run("2024-10-30", path_info="/mental-health")
+    assert r.body.startswith("# " + TITLE + "\n")
+    assert since_first(r) == 400 and action(r) == 81
 
 
 @pytest.mark.parametrize("info", ["/c", "/bb", "/bb-2/x", "/A", "/../a",
@@ -459,7 +556,7 @@ def test_default_data_file_is_relative_to_the_scripts_directory(tmp_path):
     assert run("2024-10-05").status == 20
     r = run("2024-10-05", cwd=tmp_path)
     assert r.status == 40
-    assert r.meta.startswith("../data/disputes.ini: ")
+    assert r.meta.startswith("../.data/disputes.ini: ")
 
 
 def test_bad_strike_today_is_50():
