@@ -20,7 +20,12 @@ with '.' is checked for:
     would hide the generated one;
   - relative links (and root-relative /x) that resolve to something the
     server serves (see served()).  Absolute links (gemini://, https://,
-    mailto: ...) are not fetched.
+    mailto: ...) are not fetched;
+  - the generated-block marker, a line of its own exactly of the form
+        <!-- capsuled:latest N DIR [DIR...] -->
+    (capsuled replaces it with the newest N posts of the DIRs: N from 1
+    to 999, each DIR a directory of dated posts).  Any other line that
+    starts with "<!--" would reach readers raw, so it is an error.
 """
 import datetime
 import os
@@ -35,6 +40,10 @@ SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 # CGI scripts the build makes (Makefile: capsule/cgi-bin/strike); links to
 # them are good before `make` has run.
 BUILT_CGI = {"strike"}
+# The generated block's marker (capsuled.ini(5), "latest"): one space
+# between the parts, no other white space, nothing else on the line.
+MARKER = re.compile(r"^<!-- capsuled:latest ([1-9][0-9]{0,2})"
+                    r"((?: [A-Za-z0-9_-][A-Za-z0-9._-]*)+) -->$")
 
 
 class Lint:
@@ -173,6 +182,18 @@ class Lint:
 
     # --- one file ----------------------------------------------------------
 
+    def check_marker(self, path, lineno, line):
+        m = MARKER.match(line)
+        if not m:
+            self.report(path, lineno, "'<!--' line is shown raw to readers: "
+                        "the only marker is '<!-- capsuled:latest N DIR "
+                        "[DIR...] -->' (N 1-999, single spaces)")
+            return
+        for d in m.group(2).split():
+            if not (self.is_dir([d]) and self.has_dated([d])):
+                self.report(path, lineno, "marker names %s, which is no "
+                            "directory of dated posts" % d)
+
     def url_of(self, path):
         rel = os.path.relpath(path, self.root).replace(os.sep, "/")
         return "/" + rel
@@ -211,6 +232,9 @@ class Lint:
                 elif line.strip():
                     self.report(path, n, "text line starts with "
                                 "whitespace")
+                continue
+            if line.startswith("<!--"):
+                self.check_marker(path, n, line)
                 continue
             if line.startswith("=>"):
                 rest = line[2:].strip()
