@@ -71,7 +71,8 @@ def test_dates_file_records_every_post_once_with_its_reason():
              if l.strip() and not l.startswith("#")]
     seen = {}
     for l in lines:
-        m = re.match(r"^(\S+) (\d{4}-\d{2}-\d{2}) (stated|inferred: \S.*)$", l)
+        m = re.match(r"^(\S+) (\d{4}-\d{2}-\d{2}) "
+                     r"(stated|confirmed: \S.*|inferred: \S.*)$", l)
         assert m, "bad .dates line: " + l
         path, date, why = m.groups()
         assert path not in seen, "listed twice: " + path
@@ -111,8 +112,157 @@ def test_fact_sheet_links_both_strike_counters():
 def test_about_page_gives_the_branch_contacts():
     text = (CAPSULE / "about.gmi").read_text("utf-8")
     assert "mailto:contactus@barnetunison.org.uk" in text
-    assert "0208 359 2088" in text
+    assert "020 8359 2088" in text     # the UK format, as the branch's site
+    assert "0208 359 2088" not in text
     assert "https://www.barnetunison.me.uk/" in text
+
+
+def dates():
+    """.dates: {path: (date, "stated" | "confirmed" | "inferred")}"""
+    got = {}
+    for l in (CAPSULE / ".dates").read_text("utf-8").splitlines():
+        if l.strip() and not l.startswith("#"):
+            path, date, why = l.split(" ", 2)
+            got[path] = (datetime.date.fromisoformat(date),
+                         why.split(":")[0])
+    return got
+
+
+MONTHS = ["January", "February", "March", "April", "May", "June", "July",
+          "August", "September", "October", "November", "December"]
+
+
+def test_each_post_says_how_sure_its_date_is():
+    # a confirmed date is shown plainly under the title; an inferred one
+    # is never shown as fact, and the page says it was inferred
+    for path, (date, how) in dates().items():
+        lines = (CAPSULE / path).read_text("utf-8").splitlines()
+        plain = "%d %s %d" % (date.day, MONTHS[date.month - 1], date.year)
+        text = "\n".join(lines)
+        if how == "inferred":
+            assert "\nDate inferred: " in text, path
+            assert not re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}",
+                                    lines[2]), path
+        else:
+            assert lines[2] == plain, path
+            assert "Date inferred" not in text, path
+
+
+def test_each_post_ends_with_where_its_original_is():
+    for path in dated_files():
+        text = (CAPSULE / path).read_text("utf-8")
+        about = text[text.index("\n## About this page\n"):]
+        assert "=> https://www.barnetunison.me.uk/wp/" in about, path
+
+
+# A promise the export broke: the words, then what must follow them (a
+# link, or an editor's note saying what the original had).
+PROMISES = ["click on the link below", "Here is Animation Number Three",
+            "Below is a message of support", "which you can view here",
+            "View statement here", "or email:", "please email",
+            "access via this link )", "I attach a copy"]
+
+
+def test_no_promise_is_left_empty():
+    seen = 0
+    for path in dated_files():
+        lines = (CAPSULE / path).read_text("utf-8").splitlines()
+        for i, l in enumerate(lines):
+            if not any(p in l for p in PROMISES):
+                continue
+            seen += 1
+            nxt = [x for x in lines[i + 1:] if x.strip()][:1]
+            assert nxt, (path, l)
+            assert nxt[0].startswith(("=> ", "Editor’s note: ")) or \
+                (nxt[0].startswith("Big Thanks") and "libby" in path), \
+                (path, l, nxt[0])
+    assert seen >= 12
+
+
+def test_community_care_titles_have_their_links():
+    cc = (CAPSULE / "disputes/2024-07-18-community-care-articles.gmi")
+    got = [l for l in links(cc) if "communitycare.co.uk/20" in l]
+    assert len(got) == 10 and len(set(got)) == 10
+    press = CAPSULE / "press/2024-09-05-mass-exodus-of-mental-health-" \
+        "social-workers.gmi"
+    assert set(got) <= set(links(press))
+
+
+def test_editors_notes_are_marked_and_branch_words_kept():
+    # every line of the branch's posts (the seed exports) is still there,
+    # word for word; what the capsule adds is marked as the editor's
+    seeds = Path(__file__).resolve().parents[3] / "shared" / "seeds"
+    if not seeds.is_dir():
+        seeds = Path("/work/shared/seeds")
+    def norm(t):
+        # the capsule puts a URL on a link line of its own, and a space
+        # after a full stop the export ran into a date ("dispute.26")
+        t = re.sub(r"\S*/\S*", "", re.sub(r"https?://", "", t))
+        t = re.sub(r"\.(\d)", r". \1", t.replace("\u00a0", " "))
+        return re.sub(r"\s+", " ", t).strip()
+    ours = norm(" ".join(
+        re.sub(r"^(\* |> |=> \S+ |## |# |\d+\. ?)", "", l)
+        for p in dated_files()
+        for l in (CAPSULE / p).read_text("utf-8").splitlines()))
+    missing = []
+    for f in sorted(seeds.glob("*.txt")):
+        for l in f.read_text("utf-8").splitlines():
+            l = norm(re.sub(r"^(•|\d+\.) ?", "", l.strip()))
+            if len(l) > 40 and l not in ours:
+                missing.append(l)
+    assert missing == []
+    for p in dated_files():
+        for l in (CAPSULE / p).read_text("utf-8").splitlines():
+            if "editor’s note" in l.lower() and not l.startswith("=>"):
+                assert l.startswith("Editor’s note: ") or \
+                    "an editor’s note" in l, (p, l)
+
+
+def test_home_page_carries_the_generated_latest_block():
+    lines = (CAPSULE / "index.gmi").read_text("utf-8").splitlines()
+    i = lines.index("## Latest")
+    rest = [l for l in lines[i + 1:] if l.strip()]
+    assert rest[0] == "<!-- capsuled:latest 5 news letters press disputes -->"
+    assert rest[1].startswith("## ")     # nothing hand-written under it
+
+
+def test_home_page_says_what_each_client_does():
+    text = (CAPSULE / "index.gmi").read_text("utf-8")
+    assert "subscribe to a section directly" not in text
+    assert "Lagrange" in text and "“Subscribe to page”" in text
+    assert "Amfora" in text and "Atom feed" in text
+
+
+def test_press_contact_on_the_home_page_and_the_press_release():
+    for p in ["index.gmi", "press/2024-09-05-mass-exodus-of-mental-health-"
+              "social-workers.gmi"]:
+        text = (CAPSULE / p).read_text("utf-8")
+        assert "020 8359 2088" in text, p
+        assert "=> mailto:contactus@barnetunison.org.uk " in text, p
+
+
+def straight_quotes(text):
+    """Straight ' and " in a page's own words (not in link URLs)."""
+    bad = []
+    for l in text.splitlines():
+        if l.startswith("=>"):
+            l = " ".join(l.split()[2:])
+        if l.startswith("<!-- capsuled:latest "):
+            continue
+        if "'" in l or '"' in l:
+            bad.append(l)
+    return bad
+
+
+def test_one_quote_style_on_the_home_page_about_and_counter():
+    for p in ["index.gmi", "about.gmi"]:
+        assert straight_quotes((CAPSULE / p).read_text("utf-8")) == [], p
+    subprocess.run(["make", "-s", "capsule/cgi-bin/strike"], cwd=ROOT,
+                   check=True)
+    out = subprocess.run(["./strike"], cwd=CAPSULE / "cgi-bin",
+                         env={"STRIKE_TODAY": "2026-12-02"},
+                         capture_output=True, timeout=10).stdout
+    assert straight_quotes(out.decode("utf-8")) == []
 
 
 # --- gemlint on small capsules ------------------------------------------------
@@ -190,6 +340,28 @@ BAD = [
     ("dated file with an impossible date",
      {"news/2024-02-30-leap.gmi": "# Leap\n"},
      ["news/2024-02-30-leap.gmi:1: file name date 2024-02-30 is not"]),
+    ("marker with a bad count",
+     {"a.gmi": "# A\n<!-- capsuled:latest 0 news -->\n"},
+     ["a.gmi:2: '<!--' line is shown raw"]),
+    ("marker with two spaces",
+     {"a.gmi": "# A\n<!--  capsuled:latest 5 news -->\n"},
+     ["a.gmi:2: '<!--' line is shown raw"]),
+    ("marker with no directory",
+     {"a.gmi": "# A\n<!-- capsuled:latest 5 -->\n"},
+     ["a.gmi:2: '<!--' line is shown raw"]),
+    ("marker with trailing text",
+     {"a.gmi": "# A\n<!-- capsuled:latest 5 news --> more\n"},
+     ["a.gmi:2: '<!--' line is shown raw"]),
+    ("any other HTML comment",
+     {"a.gmi": "# A\n<!-- draft -->\n"},
+     ["a.gmi:2: '<!--' line is shown raw"]),
+    ("marker naming a directory without posts",
+     {"misc/x.gmi": "# X\n",
+      "a.gmi": "# A\n<!-- capsuled:latest 5 news misc -->\n"},
+     ["a.gmi:2: marker names misc, which is no directory of dated posts"]),
+    ("marker naming a missing directory",
+     {"a.gmi": "# A\n<!-- capsuled:latest 5 letters -->\n"},
+     ["a.gmi:2: marker names letters, which is no directory"]),
     ("hand-written index in a dated directory",
      {"news/index.gmi": "# News\n"},
      ["news/index.gmi:1: hand-written index in a dated directory"]),
@@ -236,6 +408,8 @@ def test_lint_passes_what_the_server_serves(tmp_path):
             "=> mailto:branch@example.org Mail",
             "=> //example.org/x Network-path",
             "=>/about.gmi No space after the arrow",
+            "<!-- capsuled:latest 5 news -->",       # the generated block
+            "<!-- capsuled:latest 999 news news -->",
             "```",
             "=> not-a-link-in-preformatted-text.gmi",
             "  indented preformatted text",
