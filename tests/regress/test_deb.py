@@ -32,6 +32,8 @@ VERSION = re.search(r"^VERSION\s*=\s*(\S+)", (ROOT / "Makefile").read_text(),
                     re.M).group(1)
 DEFAULT = "/var/gemini/gemini.example.org"
 WANTS = "/etc/systemd/system/multi-user.target.wants/capsuled.service"
+# what the package and capsuled make, and a purge takes
+MADE = ["/etc/capsuled.ini", "/etc/capsuled", "/var/log/capsuled"]
 
 # path in the package: mode (every one must be there, as it is)
 FILES = {
@@ -62,7 +64,8 @@ def dpkg(*args):
     """dpkg, waiting (bounded) while another dpkg or apt holds its lock."""
     deadline = time.time() + 120
     while True:
-        p = run("dpkg", *args, timeout=120, check=False)
+        p = run("dpkg", *args, timeout=120, check=False,
+                stdin=subprocess.DEVNULL)   # never a conffile prompt
         if p.returncode == 0 or "lock" not in p.stderr or \
                 time.time() > deadline:
             assert p.returncode == 0, f"dpkg {args}: {p.stdout}{p.stderr}"
@@ -147,6 +150,9 @@ def test_install_serve_remove_and_purge(package, tmp_path):
     deb, _ = package
     assert status() == "", \
         "the package capsuled is on this machine; this test would purge it"
+    for path in MADE:
+        assert not os.path.lexists(path), \
+            f"{path}: left by make install or an earlier run? remove it"
     made_default = not os.path.exists(DEFAULT)
     made_var = not os.path.exists("/var/gemini")
     proc = None
@@ -216,8 +222,7 @@ def test_install_serve_remove_and_purge(package, tmp_path):
 
         dpkg("--purge", "capsuled")
         assert status() == ""
-        for gone in ("/etc/capsuled.ini", "/etc/capsuled",
-                     "/var/log/capsuled", WANTS):
+        for gone in MADE + [WANTS]:
             assert not os.path.lexists(gone), gone
         if made_default:
             assert os.path.exists(DEFAULT + "/index.gmi")
@@ -228,8 +233,11 @@ def test_install_serve_remove_and_purge(package, tmp_path):
             proc.wait()
         if status():
             dpkg("--purge", "capsuled")
-        if made_default:
-            shutil.rmtree(DEFAULT, ignore_errors=True)
+        for path in MADE + ([DEFAULT] if made_default else []):
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            elif os.path.lexists(path):
+                os.unlink(path)
         if made_var and os.path.isdir("/var/gemini") and \
                 not os.listdir("/var/gemini"):
             os.rmdir("/var/gemini")
