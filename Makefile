@@ -187,6 +187,16 @@ uninstall:
 	    $(DESTDIR)$(UNITDIR)/capsuled.service $(DESTDIR)$(RCDIR)/capsuled
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(EXAMPLEDIR) 2>/dev/null
 
+# The Debian package (debian/): built by dpkg-buildpackage from a copy
+# of the tree and checked by lintian; the .deb lands in $(DEBOUT).  As
+# root on Debian, what the build needs is installed first (mk/deps.sh).
+DEBOUT ?=	dist
+deb:
+	@sh mk/deps.sh deb
+	@sh mk/deb.sh $(DEBOUT)
+
+.PHONY: deb
+
 # mandoc -Tlint, less the two messages that depend on which manuals this
 # machine has installed (relayd(8) is OpenBSD's; capsuled.ini(5) is ours
 # and not installed yet), so the result is the same everywhere.

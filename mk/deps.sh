@@ -4,6 +4,7 @@
 # `make check`.
 #   mk/deps.sh          libraries needed to build
 #   mk/deps.sh check    also the tools `make check` runs
+#   mk/deps.sh deb      also the tools `make deb` runs
 set -u
 missing=""
 need_pc() {	# pkg-config name, Debian package, OpenBSD package
@@ -30,6 +31,12 @@ if [ "${1:-}" = check ]; then
 	need_cmd mandoc mandoc
 	need_cmd gdb gdb	# test_sandbox: open(2) inside a sandboxed worker
 fi
+# `make deb`, and test_deb in `make check`: Debian's packaging tools
+case "${1:-}" in deb|check)
+	need_cmd dpkg-buildpackage dpkg-dev
+	need_cmd dh debhelper
+	need_cmd lintian lintian
+esac
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 	echo "deps: installing$missing (apt-get)" >&2

@@ -143,7 +143,9 @@ emit(int fd, int prio, const char *line)
 		n = sizeof(buf) - 1;
 		buf[n - 1] = '\n';
 	}
-	(void)write(fd, buf, n);
+	if (write(fd, buf, n) == -1) {
+		/* nowhere left to say it: the log is the place */
+	}
 }
 
 /* The format attribute lets clang check the callers (-Wformat=2). */

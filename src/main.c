@@ -279,7 +279,9 @@ daemonise(void)
 		if (fd > STDERR_FILENO)
 			close(fd);
 	}
-	(void)write(p[1], "", 1);
+	if (write(p[1], "", 1) == -1) {
+		/* the parent reads EOF instead and exits 1: nothing to add */
+	}
 	close(p[1]);
 	return 0;
 }

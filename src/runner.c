@@ -66,7 +66,9 @@ on_signal(int sig)
 
 	if (sig == SIGTERM)
 		got_term = 1;
-	(void)write(sigpipe_fds[1], "s", 1);
+	if (write(sigpipe_fds[1], "s", 1) == -1) {
+		/* the pipe is full: a wake-up is pending already */
+	}
 	errno = saved;
 }
 
