@@ -532,6 +532,15 @@ entry_slug(const struct feed_entry *e, char *out, size_t outlen)
 		    out, outlen - 1, &cut);
 }
 
+const char *
+feed_entry_label(const struct feed_entry *e, char *buf, size_t len)
+{
+	if (e->title[0] != '\0')
+		return e->title;
+	entry_slug(e, buf, len);
+	return buf;
+}
+
 int
 feed_write_index(struct buf *b, const char *title,
     const struct feed_entry *v, size_t n)

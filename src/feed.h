@@ -105,6 +105,13 @@ void	feed_entry_times(const struct feed_entry *e, time_t now,
 	    time_t *published, time_t *updated);
 
 /*
+ * What an entry is shown as: its title, or its slug (cleaned) when it
+ * has none.  buf holds the slug; NAME_MAX + 1 bytes.
+ */
+const char *feed_entry_label(const struct feed_entry *e, char *buf,
+	    size_t len);
+
+/*
  * Append s (len bytes) to b as XML 1.0 character data or an attribute
  * value: & < > " escaped, characters XML 1.0 does not allow (controls
  * other than tab, LF, CR; U+FFFE, U+FFFF) dropped, bytes that are not
@@ -169,8 +176,8 @@ int	feed_generate(const struct host_cfg *h, const struct feed_cfg *f,
 /*
  * The newest entries of feed f (as feed_generate keeps them), for a
  * page that lists them: *v (newest first, n of them) stays valid until
- * the next call into feed.c.  *gen changes whenever they may have
- * changed.  0, or -1 with errno.
+ * the next call for the same host and feed.  *gen is new whenever they
+ * may have changed (never 0).  0, or -1 with errno.
  */
 int	feed_entries(const struct host_cfg *h, const struct feed_cfg *f,
 	    int dirfd, const struct stat *st, const struct feed_entry **v,
