@@ -154,6 +154,10 @@ latest_parse(const char *s, size_t n, const char *const *dirs,
 	i = lead(s, n);
 	if (tokens(s + i, n - i, tok, len, &ntok) == -1)
 		return bad(m, "more than 32 directories", "", 0, "");
+	if (ntok < 2)	/* "<!--capsuled:..." is one token */
+		return bad(m, "expected '<!-- capsuled:latest N DIR ... "
+		    "-->', not '", ntok == 1 ? tok[0] : "", ntok == 1 ?
+		    len[0] : 0, "'");
 	if (!tok_is(tok[0], len[0], MARK_OPEN))
 		return bad(m, "expected '<!-- capsuled:latest N DIR ... "
 		    "-->', not '", tok[0], len[0], "'");
@@ -322,8 +326,8 @@ struct page {
 	struct latest_mark	 marks[LATEST_MARKS];
 	size_t			 nmarks;	/* marker lines in all */
 	uint32_t		 want;		/* feeds any marker lists */
-	unsigned long		 gens[CONFIG_MAX_FEEDS];
 	int			 built;		/* body is good for gens */
+	unsigned long		 gens[CONFIG_MAX_FEEDS];
 	struct buf		 body;		/* as last made */
 };
 

@@ -24,7 +24,7 @@
 #define LATEST_MAX	100		/* N: 1 to this */
 #define LATEST_MARKS	16		/* markers per page that get a block */
 #define LATEST_WHY_MAX	160		/* bytes of an error message */
-#define LATEST_PAGE_MAX	(256 * 1024)	/* bigger pages stream as they are */
+#define LATEST_PAGE_MAX	262144		/* 256 KiB: bigger ones stream as they are */
 
 /* One marker line, as latest_scan found it. */
 struct latest_mark {
