@@ -630,7 +630,7 @@ DATED = re.compile(r"^(\d{4}-\d{2}-\d{2})-[^/]+\.gmi$")
 def run_ini_feed_lines():
     return [l for l in (ROOT / "etc" / "run.ini").read_text().splitlines()
             if l.split("=")[0].strip() in ("feeds", "feed_title",
-                                           "feed_entries")]
+                                           "feed_entries", "feed_author")]
 
 
 def first_heading(path):
@@ -656,8 +656,11 @@ def test_make_run_gives_every_dated_section_of_the_capsule_a_feed(
         got = entries(s.get(f"/{d}/").body)
         assert [(n, t) for n, _, t in got] == \
             [(p.name, first_heading(p)) for p in posts], d
-        es = check_trusted(s.get(f"/{d}/atom.xml").body)
+        body = s.get(f"/{d}/atom.xml").body
+        es = check_trusted(body)
         assert len(es) == len(posts)
+        assert ET.fromstring(body).find(A + "author").find(A + "name") \
+            .text == "Barnet UNISON", "run.ini's feed_author"
         sums = [e.find(A + "summary").text for e in es
                 if e.find(A + "summary") is not None]
         assert len(sums) == len(set(sums)), f"{d}: no shared summary"
