@@ -11,8 +11,13 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import feedparser
+import warnings
+
 import pytest
+
+with warnings.catch_warnings():     # feedparser 6.0 imports cgi (3.11)
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import feedparser
 
 from conftest import Server
 
