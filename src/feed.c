@@ -831,14 +831,15 @@ cache_slot(const struct host_cfg *h, const struct feed_cfg *f)
  * every file that could not be read then (made readable since?).
  */
 static int
-cache_fresh(const struct feed_cache *fc, int dirfd, const struct stat *dst)
+cache_fresh(const struct feed_cache *fc, int dirfd, const struct stat *dst,
+    size_t need)
 {
 	struct stat	st;
 	size_t		i;
 
 	if (fc->racy || !fs_id_same(&fc->dirid, dst))
 		return 0;
-	for (i = 0; i < fc->n; i++)
+	for (i = 0; i < fc->n && i < need; i++)
 		if (fstatat(dirfd, fc->v[i].name, &st, 0) == -1 ||
 		    !fs_id_same(&fc->ids[i], &st))
 			return 0;
@@ -1127,27 +1128,28 @@ make_atom(struct feed_cache *fc, const struct host_cfg *h,
 }
 
 /* The slot for (h, f), brought up to date. */
+/* The slot for (h, f), up to date in its newest `need` entries. */
 static struct feed_cache *
 cache_current(const struct host_cfg *h, const struct feed_cfg *f,
-    int dirfd, const struct stat *st)
+    int dirfd, const struct stat *st, size_t need)
 {
 	struct feed_cache	*fc;
 
 	if ((fc = cache_slot(h, f)) == NULL)
 		return NULL;
-	if (!cache_fresh(fc, dirfd, st) && rescan(fc, dirfd, st) == -1)
+	if (!cache_fresh(fc, dirfd, st, need) && rescan(fc, dirfd, st) == -1)
 		return NULL;
 	return fc;
 }
 
 int
 feed_entries(const struct host_cfg *h, const struct feed_cfg *f,
-    int dirfd, const struct stat *st, const struct feed_entry **v,
-    size_t *n, unsigned long *gen)
+    int dirfd, const struct stat *st, size_t need,
+    const struct feed_entry **v, size_t *n, unsigned long *gen)
 {
 	struct feed_cache	*fc;
 
-	if ((fc = cache_current(h, f, dirfd, st)) == NULL)
+	if ((fc = cache_current(h, f, dirfd, st, need)) == NULL)
 		return -1;
 	*v = fc->v;
 	*n = fc->n;
@@ -1164,7 +1166,7 @@ feed_generate(const struct host_cfg *h, const struct feed_cfg *f,
 	struct buf		*b;
 	int			 r = 0;
 
-	if ((fc = cache_current(h, f, dirfd, st)) == NULL)
+	if ((fc = cache_current(h, f, dirfd, st, SIZE_MAX)) == NULL)
 		return -1;
 	b = atom ? &fc->atom : &fc->index;
 	if (atom && b->data != NULL && strcmp(fc->atom_base, base) != 0)

@@ -176,12 +176,14 @@ int	feed_generate(const struct host_cfg *h, const struct feed_cfg *f,
 /*
  * The newest entries of feed f (as feed_generate keeps them), for a
  * page that lists them: *v (newest first, n of them) stays valid until
- * the next call for the same host and feed.  *gen is new whenever they
- * may have changed (never 0).  0, or -1 with errno.
+ * the next call for the same host and feed.  Only the first `need` are
+ * sure to be current (an edit further down is not looked for: a page
+ * showing 5 posts pays 5 stats, not feed_entries).  *gen is new
+ * whenever they may have changed (never 0).  0, or -1 with errno.
  */
 int	feed_entries(const struct host_cfg *h, const struct feed_cfg *f,
-	    int dirfd, const struct stat *st, const struct feed_entry **v,
-	    size_t *n, unsigned long *gen);
+	    int dirfd, const struct stat *st, size_t need,
+	    const struct feed_entry **v, size_t *n, unsigned long *gen);
 
 /* What the cache did in this worker, for the tests. */
 struct feed_stats {

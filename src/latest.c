@@ -327,6 +327,7 @@ struct page {
 	size_t			 nmarks;	/* marker lines in all */
 	uint32_t		 want;		/* feeds any marker lists */
 	int			 built;		/* body is good for gens */
+	size_t			 need[CONFIG_MAX_FEEDS];	/* posts shown */
 	unsigned long		 gens[CONFIG_MAX_FEEDS];
 	struct buf		 body;		/* as last made */
 };
@@ -444,7 +445,7 @@ page_take(struct page *p, const struct host_cfg *h, char *buf, size_t len,
     const char *path, latest_warn_fn warn, void *arg)
 {
 	const char	*dirs[CONFIG_MAX_FEEDS];
-	size_t		 i;
+	size_t		 i, k;
 
 	if (p->text != NULL && p->len == len &&
 	    memcmp(p->text, buf, len) == 0) {
@@ -461,14 +462,23 @@ page_take(struct page *p, const struct host_cfg *h, char *buf, size_t len,
 		dirs[i] = h->feeds[i].dir;
 	p->nmarks = latest_scan(buf, len, dirs, i, p->marks, LATEST_MARKS);
 	p->want = 0;
-	for (i = 0; i < p->nmarks && i < LATEST_MARKS; i++)
+	memset(p->need, 0, sizeof(p->need));
+	for (i = 0; i < p->nmarks && i < LATEST_MARKS; i++) {
 		p->want |= p->marks[i].dirs;
+		for (k = 0; k < CONFIG_MAX_FEEDS; k++)
+			if ((p->marks[i].dirs & ((uint32_t)1 << k)) &&
+			    p->need[k] < (size_t)p->marks[i].n)
+				p->need[k] = (size_t)p->marks[i].n;
+	}
 	warn_marks(p, path, warn, arg);
 }
 
-/* The entries of feed i of h, and its generation (0: missing). */
+/*
+ * The entries of feed i of h (the newest `need` current), and its
+ * generation (0: missing).
+ */
 static int
-feed_now(const struct host_cfg *h, int rootfd, size_t i,
+feed_now(const struct host_cfg *h, int rootfd, size_t i, size_t need,
     const struct feed_entry **v, size_t *n, unsigned long *gen)
 {
 	struct stat	st;
@@ -480,7 +490,7 @@ feed_now(const struct host_cfg *h, int rootfd, size_t i,
 	if ((dirfd = fs_open(rootfd, h->feeds[i].dir, &st)) == -1)
 		return fs_missing(errno) ? 0 : -1;
 	r = S_ISDIR(st.st_mode) ? feed_entries(h, &h->feeds[i], dirfd, &st,
-	    v, n, gen) : 0;
+	    need, v, n, gen) : 0;
 	close(dirfd);
 	return r;
 }
@@ -574,8 +584,8 @@ page_current(struct page *p, const struct host_cfg *h, int rootfd,
 	for (i = 0; i < h->nfeeds && i < CONFIG_MAX_FEEDS; i++) {
 		ev[i] = NULL;
 		en[i] = 0;
-		if ((p->want & ((uint32_t)1 << i)) &&
-		    feed_now(h, rootfd, i, &ev[i], &en[i], &gens[i]) == -1)
+		if ((p->want & ((uint32_t)1 << i)) && feed_now(h, rootfd, i,
+		    p->need[i], &ev[i], &en[i], &gens[i]) == -1)
 			return -1;
 		same &= gens[i] == p->gens[i];
 	}

@@ -269,6 +269,7 @@ test_page(void)
 {
 	static struct host_cfg	 h;
 	struct latest_stats	 a, b;
+	struct feed_stats	 fa, fb;
 	char			 tmpl[] = "/tmp/latest_test.XXXXXX", *body;
 	int			 rootfd, news, rv;
 
@@ -333,6 +334,19 @@ test_page(void)
 	ok(body != NULL && strstr(body, "Three") == NULL &&
 	    strstr(body, "One") != NULL, "page: a removed post goes");
 	free(body);
+
+	/* a page showing 1 post checks 1: an edit further down is not its */
+	put(rootfd, "one.gmi", "<!-- capsuled:latest 1 news -->\n", 100);
+	free(page(&h, rootfd, "one.gmi", &rv));
+	put(news, "2024-01-01-one.gmi", "# One, edited\n", 90);
+	feed_get_stats(&fa);
+	body = page(&h, rootfd, "one.gmi", &rv);
+	feed_get_stats(&fb);
+	ok(body != NULL && strcmp(body, "=> /news/2024-02-01-two.gmi "
+	    "2024-02-01 Two\n") == 0 && fb.scans == fa.scans &&
+	    fb.reads == fa.reads, "page: only the posts shown are looked at");
+	free(body);
+	unlinkat(rootfd, "one.gmi", 0);
 
 	warnings = 0;
 	put(rootfd, "index.gmi", "# Home\n<!-- capsuled:latest 2 press -->\n"
