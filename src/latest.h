@@ -95,9 +95,10 @@ typedef void	(*latest_warn_fn)(void *arg, const char *msg);
  * (for messages), open as fd with st its fstat.  0: serve the file as
  * it is (no marker line, or bigger than LATEST_PAGE_MAX); 1: serve
  * *out, *outlen bytes, malloc'd and the caller's; -1 with errno: the
- * server's trouble.  Problems with markers go to warn, once each time
- * the page (or a directory's presence) changes, in each worker.
- * A page known to have no marker (by its stat) is not read again.
+ * server's trouble.  A marker that is malformed, or names a directory
+ * that is missing, is dropped; why goes to warn, once each time the
+ * page (or a feed it names) changes, in each worker.  A page known to
+ * have no marker (by its stat) is not read again.
  */
 int	latest_page(const struct host_cfg *h, int rootfd, const char *path,
 	    int fd, const struct stat *st, char **out, size_t *outlen,
