@@ -29,12 +29,13 @@ LDFLAGS +=	$(SAN)
 PURE =		src/url.o src/request.o src/config.o src/proxy.o src/limit.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
-		src/netbio.o src/sandbox.o
+		src/netbio.o src/sandbox.o src/latest.o
 HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/feed_test tests/unit/log_test tests/unit/proxy_test \
-		tests/unit/limit_test tests/unit/listing_test
+		tests/unit/limit_test tests/unit/listing_test \
+		tests/unit/latest_test
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload bench/floor
 
@@ -73,6 +74,9 @@ tests/unit/config_test: tests/unit/config_test.c src/config.o src/url.o tests/un
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/config_test.c src/config.o src/url.o $(LDFLAGS) $(PKG_LIBS)
 tests/unit/feed_test: tests/unit/feed_test.c src/feed.o src/fs.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/feed_test.c src/feed.o src/fs.o src/url.o $(LDFLAGS)
+
+tests/unit/latest_test: tests/unit/latest_test.c src/latest.o src/feed.o src/fs.o src/url.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/latest_test.c src/latest.o src/feed.o src/fs.o src/url.o $(LDFLAGS)
 
 tests/unit/limit_test: tests/unit/limit_test.c src/limit.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/limit_test.c src/limit.o $(LDFLAGS)

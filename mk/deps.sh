@@ -25,6 +25,8 @@ if [ "${1:-}" = check ]; then
 	need_cmd openssl openssl
 	[ -x /usr/bin/python3 ] || missing="$missing python3"
 	/usr/bin/python3 -c 'import pytest' 2>/dev/null || missing="$missing python3-pytest"
+	# test_feeds: every Atom feed through a real reader's parser
+	/usr/bin/python3 -c 'import feedparser' 2>/dev/null || missing="$missing python3-feedparser"
 	need_cmd tmux tmux
 	need_cmd amfora amfora
 	need_cmd haproxy haproxy

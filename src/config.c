@@ -429,6 +429,22 @@ host_feed_title(struct parse *p, struct host_cfg *h, const char *value)
 	return 1;
 }
 
+/* feed_author = Barnet UNISON: any text, but not empty or controls */
+static int
+host_feed_author(struct parse *p, struct host_cfg *h, const char *value)
+{
+	const char	*s;
+
+	for (s = value; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return fail(p, "feed_author: control character");
+	if (*value == '\0' || copy(h->feed_author, sizeof(h->feed_author),
+	    value) == -1)
+		return fail(p, "feed_author: expected a name of 1 to 255 "
+		    "bytes");
+	return 1;
+}
+
 static int
 host_path(struct parse *p, const char *name, const char *value, char *out)
 {
@@ -476,6 +492,8 @@ host_key(struct parse *p, struct host_cfg *h, const char *name,
 		return host_feeds(p, h, value);
 	if (strcmp(name, "feed_title") == 0)
 		return host_feed_title(p, h, value);
+	if (strcmp(name, "feed_author") == 0)
+		return host_feed_author(p, h, value);
 	r = set_int(p, host_ints, sizeof(host_ints) / sizeof(host_ints[0]),
 	    h, name, value);
 	if (r != -1)

@@ -44,6 +44,7 @@ struct host_cfg {
 	struct feed_cfg	feeds[CONFIG_MAX_FEEDS];
 	size_t		nfeeds;
 	int		feed_entries;		/* at most this many per feed */
+	char		feed_author[256];	/* "" -> the host name */
 };
 
 enum log_target { ACCESS_OFF, ACCESS_STDERR, ACCESS_SYSLOG, ACCESS_FILE };

@@ -277,20 +277,198 @@ is_dateline(const char *s, size_t n)
 	return year;
 }
 
+/* Lower-case ASCII copy of the first word of s (n bytes), or "". */
+static void
+first_word(const char *s, size_t n, char *w, size_t wlen)
+{
+	size_t	i;
+
+	for (i = 0; i < n && i + 1 < wlen && s[i] != ' ' && s[i] != ',' &&
+	    s[i] != ':' && s[i] != '!'; i++)
+		w[i] = (s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i];
+	w[i] = '\0';
+}
+
+/* "Dear James Mass,", "Hi Ian": a greeting word and a few words. */
+static int
+is_salutation(const char *s, size_t n)
+{
+	static const char *const greet[] = { "dear", "hi", "hello", "hey",
+				    "hiya", "greetings" };
+	char	w[16];
+	size_t	i, words = 1;
+
+	first_word(s, n, w, sizeof(w));
+	for (i = 0; i < sizeof(greet) / sizeof(greet[0]); i++)
+		if (strcmp(w, greet[i]) == 0)
+			break;
+	if (i == sizeof(greet) / sizeof(greet[0]))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s[i] == ' ')
+			words++;
+	return words <= 5;
+}
+
+/*
+ * "Date inferred: about late October 2024", "Published: ...",
+ * "Editor's note: ...": a label before a colon, not the post's words.
+ */
+static int
+is_label(const char *s, size_t n)
+{
+	static const char *const labels[] = { "date", "dated", "published",
+				    "posted", "updated", "editor's",
+				    "editor\xe2\x80\x99s", "editors'",
+				    "editors\xe2\x80\x99" };
+	const char	*colon;
+	char		 w[16];
+	size_t		 i;
+
+	if ((colon = memchr(s, ':', n < 40 ? n : 40)) == NULL)
+		return 0;
+	first_word(s, (size_t)(colon - s), w, sizeof(w));
+	for (i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
+		if (strcmp(w, labels[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The next real paragraph (see feed.h) from *pos: cleaned into out
+ * (cut at FEED_SUMMARY_MAX, *cut set), its raw line in *raw, *rawlen.
+ * Returns its cleaned length, 0 when there is no more.
+ */
+static size_t
+next_paragraph(const char *text, size_t len, size_t *pos, int *pre,
+    char *out, int *cut, const char **raw, size_t *rawlen)
+{
+	const char	*s;
+	size_t		 n, k;
+
+	while (next_line(text, len, pos, &s, &n)) {
+		if (line_type(s, n, pre) != L_TEXT ||
+		    (n >= 1 && s[0] == '>') || (n >= 2 && s[0] == '*' &&
+		    s[1] == ' '))
+			continue;
+		if ((k = clean(s, n, out, FEED_SUMMARY_MAX, cut)) == 0 ||
+		    is_dateline(out, k) || is_salutation(out, k) ||
+		    is_label(out, k))
+			continue;
+		*raw = s;
+		*rawlen = n;
+		return k;
+	}
+	out[0] = '\0';
+	return 0;
+}
+
+size_t
+feed_summary_nth(const char *text, size_t len, size_t k, char *out)
+{
+	const char	*raw;
+	size_t		 n, rawlen, pos = text_start(text, len), i = 0;
+	int		 pre = 0, cut;
+
+	while ((n = next_paragraph(text, len, &pos, &pre, out, &cut, &raw,
+	    &rawlen)) > 0)
+		if (i++ == k)
+			return mark_cut(out, n, cut, 1);
+	out[0] = '\0';
+	return 0;
+}
+
 size_t
 feed_summary(const char *text, size_t len, char *out)
 {
-	const char	*s;
-	size_t		 n, k, pos = text_start(text, len);
+	return feed_summary_nth(text, len, 0, out);
+}
+
+/* FNV-1a, 64 bits, of a line with its ends' white space trimmed. */
+static uint64_t
+line_hash(const char *s, size_t n)
+{
+	uint64_t	h = 14695981039346656037ULL;
+
+	while (n > 0 && is_blank(s[0]))
+		s++, n--;
+	while (n > 0 && is_blank(s[n - 1]))
+		n--;
+	while (n-- > 0)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+size_t
+feed_paragraphs(const char *text, size_t len, uint64_t *h, size_t max)
+{
+	char		 out[FEED_SUMMARY_MAX + sizeof(FEED_ELLIPSIS)];
+	const char	*raw;
+	size_t		 rawlen, pos = text_start(text, len), n = 0;
 	int		 pre = 0, cut;
 
-	while (next_line(text, len, &pos, &s, &n))
-		if (line_type(s, n, &pre) == L_TEXT &&
-		    (k = clean(s, n, out, FEED_SUMMARY_MAX, &cut)) > 0 &&
-		    !is_dateline(out, k))
-			return mark_cut(out, k, cut, 1);
-	out[0] = '\0';
+	if (max > FEED_PARAS)
+		max = FEED_PARAS;
+	while (n < max && next_paragraph(text, len, &pos, &pre, out, &cut,
+	    &raw, &rawlen) > 0)
+		h[n++] = line_hash(raw, rawlen);
+	return n;
+}
+
+/* Whether any entry but v[self] has the paragraph hash h. */
+static int
+shared(const struct feed_entry *v, size_t n, size_t self, uint64_t h)
+{
+	size_t	i, k;
+
+	for (i = 0; i < n; i++)
+		for (k = 0; i != self && k < v[i].npara && k < FEED_PARAS; k++)
+			if (v[i].para[k] == h)
+				return 1;
 	return 0;
+}
+
+void
+feed_pick_paragraphs(const struct feed_entry *v, size_t n, size_t *want)
+{
+	size_t	i, k;
+
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < v[i].npara && k < FEED_PARAS; k++)
+			if (!shared(v, n, i, v[i].para[k]))
+				break;
+		want[i] = k < v[i].npara && k < FEED_PARAS ? k : FEED_PARAS;
+	}
+}
+
+/* 00:00 UTC of "YYYY-MM-DD" (a date feed_name_date accepted). */
+static time_t
+date_start(const char *date)
+{
+	struct tm	tm;
+	int		v;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!is_digits(date, 4, &v))
+		return 0;
+	tm.tm_year = v - 1900;
+	if (!is_digits(date + 5, 2, &v))
+		return 0;
+	tm.tm_mon = v - 1;
+	if (!is_digits(date + 8, 2, &v))
+		return 0;
+	tm.tm_mday = v;
+	return timegm(&tm);
+}
+
+void
+feed_entry_times(const struct feed_entry *e, time_t now, time_t *published,
+    time_t *updated)
+{
+	time_t	day = date_start(e->date);
+
+	*updated = e->mtime < now ? e->mtime : now;
+	*published = day < *updated ? day : *updated;
 }
 
 /* XML 1.0 section 2.2: the characters a document may hold. */
@@ -354,6 +532,15 @@ entry_slug(const struct feed_entry *e, char *out, size_t outlen)
 		    out, outlen - 1, &cut);
 }
 
+const char *
+feed_entry_label(const struct feed_entry *e, char *buf, size_t len)
+{
+	if (e->title[0] != '\0')
+		return e->title;
+	entry_slug(e, buf, len);
+	return buf;
+}
+
 int
 feed_write_index(struct buf *b, const char *title,
     const struct feed_entry *v, size_t n)
@@ -381,7 +568,7 @@ feed_write_index(struct buf *b, const char *title,
 		buf_puts(b, v[i].title[0] != '\0' ? v[i].title : label);
 		buf_puts(b, "\n");
 	}
-	buf_puts(b, "\n=> " FEED_ATOM " Atom feed\n");
+	buf_puts(b, "\n=> " FEED_ATOM " Atom feed\n" FEED_HOME);
 	return b->failed ? -1 : 0;
 }
 
@@ -423,14 +610,17 @@ xml_link(struct buf *b, const char *indent, const char *rel,
 	buf_puts(b, "\"/>\n");
 }
 
-/* The companion spec: an entry's time is noon (UTC) of its date. */
+/* "<name>2024-07-16T09:30:00Z</name>" (RFC 3339, UTC). */
 static void
-xml_date(struct buf *b, const char *indent, const char *date)
+xml_time(struct buf *b, const char *indent, const char *name, time_t t)
 {
-	buf_puts(b, indent);
-	buf_puts(b, "<updated>");
-	xml_puts(b, date);
-	buf_puts(b, "T12:00:00Z</updated>\n");
+	struct tm	tm;
+	char		s[32];
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(s, sizeof(s), "1970-01-01T00:00:00Z");
+	xml_element(b, indent, name, s);
 }
 
 static void
@@ -438,6 +628,7 @@ atom_entry(struct buf *b, const struct feed_atom_info *fi,
     const struct feed_entry *e)
 {
 	char	enc[NAME_MAX * 3 + 1], slug[NAME_MAX + 1];
+	time_t	published, updated;
 
 	if (url_encode_path(e->name, enc, sizeof(enc)) == -1)
 		return;
@@ -447,7 +638,9 @@ atom_entry(struct buf *b, const struct feed_atom_info *fi,
 	xml_url(b, fi, enc);
 	buf_puts(b, "</id>\n");
 	xml_element(b, "    ", "title", e->title[0] != '\0' ? e->title : slug);
-	xml_date(b, "    ", e->date);
+	feed_entry_times(e, fi->now, &published, &updated);
+	xml_time(b, "    ", "updated", updated);
+	xml_time(b, "    ", "published", published);
 	xml_link(b, "    ", "alternate", "text/gemini", fi, enc);
 	if (e->summary[0] != '\0')
 		xml_element(b, "    ", "summary", e->summary);
@@ -458,14 +651,17 @@ int
 feed_write_atom(struct buf *b, const struct feed_atom_info *fi,
     const struct feed_entry *v, size_t n)
 {
-	const char	*newest = NULL;
+	time_t		 newest, published, updated;
 	size_t		 i;
 
 	if (v == NULL)
 		n = 0;
-	for (i = 0; i < n; i++)
-		if (newest == NULL || strcmp(v[i].date, newest) > 0)
-			newest = v[i].date;
+	newest = n == 0 && fi->updated < fi->now ? fi->updated : fi->now;
+	for (i = 0; i < n; i++) {
+		feed_entry_times(&v[i], fi->now, &published, &updated);
+		if (i == 0 || updated > newest)
+			newest = updated;
+	}
 	buf_puts(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
 	    "<feed xmlns=\"http://www.w3.org/2005/Atom\"");
 	if (fi->lang != NULL && fi->lang[0] != '\0') {
@@ -477,10 +673,7 @@ feed_write_atom(struct buf *b, const struct feed_atom_info *fi,
 	xml_url(b, fi, "");
 	buf_puts(b, "</id>\n");
 	xml_element(b, "  ", "title", fi->title);
-	if (newest != NULL)
-		xml_date(b, "  ", newest);
-	else
-		xml_element(b, "  ", "updated", fi->updated);
+	xml_time(b, "  ", "updated", newest);
 	/* RFC 4287 4.1.1: a feed has an author unless every entry has */
 	buf_puts(b, "  <author>\n");
 	xml_element(b, "    ", "name", fi->author);
@@ -564,10 +757,12 @@ struct feed_cache {
 	size_t			 nskip;
 	struct buf		 index, atom;	/* made on demand */
 	char			 atom_base[URL_MAX + 1];
+	unsigned long		 gen;		/* new with every rescan */
 };
 
 static struct feed_cache	*caches;
 static struct feed_stats	 stats;
+static unsigned long		 gens;
 
 void
 feed_get_stats(struct feed_stats *s)
@@ -593,6 +788,7 @@ cache_clear(struct feed_cache *fc)
 	fc->skip = NULL;
 	fc->n = fc->nskip = 0;
 	fc->racy = 1;
+	fc->gen = ++gens;
 	buf_free(&fc->index);
 	buf_free(&fc->atom);
 }
@@ -635,14 +831,15 @@ cache_slot(const struct host_cfg *h, const struct feed_cfg *f)
  * every file that could not be read then (made readable since?).
  */
 static int
-cache_fresh(const struct feed_cache *fc, int dirfd, const struct stat *dst)
+cache_fresh(const struct feed_cache *fc, int dirfd, const struct stat *dst,
+    size_t need)
 {
 	struct stat	st;
 	size_t		i;
 
 	if (fc->racy || !fs_id_same(&fc->dirid, dst))
 		return 0;
-	for (i = 0; i < fc->n; i++)
+	for (i = 0; i < fc->n && i < need; i++)
 		if (fstatat(dirfd, fc->v[i].name, &st, 0) == -1 ||
 		    !fs_id_same(&fc->ids[i], &st))
 			return 0;
@@ -761,7 +958,55 @@ read_entry(int dirfd, const char *name, char *buf, struct feed_entry *e,
 	stats.reads++;
 	feed_title(buf, len, e->title);
 	feed_summary(buf, len, e->summary);
+	e->npara = feed_paragraphs(buf, len, e->para, FEED_PARAS);
+	e->sumpara = 0;
+	e->mtime = st.st_mtim.tv_sec;
 	fs_id_set(id, &st, now);
+	return 0;
+}
+
+/*
+ * Sum up e by its real paragraph number k (FEED_PARAS: none), reading
+ * the file again; on failure the summary is left empty, the entry is.
+ */
+static void
+resummarise(int dirfd, struct feed_entry *e, size_t k, char *buf)
+{
+	struct stat	st;
+	size_t		len = 0;
+	ssize_t		r;
+	int		fd;
+
+	e->summary[0] = '\0';
+	e->sumpara = k;
+	if (k >= FEED_PARAS || (fd = fs_open_in(dirfd, e->name, &st)) == -1)
+		return;
+	while (len < FEED_READ_MAX &&
+	    (r = read(fd, buf + len, FEED_READ_MAX - len)) > 0)
+		len += r;
+	close(fd);
+	stats.reads++;
+	feed_summary_nth(buf, len, k, e->summary);
+}
+
+/*
+ * Skip boilerplate: an entry whose summary paragraph other entries
+ * share is summed up by its first paragraph of its own (read again).
+ */
+static int
+pick_summaries(int dirfd, struct feed_entry *v, size_t n, char *buf)
+{
+	size_t	*want, i;
+
+	if (n == 0)
+		return 0;
+	if ((want = calloc(n, sizeof(*want))) == NULL)
+		return -1;
+	feed_pick_paragraphs(v, n, want);
+	for (i = 0; i < n; i++)
+		if (want[i] != v[i].sumpara)
+			resummarise(dirfd, &v[i], want[i], buf);
+	free(want);
 	return 0;
 }
 
@@ -814,6 +1059,8 @@ rescan(struct feed_cache *fc, int dirfd, const struct stat *dst)
 		}
 		racy |= ids[n++].racy;
 	}
+	if (pick_summaries(dirfd, v, n, buf) == -1)
+		goto fail;
 	free(buf);
 	names_free(names, nnames);
 	cache_clear(fc);
@@ -850,16 +1097,12 @@ make_atom(struct feed_cache *fc, const struct host_cfg *h,
     const struct feed_cfg *f, const struct stat *dst, const char *base)
 {
 	struct feed_atom_info	 fi;
-	struct tm		 tm;
 	char			 path[sizeof(f->dir) + 2];
-	char			 enc[sizeof(path) * 3], updated[32];
+	char			 enc[sizeof(path) * 3];
 
 	if (snprintf(path, sizeof(path), "/%s/", f->dir) >=
 	    (int)sizeof(path) ||
-	    url_encode_path(path, enc, sizeof(enc)) == -1 ||
-	    gmtime_r(&dst->st_mtim.tv_sec, &tm) == NULL ||
-	    strftime(updated, sizeof(updated), "%Y-%m-%dT%H:%M:%SZ",
-	    &tm) == 0) {
+	    url_encode_path(path, enc, sizeof(enc)) == -1) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -867,10 +1110,12 @@ make_atom(struct feed_cache *fc, const struct host_cfg *h,
 	fi.title = feed_name(f);
 	fi.base = base;
 	fi.dirpath = enc;
-	fi.author = h->name;
+	/* RFC 4287 4.1.1: a feed needs an author; the host knows no better */
+	fi.author = h->feed_author[0] != '\0' ? h->feed_author : h->name;
 	/* xml:lang takes one tag; a list is left to the reader */
 	fi.lang = strchr(h->lang, ',') == NULL ? h->lang : NULL;
-	fi.updated = updated;
+	fi.updated = dst->st_mtim.tv_sec;
+	fi.now = time(NULL);
 	if (feed_write_atom(&fc->atom, &fi, fc->v, fc->n) == -1)
 		return -1;
 	/* which base URL the body holds, so another one makes it again */
@@ -879,6 +1124,36 @@ make_atom(struct feed_cache *fc, const struct host_cfg *h,
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	return 0;
+}
+
+/* The slot for (h, f), brought up to date. */
+/* The slot for (h, f), up to date in its newest `need` entries. */
+static struct feed_cache *
+cache_current(const struct host_cfg *h, const struct feed_cfg *f,
+    int dirfd, const struct stat *st, size_t need)
+{
+	struct feed_cache	*fc;
+
+	if ((fc = cache_slot(h, f)) == NULL)
+		return NULL;
+	if (!cache_fresh(fc, dirfd, st, need) && rescan(fc, dirfd, st) == -1)
+		return NULL;
+	return fc;
+}
+
+int
+feed_entries(const struct host_cfg *h, const struct feed_cfg *f,
+    int dirfd, const struct stat *st, size_t need,
+    const struct feed_entry **v, size_t *n, unsigned long *gen)
+{
+	struct feed_cache	*fc;
+
+	if ((fc = cache_current(h, f, dirfd, st, need)) == NULL)
+		return -1;
+	*v = fc->v;
+	*n = fc->n;
+	*gen = fc->gen;
 	return 0;
 }
 
@@ -891,9 +1166,7 @@ feed_generate(const struct host_cfg *h, const struct feed_cfg *f,
 	struct buf		*b;
 	int			 r = 0;
 
-	if ((fc = cache_slot(h, f)) == NULL)
-		return -1;
-	if (!cache_fresh(fc, dirfd, st) && rescan(fc, dirfd, st) == -1)
+	if ((fc = cache_current(h, f, dirfd, st, SIZE_MAX)) == NULL)
 		return -1;
 	b = atom ? &fc->atom : &fc->index;
 	if (atom && b->data != NULL && strcmp(fc->atom_base, base) != 0)

@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "feed.h"
 #include "fs.h"
+#include "latest.h"
 #include "log.h"
 #include "mime.h"
 #include "request.h"
@@ -104,15 +105,41 @@ file_meta(const struct host_cfg *h, const char *type, char *meta,
 		snprintf(meta, len, "%s", type);
 }
 
+/* A problem with a page's markers, for the admin. */
+static void
+page_warn(void *arg, const char *msg)
+{
+	log_warnx("%s: %s", ((const struct host_cfg *)arg)->name, msg);
+}
+
+/*
+ * A gemtext page may carry generated blocks (latest.h); one without a
+ * marker line streams as it is, as every other file does.
+ */
 static int
 serve_file(struct conn *c, const char *name, int fd, const struct stat *st)
 {
 	const struct conn_info	*ci = conn_info(c);
-	char			 meta[256];
+	const char		*type = mime_for_file(name, fd, st);
+	char			 meta[256], *body;
+	size_t			 len;
+	int			 rv = 0;
 
-	file_meta(ci->host, mime_for_file(name, fd, st), meta, sizeof(meta));
+	if (strcmp(type, "text/gemini") == 0 &&
+	    (rv = latest_page(ci->host, ci->rootfd, name, fd, st, &body, &len,
+	    page_warn, (void *)ci->host)) == -1) {
+		log_warnx("%s: %s: %s", ci->host->name, name, strerror(errno));
+		close(fd);
+		conn_reply(c, 40, "Temporary failure");
+		return 1;
+	}
+	file_meta(ci->host, type, meta, sizeof(meta));
 	conn_reply(c, 20, meta);
-	conn_body_fd(c, fd, st->st_size);
+	if (rv == 1) {
+		close(fd);
+		conn_body_mem(c, body, len);
+	} else
+		conn_body_fd(c, fd, st->st_size);
 	return 1;
 }
 
@@ -176,14 +203,19 @@ serve_dir(struct conn *c, const struct request *r, int dirfd)
 {
 	const struct conn_info	*ci = conn_info(c);
 	const char		*path = r->url.path;
+	char			 name[URL_MAX + sizeof(ci->host->index)];
 	struct stat		 st;
 	int			 fd, answered;
 
+	/* the index's path, as messages about it should name it */
+	if (snprintf(name, sizeof(name), "%s%s", path, ci->host->index) >=
+	    (int)sizeof(name))
+		(void)snprintf(name, sizeof(name), "%s", ci->host->index);
 	if (path[strlen(path) - 1] != '/')
 		answered = redirect_slash(c, r);
 	else if ((fd = fs_open_in(dirfd, ci->host->index, &st)) != -1 &&
 	    S_ISREG(st.st_mode))
-		answered = serve_file(c, ci->host->index, fd, &st);
+		answered = serve_file(c, name, fd, &st);
 	else if (fd == -1 && !fs_missing(errno))
 		answered = open_failed(c, path);
 	else {

@@ -76,13 +76,14 @@ static void
 check_writers(const uint8_t *data, size_t size, struct feed_entry *e)
 {
 	struct feed_atom_info	 fi = { "t", "gemini://h", "/d/", "h", "en",
-				    "2000-01-01T00:00:00Z" };
+				    946684800, 1750000000 };
 	struct buf		 b;
 	size_t			 n = size < NAME_MAX ? size : NAME_MAX;
 
 	memcpy(e->name, data, n);
 	e->name[n] = '\0';
 	memcpy(e->date, "2024-01-01", FEED_DATE_LEN + 1);
+	e->mtime = size > 8 ? (time_t)data[0] << 32 | data[1] : 0;
 
 	memset(&b, 0, sizeof(b));
 	CHECK(feed_write_index(&b, e->title, e, 1) == 0);
@@ -123,6 +124,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_xml_text(b.data != NULL ? b.data : "", b.len);
 	free(b.data);
 
+	/* every paragraph weighed is one feed_summary_nth finds */
+	e.npara = feed_paragraphs(text, size, e.para, FEED_PARAS);
+	CHECK(e.npara <= FEED_PARAS);
+	for (n = 0; n < e.npara; n++)
+		CHECK(feed_summary_nth(text, size, n, e.summary) > 0);
 	check_writers(data, size, &e);
 	return 0;
 }

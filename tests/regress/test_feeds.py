@@ -4,13 +4,20 @@ index (Gemini subscription companion spec) at /DIR/ and an Atom 1.0 feed
 (RFC 4287) at /DIR/atom.xml, made from its YYYY-MM-DD-slug.gmi files and
 kept current with no restart.  Through the real daemon over TLS.
 """
+import calendar
 import os
 import re
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import warnings
+
 import pytest
+
+with warnings.catch_warnings():     # feedparser 6.0 imports cgi (3.11)
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import feedparser
 
 from conftest import Server
 
@@ -43,6 +50,10 @@ ORDER = ["2024-07-16-bad-news-for-housing-workers.gmi",
          "2023-11-30-no-heading.gmi"]
 
 PAST = time.time() - 3600
+
+
+def stamp(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(t)))
 
 
 def age(path, when=PAST):
@@ -211,9 +222,10 @@ def test_default_cap_is_100(make_server, tmp_path):
     assert len(entries(s.get("/news/").body)) == 100
 
 
-def test_feed_index_links_the_atom_feed_last(feeds):
+def test_feed_index_links_the_atom_feed_and_home_last(feeds):
     lines = [l for l in feeds.get("/news/").body.decode().splitlines() if l]
-    assert lines[-1] == "=> atom.xml Atom feed"
+    assert lines[-2:] == ["=> atom.xml Atom feed", "=> / Home page"], \
+        "a section index keeps its Atom link and links back home"
 
 
 def test_entry_links_are_percent_encoded(make_server, tmp_path):
@@ -244,9 +256,11 @@ def test_atom_feed_id_title_updated_author_links(feeds):
     base = f"gemini://localhost:{feeds.port}"
     assert f.find(A + "id").text == base + "/news/"
     assert f.find(A + "title").text == "Branch news"
-    assert f.find(A + "updated").text == "2024-07-16T12:00:00Z", \
-        "the newest entry's date"
-    assert f.find(A + "author").find(A + "name").text == "localhost"
+    assert f.find(A + "updated").text == \
+        max(e.find(A + "updated").text for e in f.findall(A + "entry")), \
+        "RFC 4287 4.2.15: the feed changed when its latest entry did"
+    assert f.find(A + "author").find(A + "name").text == "localhost", \
+        "no feed_author: the host name"
     links = {l.get("rel"): l.get("href") for l in f.findall(A + "link")}
     assert links["self"] == base + "/news/atom.xml"
     assert links["alternate"] == base + "/news/"
@@ -260,8 +274,10 @@ def test_atom_entries_ids_links_dates_newest_first(feeds):
         link = [l for l in e.findall(A + "link")
                 if l.get("rel") == "alternate"][0]
         assert link.get("href") == base + name
-        assert e.find(A + "updated").text == name[:10] + "T12:00:00Z", \
-            "the companion spec: noon UTC of the entry's date"
+        assert e.find(A + "published").text == name[:10] + "T00:00:00Z", \
+            "published: the date in the file's name"
+        assert e.find(A + "updated").text == stamp(PAST), \
+            "updated: the file's mtime"
 
 
 def test_atom_entry_title_and_summary_from_the_gemtext(feeds):
@@ -396,8 +412,9 @@ def test_a_dropped_file_appears_without_restart(live):
                                       "2024-08-01", "Strike called")
     for r in all_workers(live, "/news/atom.xml"):
         f = ET.fromstring(r.body)
-        assert f.find(A + "updated").text == "2024-08-01T12:00:00Z"
-        assert f.find(A + "entry").find(A + "title").text == "Strike called"
+        e = f.find(A + "entry")
+        assert f.find(A + "updated").text == e.find(A + "updated").text
+        assert e.find(A + "title").text == "Strike called"
 
 
 def test_a_post_unreadable_at_first_shows_once_it_is_made_readable(live):
@@ -477,6 +494,138 @@ def test_a_renamed_file_moves_to_its_new_date(live):
                                          "2024-12-24")
 
 
+# --- feeds a reader trusts -------------------------------------------------
+
+def feed_times(feed):
+    """Every time stamp of an Atom feed, as epoch seconds."""
+    out = []
+    for el in feed.iter():
+        if el.tag in (A + "updated", A + "published"):
+            assert RFC3339.match(el.text), el.text
+            out.append(calendar.timegm(time.strptime(el.text,
+                                                     "%Y-%m-%dT%H:%M:%SZ")))
+    return out
+
+
+def check_trusted(body, now=None):
+    """feedparser (a real reader's parser) and our own rules: RFC 4287's
+    required elements, nothing in the future, published <= updated, and
+    the feed's updated the latest entry's."""
+    now = now or time.time()
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    feed = ET.fromstring(body)
+    es = check_rfc4287(feed)
+    assert all(t <= now + 1 for t in feed_times(feed)), \
+        "nothing in a feed may be in the future"
+    for e in es:
+        assert e.find(A + "published").text <= e.find(A + "updated").text
+        s = e.find(A + "summary")
+        assert s is None or not s.text.startswith(">"), "no quote marker"
+    if es:
+        assert feed.find(A + "updated").text == \
+            max(e.find(A + "updated").text for e in es)
+    return es
+
+
+def test_every_feed_validates(feeds):
+    for d in ("news", "letters", "many"):
+        check_trusted(feeds.get(f"/{d}/atom.xml").body)
+
+
+def test_a_post_dropped_this_morning_is_not_stamped_in_the_future(live):
+    """Noon of today was the stamp of a post dropped today: in the
+    future every morning.  Named for today (UTC) and tomorrow (an admin
+    ahead of UTC), neither may be."""
+    now = time.time()
+    for t in (now, now + 86400):
+        name = time.strftime("%Y-%m-%d-today.gmi", time.gmtime(t))
+        write(live.root / "news" / name, "# Today\n\nNews.\n")
+    for r in all_workers(live, "/news/atom.xml", 4):
+        es = check_trusted(r.body)
+        assert es[0].find(A + "title").text == "Today"
+
+
+def test_an_edit_in_place_moves_updated_not_published(live):
+    path = live.root / "news" / ORDER[0]
+    before = {e.find(A + "id").text: e for e in
+              atom(live).findall(A + "entry")}
+    with open(path, "a") as f:         # in place: same inode
+        f.write("\nA correction.\n")
+    for r in all_workers(live, "/news/atom.xml", 4):
+        f = ET.fromstring(r.body)
+        e = f.find(A + "entry")
+        old = before[e.find(A + "id").text]
+        assert e.find(A + "published").text == \
+            old.find(A + "published").text, "published stays"
+        assert e.find(A + "updated").text > old.find(A + "updated").text
+        assert e.find(A + "updated").text == stamp(os.stat(path).st_mtime)
+        assert f.find(A + "updated").text == e.find(A + "updated").text
+        check_trusted(r.body)
+
+
+def test_feed_author_names_the_feeds(make_server, tmp_path):
+    root = build_feeds(tmp_path / "author")
+    s = make_server(root, host_extra=FEEDS +
+                    "feed_author = Barnet UNISON & friends\n").start()
+    for d in ("news", "many"):
+        f = atom(s, f"/{d}/atom.xml")
+        assert f.find(A + "author").find(A + "name").text == \
+            "Barnet UNISON & friends"
+    assert feedparser.parse(s.get("/news/atom.xml").body).feed.author == \
+        "Barnet UNISON & friends"
+
+
+SUPPORT = ("# {who} backs the strikers\n\n{date}\n\n"
+           "Barnet UNISON is a proud active fighting UNISON branch.\n\n"
+           "Below is a message of support for our strikers.\n\n{own}")
+
+
+def test_summaries_skip_quotes_salutations_and_shared_boilerplate(
+        make_server, tmp_path):
+    root = tmp_path / "sum"
+    d = root / "disputes"
+    d.mkdir(parents=True)
+    write(d / "2024-10-30-libby.gmi", SUPPORT.format(
+        who="Libby Nolan", date="30 October 2024",
+        own="Big Thanks to Libby Nolan.\n"))
+    write(d / "2024-10-31-gaby.gmi", SUPPORT.format(
+        who="Gaby Lawler", date="31 October 2024", own=""))
+    write(d / "2024-11-02-john.gmi", SUPPORT.format(
+        who="John McDonnell", date="2 November 2024",
+        own="=> https://example.org/ video\nJohn McDonnell MP says...\n"))
+    write(d / "2022-07-15-heat.gmi",
+          "# Heat\n\n15 July 2022\n\n> \u201cFor the first time...\u201d\n\n"
+          "The shocking brutal inequality.\n")
+    write(d / "2023-11-16-letter.gmi",
+          "# Open letter\n\nDear James Mass,\n\nWe are writing to you.\n")
+    write(d / "2020-12-13-schools.gmi",
+          "# Schools\n\nHi Ian\n\nThe letter below appeared.\n")
+    s = make_server(root, host_extra="feeds = disputes\n").start()
+    body = s.get("/disputes/atom.xml").body
+    check_trusted(body)
+    got = {e.find(A + "id").text.rsplit("/", 1)[1]:
+           (e.find(A + "summary").text if e.find(A + "summary") is not None
+            else None) for e in ET.fromstring(body).findall(A + "entry")}
+    assert got == {
+        "2024-10-30-libby.gmi": "Big Thanks to Libby Nolan.",
+        "2024-10-31-gaby.gmi": None,
+        "2024-11-02-john.gmi": "John McDonnell MP says...",
+        "2022-07-15-heat.gmi": "The shocking brutal inequality.",
+        "2023-11-16-letter.gmi": "We are writing to you.",
+        "2020-12-13-schools.gmi": "The letter below appeared.",
+    }
+    # the boilerplate is shared no longer once only one post has it
+    os.unlink(d / "2024-10-31-gaby.gmi")
+    os.unlink(d / "2024-11-02-john.gmi")
+    for r in all_workers(s, "/disputes/atom.xml", 4):
+        e = [e for e in ET.fromstring(r.body).findall(A + "entry")
+             if e.find(A + "id").text.endswith("libby.gmi")][0]
+        assert e.find(A + "summary").text == \
+            "Barnet UNISON is a proud active fighting UNISON branch."
+
+
 # --- the default capsule, as `make run` serves it ------------------------
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -486,7 +635,7 @@ DATED = re.compile(r"^(\d{4}-\d{2}-\d{2})-[^/]+\.gmi$")
 def run_ini_feed_lines():
     return [l for l in (ROOT / "etc" / "run.ini").read_text().splitlines()
             if l.split("=")[0].strip() in ("feeds", "feed_title",
-                                           "feed_entries")]
+                                           "feed_entries", "feed_author")]
 
 
 def first_heading(path):
@@ -512,5 +661,13 @@ def test_make_run_gives_every_dated_section_of_the_capsule_a_feed(
         got = entries(s.get(f"/{d}/").body)
         assert [(n, t) for n, _, t in got] == \
             [(p.name, first_heading(p)) for p in posts], d
-        es = check_rfc4287(atom(s, f"/{d}/atom.xml"))
+        body = s.get(f"/{d}/atom.xml").body
+        es = check_trusted(body)
         assert len(es) == len(posts)
+        assert ET.fromstring(body).find(A + "author").find(A + "name") \
+            .text == "Barnet UNISON", "run.ini's feed_author"
+        sums = [e.find(A + "summary").text for e in es
+                if e.find(A + "summary") is not None]
+        assert len(sums) == len(set(sums)), f"{d}: no shared summary"
+        for t in sums:
+            assert not re.match(r"(Dear|Hi)\b", t), "no salutation"

@@ -30,6 +30,10 @@ static const struct {
 	{ HOST "cgi = cgi-bin\ncgi_timeout = 5\nfeeds = news letters\n"
 	  "feed_title = news Branch news\nfeed_entries = 10\n", NULL,
 	  "cgi and feeds keys" },
+	{ HOST "feed_author = Barnet UNISON\n", NULL,
+	  "feed_author takes words" },
+	{ HOST "feed_author =\n", "test.ini:5: feed_author: expected a name",
+	  "an empty feed_author is an error" },
 	{ "", "test.ini: no [host NAME] section", "no host is an error" },
 	{ "[server]\nbogus = 1\n" HOST, "test.ini:2: unknown key \"bogus\"",
 	  "unknown server key names its line" },

@@ -136,8 +136,26 @@ static const struct {
 	{ "# T\n\n## S\n=> x.gmi X\nFirst.\nSecond.\n", "First.",
 	    "headings, blank lines and links are skipped" },
 	{ "```\npre\n```\nAfter.\n",	"After.",	"preformatted text is skipped" },
-	{ "* item one\n",		"* item one",	"a list item is text" },
-	{ "> quoted\n",			"> quoted",	"a quote is text" },
+	{ "* item one\nPara.\n",	"Para.",	"a list item is no paragraph" },
+	{ "> quoted\n",			"",		"a quote is not the post's words: no \"> \" leaks" },
+	{ "> \xe2\x80\x9c" "For the first\xe2\x80\x9d" "\n\nThe shocking...\n", "The shocking...",
+	    "quotes under the title are skipped (the heat warning post)" },
+	{ "Dear James Mass,\n\nWe are writing\n", "We are writing",
+	    "a salutation is no summary (the open letter)" },
+	{ "Hi Ian\n\nThe letter\n",	"The letter",	"a salutation without a comma" },
+	{ "Dear colleagues and friends all,\nx\n", "x",
+	    "a longer salutation of five words" },
+	{ "Dear Council, we write to say that six words is text\n",
+	    "Dear Council, we write to say that six words is text",
+	    "a sentence that starts with Dear is text" },
+	{ "Hiring freeze announced\n",	"Hiring freeze announced", "Hi must be a word" },
+	{ "Date inferred: about late October 2024\nBody.\n", "Body.",
+	    "a date label is no summary" },
+	{ "Published: 5 September 2024\nBody.\n", "Body.", "published label" },
+	{ "Editor\xe2\x80\x99s note: the video is lost.\nBody.\n", "Body.",
+	    "an editor's note is not the post's words" },
+	{ "Update: the strike is on.\n",	"Update: the strike is on.",
+	    "other labels are text" },
 	{ "   \n\t\nreal\n",		"real",		"white-space lines are empty" },
 	{ "# only a title\n",		"",		"no text: empty" },
 	{ "# T\n\n17 July 2024\n\nOn Tuesday...\n", "On Tuesday...",
@@ -165,6 +183,40 @@ test_summaries(void)
 		ok(strcmp(out, summaries[i].summary) == 0, "summary: %s",
 		    summaries[i].rule);
 	}
+}
+
+#define INTRO	"Barnet UNISON is a proud active fighting branch.\n\n"
+
+/* Five messages of support open with the same paragraphs. */
+static void
+test_boilerplate(void)
+{
+	static const char *const posts[] = {
+		"# A\n\n" INTRO "Shared two.\n\nThanks to Libby.\n",
+		"# B\n\n" INTRO "Shared two.\n",
+		"# C\n\n" INTRO "Shared two.\n\nJohn McDonnell backs us.\n",
+		"# D\n\nOwn words first.\n\n" INTRO,
+	};
+	struct feed_entry	v[4];
+	char			out[FEED_SUMMARY_MAX + sizeof(FEED_ELLIPSIS)];
+	size_t			want[4], i;
+
+	memset(v, 0, sizeof(v));
+	for (i = 0; i < 4; i++)
+		v[i].npara = feed_paragraphs(posts[i], strlen(posts[i]),
+		    v[i].para, FEED_PARAS);
+	ok(v[0].npara == 3 && v[1].npara == 2, "paragraphs: counted");
+	ok(v[0].para[0] == v[3].para[1], "paragraphs: the same text, the "
+	    "same hash");
+	feed_pick_paragraphs(v, 4, want);
+	ok(want[0] == 2 && want[2] == 2,
+	    "boilerplate: the first paragraph no other post has");
+	ok(want[1] == FEED_PARAS, "boilerplate: all shared: no summary");
+	ok(want[3] == 0, "boilerplate: a post's own first paragraph stays");
+	feed_summary_nth(posts[0], strlen(posts[0]), want[0], out);
+	ok(strcmp(out, "Thanks to Libby.") == 0, "boilerplate: nth summary");
+	feed_pick_paragraphs(v, 1, want);
+	ok(want[0] == 0, "boilerplate: alone in its feed, nothing is shared");
 }
 
 static const struct {
@@ -204,11 +256,14 @@ test_escape(void)
 	}
 }
 
+/* 1721120400: 2024-07-16T09:00:00Z; 1722470400: 2024-08-01T00:00:00Z */
 static struct feed_entry entries[3] = {
 	{ "2024-07-16-bad-news.gmi", "2024-07-16", "Bad News & <more>",
-	    "First para." },
-	{ "2024-06-01-a file.gmi", "2024-06-01", "", "" },
-	{ "2024-08-01-newest.gmi", "2024-08-01", "Out of order", "x" },
+	    "First para.", 1721120400, { 0 }, 0, 0 },
+	{ "2024-06-01-a file.gmi", "2024-06-01", "", "", 1800000000,
+	    { 0 }, 0, 0 },
+	{ "2024-08-01-newest.gmi", "2024-08-01", "Out of order", "x",
+	    1722470400 - 3600, { 0 }, 0, 0 },
 };
 
 static void
@@ -223,9 +278,9 @@ test_index(void)
 	    "# Branch news\n\n"
 	    "=> 2024-07-16-bad-news.gmi 2024-07-16 Bad News & <more>\n"
 	    "=> 2024-06-01-a%20file.gmi 2024-06-01 a file\n"
-	    "\n=> atom.xml Atom feed\n") == 0,
+	    "\n=> atom.xml Atom feed\n=> / Home page\n") == 0,
 	    "index: title, one dated link per entry (encoded, slug when no "
-	    "title), the Atom link");
+	    "title), the Atom link, a link home");
 	free(b.data);
 }
 
@@ -233,9 +288,20 @@ static void
 test_atom(void)
 {
 	struct feed_atom_info	 fi = { "News & views", "gemini://h.example",
-				    "/news/", "h.example", "en-GB",
-				    "2020-01-01T00:00:00Z" };
+				    "/news/", "Barnet UNISON", "en-GB",
+				    1577836800, 1750000000 };
 	struct buf		 b;
+	time_t			 p, u;
+
+	feed_entry_times(&entries[0], 1750000000, &p, &u);
+	ok(p == 1721088000 && u == 1721120400,
+	    "times: published the start of the named day, updated the mtime");
+	feed_entry_times(&entries[0], 1721100000, &p, &u);
+	ok(u == 1721100000 && p == 1721088000,
+	    "times: an mtime after now is stamped now");
+	feed_entry_times(&entries[2], 1750000000, &p, &u);
+	ok(p == u && u == 1722470400 - 3600,
+	    "times: a file older than its named day is published at its mtime");
 
 	memset(&b, 0, sizeof(b));
 	ok(feed_write_atom(&b, &fi, entries, 3) == 0, "atom: written");
@@ -243,11 +309,16 @@ test_atom(void)
 	    "atom: the feed's id is the directory's URL");
 	ok(strstr(b.data, "<title>News &amp; views</title>") != NULL,
 	    "atom: the feed title is escaped");
-	ok(strstr(b.data, "<updated>2024-08-01T12:00:00Z</updated>\n"
+	ok(strstr(b.data, "<updated>2025-06-15T15:06:40Z</updated>\n"
 	    "  <author>") != NULL,
-	    "atom: updated is the newest date at noon, in any order given");
-	ok(strstr(b.data, "<author>\n    <name>h.example</name>") != NULL,
-	    "atom: the host is the author (RFC 4287 4.1.1)");
+	    "atom: the feed's updated is the latest entry's, never after now");
+	ok(strstr(b.data, "<author>\n    <name>Barnet UNISON</name>") != NULL,
+	    "atom: the author given (RFC 4287 4.1.1)");
+	ok(strstr(b.data, "<updated>2024-07-16T09:00:00Z</updated>\n"
+	    "    <published>2024-07-16T00:00:00Z</published>") != NULL,
+	    "atom: an entry's updated (mtime) and published (its day)");
+	ok(strstr(b.data, "T12:00:00Z") == NULL,
+	    "atom: no made-up noon, which is in the future every morning");
 	ok(strstr(b.data, "rel=\"self\" type=\"application/atom+xml\" "
 	    "href=\"gemini://h.example/news/atom.xml\"") != NULL,
 	    "atom: a self link to atom.xml");
@@ -267,6 +338,12 @@ test_atom(void)
 	ok(strstr(b.data, "<updated>2020-01-01T00:00:00Z</updated>") != NULL &&
 	    strstr(b.data, "<entry>") == NULL,
 	    "atom: no entries: updated is the time given");
+	free(b.data);
+	memset(&b, 0, sizeof(b));
+	fi.updated = fi.now + 86400;
+	feed_write_atom(&b, &fi, entries, 0);
+	ok(strstr(b.data, "<updated>2025-06-15T15:06:40Z</updated>") != NULL,
+	    "atom: no entries, a directory stamped ahead: now");
 	ok(strstr(b.data, "xml:lang") == NULL, "atom: no lang, no xml:lang");
 	free(b.data);
 }
@@ -486,6 +563,7 @@ main(void)
 	test_titles();
 	test_cuts();
 	test_summaries();
+	test_boilerplate();
 	test_escape();
 	test_index();
 	test_atom();
