@@ -1090,7 +1090,7 @@ accept_emfile(int lfd, int err)
 		close(spare_fd);
 		if ((fd = accept(lfd, NULL, NULL)) != -1)
 			refuse(fd, &refused_full);
-		spare_fd = dup(lfd);	/* after the close: its slot */
+		spare_fd = fcntl(lfd, F_DUPFD_CLOEXEC, 0);	/* that slot */
 		if (fd == -1)
 			break;
 	}
@@ -1205,7 +1205,7 @@ server_worker(const struct config *config, struct tls *t,
 	if ((limits = limits_new(cf->max_connections * 4 > 4096 ?
 	    (size_t)cf->max_connections * 4 : 4096, seed())) == NULL)
 		_exit(1);
-	spare_fd = dup(listenfds[0]);
+	spare_fd = fcntl(listenfds[0], F_DUPFD_CLOEXEC, 0);
 	publish();
 	signal_set(&ev_sigterm, SIGTERM, sigterm_cb, NULL);
 	signal_add(&ev_sigterm, NULL);
