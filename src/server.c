@@ -99,7 +99,7 @@ struct conn {
 	char			*mem;		/* generated body */
 	size_t			 memlen, memoff;
 	int			 pipefd;	/* CGI stdout, -1 when none */
-	int			 ctlfd;		/* CGI control socket, -1 */
+	struct cgi_run		*run;		/* the CGI script, NULL */
 	long long		 pipe_left;	/* output cap left */
 	long			 cgi_deadline;	/* ms after start */
 	size_t			 hdrlen;	/* CGI header bytes read */
@@ -246,9 +246,26 @@ conn_wait_pipe(struct conn *c)
 			conn_wait(c, EV_WRITE);
 		return r;
 	}
+	if (c->pipefd == -1) {	/* output over: how did the script end? */
+		conn_wait_fd(c, cgi_run_fd(c->run), EV_READ, left + 1000);
+		return 0;
+	}
 	conn_wait_fd(c, c->pipefd, EV_READ,
 	    c->state == C_CGI_HEADER ? left : left + 1000);
+	cgi_run_watch(c->run);	/* it may end with its stdout held open */
 	return 0;
+}
+
+/* The runner says the script has ended: see what is left to read. */
+static void
+cgi_event(int fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	event_del(&c->ev);
+	conn_step(c);
 }
 
 const struct conn_info *
@@ -361,9 +378,11 @@ conn_body_mem(struct conn *c, char *mem, size_t len)
 }
 
 void
-conn_cgi(struct conn *c, int outfd, int ctlfd, int timeout, long max_output)
+conn_cgi(struct conn *c, int outfd, int ctlfd, const char *script,
+    int timeout, long max_output)
 {
-	if (c->out == NULL && (c->out = malloc(OUTBUF_SIZE)) == NULL) {
+	if ((c->out == NULL && (c->out = malloc(OUTBUF_SIZE)) == NULL) ||
+	    (c->run = cgi_run_new(ctlfd, script, cgi_event, c)) == NULL) {
 		close(outfd);
 		close(ctlfd);
 		cgi_finished();
@@ -372,7 +391,6 @@ conn_cgi(struct conn *c, int outfd, int ctlfd, int timeout, long max_output)
 	}
 	c->outcap = OUTBUF_SIZE;
 	c->pipefd = outfd;
-	c->ctlfd = ctlfd;
 	c->pipe_left = max_output;
 	c->cgi_deadline = elapsed_ms(&c->start) + timeout * 1000L;
 	c->hdrlen = 0;
@@ -387,11 +405,38 @@ cgi_end(struct conn *c)
 		close(c->pipefd);
 		c->pipefd = -1;
 	}
-	if (c->ctlfd != -1) {
-		close(c->ctlfd);
-		c->ctlfd = -1;
-		cgi_finished();
+	cgi_run_free(c->run);
+	c->run = NULL;
+}
+
+/*
+ * The script's output is over (err: the read's errno, or 0): the body
+ * is whole only if the script exited 0 in time.  At end of file the
+ * runner may not have said so yet: wait for it (conn_wait_pipe).
+ */
+static void
+cgi_over(struct conn *c, int err)
+{
+	const char	*why = NULL;
+
+	if (c->pipefd != -1) {
+		close(c->pipefd);
+		c->pipefd = -1;
 	}
+	if (err == 0 && !cgi_run_ended(c->run))
+		return;
+	if (err != 0)
+		why = strerror(err);
+	else if (elapsed_ms(&c->start) >= c->cgi_deadline)
+		why = "ran out of cgi_timeout";
+	else
+		why = cgi_run_failure(c->run);
+	if (why != NULL) {
+		log_warnx("%s: CGI %s %s after its header; cut", c->addr,
+		    cgi_run_script(c->run), why);
+		c->truncated = 1;
+	}
+	cgi_end(c);
 }
 
 /* Read from the script's pipe into the output buffer, within the cap. */
@@ -412,15 +457,12 @@ fill_from_pipe(struct conn *c, size_t room)
 	if (r > 0) {
 		c->outlen += r;
 		c->pipe_left -= r;
-	} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-		/* done, or broken, or killed by the runner at the deadline */
-		if (r != 0 || elapsed_ms(&c->start) >= c->cgi_deadline) {
-			log_warnx("%s: CGI output ended by %s; cut", c->addr,
-			    r != 0 ? strerror(errno) : "cgi_timeout");
-			c->truncated = 1;
-		}
-		cgi_end(c);
-	}
+	} else if (r == 0 || errno == EAGAIN) {
+		/* all read, once the script itself has gone */
+		if (r == 0 || cgi_run_ended(c->run))
+			cgi_over(c, 0);
+	} else if (errno != EINTR)
+		cgi_over(c, errno);
 }
 
 /* Top up the output buffer from the body; 0 when nothing is left. */
@@ -453,6 +495,8 @@ fill_out(struct conn *c)
 		}
 	} else if (room > 0 && c->pipefd != -1)
 		fill_from_pipe(c, room);
+	else if (c->outlen == 0 && c->run != NULL)
+		cgi_over(c, 0);
 	return c->outlen - c->outoff;
 }
 
@@ -560,7 +604,7 @@ cgi_header_done(struct conn *c, int end, int status, const char *meta,
 	size_t		 rest;
 
 	if (end < 0) {
-		log_warnx("%s: CGI %s", c->addr, why);
+		log_warnx("%s: %s: %s", c->addr, cgi_run_script(c->run), why);
 		cgi_end(c);
 		conn_reply(c, 42, why);
 		return 1;
@@ -584,7 +628,7 @@ static int
 read_cgi_header(struct conn *c)
 {
 	char		*h = c->out + CGI_HEADER_AT, meta[URL_MAX + 1];
-	const char	*why = NULL;
+	const char	*why = NULL, *f;
 	ssize_t		 n;
 	int		 end, status = 0;
 
@@ -604,11 +648,18 @@ read_cgi_header(struct conn *c)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN)
+		if (n < 0 && errno == EAGAIN && !cgi_run_ended(c->run))
 			return conn_wait_pipe(c);
 		end = -1;
 		why = c->hdrlen ? "CGI script ended inside its header" :
 		    "CGI script ended without output";
+		/* it never ran: say why (the start's errno) instead */
+		if ((f = cgi_run_failure(c->run)) != NULL &&
+		    strncmp(f, "could not", 9) == 0) {
+			log_warnx("%s: CGI %s %s", c->addr,
+			    cgi_run_script(c->run), f);
+			why = "CGI script could not be run";
+		}
 		break;
 	}
 	return cgi_header_done(c, end, status, meta, why);
@@ -622,7 +673,7 @@ write_reply(struct conn *c)
 
 	for (burst = 0; burst < WRITE_BURST; burst++) {
 		if (fill_out(c) == 0) {
-			if (c->pipefd == -1)
+			if (c->run == NULL)
 				return 1;
 			return conn_wait_pipe(c);  /* the script has more */
 		}
@@ -851,6 +902,7 @@ conn_close(struct conn *c)
 		e.status = c->status;
 		e.bytes = c->sent;
 		e.msec = elapsed_ms(&c->start);
+		e.cut = c->truncated;
 		log_access(&e);
 	}
 	SSL_free(c->ssl);
@@ -954,7 +1006,6 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss, socklen_t sslen)
 	c->fd = fd;
 	c->bodyfd = -1;
 	c->pipefd = -1;
-	c->ctlfd = -1;
 	c->rootfd = -1;
 	c->lslot = slot;
 	c->listener = (int)li;
