@@ -245,9 +245,33 @@ struct env {
 	int	 failed;
 };
 
+/*
+ * A value goes to the script with no control character: C0, DEL, and
+ * C1 (U+0080-U+009F, CSI among them) become '?'.  Much of it comes
+ * from the client (a certificate's CN may hold CR, LF or ESC), and a
+ * script may well write it to a log or a terminal.
+ */
+static void
+env_clean(char *v, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			v[i] = '?';
+		else if ((unsigned char)v[i] == 0xc2 && i + 1 < len &&
+		    (unsigned char)v[i + 1] >= 0x80 &&
+		    (unsigned char)v[i + 1] <= 0x9f) {
+			v[i] = '?';
+			v[i + 1] = '?';
+		}
+	}
+}
+
 static void
 env_put(struct env *e, const char *key, const char *value)
 {
+	size_t	klen = strlen(key) + 1;
 	int	n;
 
 	if (e->failed)
@@ -257,6 +281,7 @@ env_put(struct env *e, const char *key, const char *value)
 		e->failed = 1;
 		return;
 	}
+	env_clean(e->buf + e->len + klen, (size_t)n - klen);
 	e->len += (size_t)n + 1;	/* keep the NUL: one string each */
 }
 

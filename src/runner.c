@@ -102,19 +102,22 @@ reap_all(void)
 	}
 }
 
-/* One line of a script's stderr to the error log, escaped. */
+/* One line of a script's stderr to the error log (which escapes it). */
 static void
 err_line(struct job *j)
 {
-	char	esc[ERR_LINE * 4 + 1];
+	char	line[ERR_LINE + 1];
+	size_t	i;
 
 	if (j->linelen == 0 || j->lines > ERR_LINES)
 		return;
-	log_escape(esc, sizeof(esc), j->line, j->linelen);
+	for (i = 0; i < j->linelen; i++)	/* a NUL would end it early */
+		line[i] = j->line[i] == '\0' ? '?' : j->line[i];
+	line[i] = '\0';
 	if (j->lines++ == ERR_LINES)
 		log_warnx("CGI %s: stderr: more lines dropped", j->name);
 	else
-		log_warnx("CGI %s: stderr: %s", j->name, esc);
+		log_warnx("CGI %s: stderr: %s", j->name, line);
 	j->linelen = 0;
 }
 
