@@ -8,10 +8,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
-#include <sys/wait.h>
-
 #include <errno.h>
-#include <event.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,137 +26,6 @@
 
 static int	runner_sock = -1;
 static int	running;		/* scripts this worker has running */
-
-struct cgi_run {
-	int		 ctl;
-	struct event	 ev;
-	char		 script[64];
-	char		 msg[64];	/* a line from the runner, so far */
-	size_t		 msglen;
-	int		 ended;		/* exit seen, or the runner closed */
-	int		 exited;	/* ... with this wait status: */
-	int		 wstatus;
-	int		 err;		/* start failed: errno, and where */
-	char		 what[16];
-	char		 why[96];
-};
-
-struct cgi_run *
-cgi_run_new(int ctl, const char *script, void (*cb)(int, short, void *),
-    void *arg)
-{
-	struct cgi_run	*run;
-
-	if ((run = calloc(1, sizeof(*run))) == NULL)
-		return NULL;
-	run->ctl = ctl;
-	snprintf(run->script, sizeof(run->script), "%s", script);
-	event_set(&run->ev, ctl, EV_READ, cb, arg);
-	return run;
-}
-
-/* Closing the control socket tells the runner to kill the script. */
-void
-cgi_run_free(struct cgi_run *run)
-{
-	if (run == NULL)
-		return;
-	event_del(&run->ev);
-	close(run->ctl);
-	free(run);
-	cgi_finished();
-}
-
-void
-cgi_run_watch(struct cgi_run *run)
-{
-	if (!run->ended)
-		event_add(&run->ev, NULL);
-}
-
-int
-cgi_run_fd(const struct cgi_run *run)
-{
-	return run->ctl;
-}
-
-const char *
-cgi_run_script(const struct cgi_run *run)
-{
-	return run->script;
-}
-
-/* "exit <wait status>" from the runner, "fail <errno> <what>" from the
- * script's process when it could not start. */
-static void
-run_line(struct cgi_run *run)
-{
-	char	*end;
-	long	 v;
-
-	run->msg[run->msglen] = '\0';
-	if (strncmp(run->msg, "exit ", 5) == 0) {
-		v = strtol(run->msg + 5, &end, 10);
-		run->exited = 1;
-		run->wstatus = (int)v;
-		run->ended = 1;
-	} else if (strncmp(run->msg, "fail ", 5) == 0) {
-		v = strtol(run->msg + 5, &end, 10);
-		run->err = v > 0 && v < 4096 ? (int)v : EIO;
-		if (*end == ' ')
-			snprintf(run->what, sizeof(run->what), "%s", end + 1);
-	}
-	run->msglen = 0;
-}
-
-int
-cgi_run_ended(struct cgi_run *run)
-{
-	char	buf[64];
-	ssize_t	n, i;
-
-	while (!run->ended) {
-		n = read(run->ctl, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n <= 0) {
-			run->ended = 1;	/* the runner is done with it */
-			break;
-		}
-		for (i = 0; i < n; i++) {
-			if (buf[i] == '\n')
-				run_line(run);
-			else if (run->msglen < sizeof(run->msg) - 1)
-				run->msg[run->msglen++] = buf[i];
-		}
-	}
-	return run->ended;
-}
-
-const char *
-cgi_run_failure(struct cgi_run *run)
-{
-	int	n;
-
-	(void)cgi_run_ended(run);
-	if (run->err != 0)
-		n = snprintf(run->why, sizeof(run->why), "could not be run: "
-		    "%s: %s", run->what, strerror(run->err));
-	else if (!run->exited)
-		n = snprintf(run->why, sizeof(run->why), "was stopped by "
-		    "the runner");
-	else if (WIFSIGNALED(run->wstatus))
-		n = snprintf(run->why, sizeof(run->why), "was killed by "
-		    "signal %d", WTERMSIG(run->wstatus));
-	else if (WIFEXITED(run->wstatus) && WEXITSTATUS(run->wstatus) != 0)
-		n = snprintf(run->why, sizeof(run->why), "exited with status "
-		    "%d", WEXITSTATUS(run->wstatus));
-	else
-		return NULL;
-	return n < 0 ? "failed" : run->why;
-}
 
 int
 cgi_parse_header(const char *buf, size_t len, int *status,

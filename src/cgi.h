@@ -34,24 +34,6 @@
 int	cgi_parse_header(const char *buf, size_t len, int *status,
 	    char meta[URL_MAX + 1], const char **why);
 
-/*
- * A running script, as the worker sees it: the control socket to the
- * runner (closing it kills the script) and what the runner said of the
- * script's end.  cb(fd, what, arg) runs when the runner says something
- * while cgi_run_watch() is in force.
- */
-struct cgi_run;
-struct cgi_run	*cgi_run_new(int ctl, const char *script,
-		    void (*cb)(int, short, void *), void *arg);
-void		 cgi_run_free(struct cgi_run *);
-void		 cgi_run_watch(struct cgi_run *);
-int		 cgi_run_fd(const struct cgi_run *);
-const char	*cgi_run_script(const struct cgi_run *);
-/* 1 once the script's own process has ended (or the runner gave it up) */
-int		 cgi_run_ended(struct cgi_run *);
-/* Once ended: NULL when it exited 0, else how it failed. */
-const char	*cgi_run_failure(struct cgi_run *);
-
 /* Worker side: the socket to the runner (-1: no runner). */
 void	cgi_worker_init(int runner_sock);
 /* Routing step: runs a script under the host's cgi directory. */
