@@ -184,33 +184,52 @@ job_end(size_t i, const char *say)
 	jobs[i] = jobs[--njobs];
 }
 
+static size_t
+job_find(pid_t pid)
+{
+	size_t	i;
+
+	for (i = 0; i < njobs && jobs[i].pid != pid; i++)
+		;
+	return i;
+}
+
 /*
- * Reap children.  A script's own process is looked at before it is
- * reaped (WNOWAIT), so its pid, and so its group id, cannot have gone
- * to another process when its group is killed.
+ * Reap children.  A script whose own process has exited has its group
+ * killed (what it left behind), and its worker is told how it ended.
+ * The process is looked at before it is reaped (WNOWAIT: POSIX, and
+ * OpenBSD since 7.0), so its pid, and so its group's id, cannot have
+ * gone to another process when the group is killed.
  */
 static void
 reap(void)
 {
 	char		 buf[64];
-	siginfo_t	 si;
 	pid_t		 pid;
 	size_t		 i;
 	int		 st;
+#ifdef WNOWAIT
+	siginfo_t	 si;
+#endif
 
 	while (read(sigpipe_fds[0], buf, sizeof(buf)) > 0)
 		;
 	for (;;) {
+#ifdef WNOWAIT
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1 ||
 		    (pid = si.si_pid) == 0)
 			break;
-		for (i = 0; i < njobs && jobs[i].pid != pid; i++)
-			;
-		if (i < njobs)
-			kill(-pid, SIGKILL);	/* what it left behind */
+		if ((i = job_find(pid)) < njobs)
+			kill(-pid, SIGKILL);
 		if (waitpid(pid, &st, 0) != pid)
 			break;
+#else
+		if ((pid = waitpid(-1, &st, WNOHANG)) <= 0)
+			break;
+		if ((i = job_find(pid)) < njobs)
+			kill(-pid, SIGKILL);	/* members keep the id */
+#endif
 		if (i < njobs) {
 			snprintf(buf, sizeof(buf), "exit %d\n", st);
 			job_end(i, buf);
