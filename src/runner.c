@@ -43,14 +43,14 @@
 #define ERR_LINES	100	/* stderr lines logged per job, at most */
 
 struct job {
+	long	deadline;	/* ms, monotonic */
+	size_t	linelen;
 	pid_t	pid;		/* leads the script's process group */
 	int	ctl;		/* EOF here: the worker is done with it */
 	int	err;		/* the script's stderr, read end */
-	long	deadline;	/* ms, monotonic */
-	char	name[64];	/* the script, for the error log */
-	char	line[ERR_LINE];	/* a stderr line so far */
-	size_t	linelen;
 	int	lines;		/* stderr lines logged */
+	char	name[64];	/* the script, for the error log */
+	char	line[ERR_LINE];	/* a stderr line so far: linelen */
 };
 
 static const struct config	*cf;
