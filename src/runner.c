@@ -121,15 +121,17 @@ err_line(struct job *j)
 	j->linelen = 0;
 }
 
-/* What the script wrote to stderr: whole lines go to the log. */
+/* What the script wrote to stderr: whole lines go to the log.  64 KB
+ * a turn at most, so a script pouring it out cannot hold the runner. */
 static void
 err_read(struct job *j, int last)
 {
 	char	 buf[4096], *p, *nl;
 	ssize_t	 n;
 	size_t	 take;
+	int	 turn;
 
-	while (j->err != -1) {
+	for (turn = 0; j->err != -1 && turn < 16; turn++) {
 		if ((n = read(j->err, buf, sizeof(buf))) == 0) {
 			err_line(j);	/* a last line without its newline */
 			close(j->err);

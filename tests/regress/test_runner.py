@@ -258,3 +258,15 @@ def test_jobs_ended_at_once_leave_no_script_running(make_server, tmp_path):
     for c in conns:
         c.close()
     assert wait_no_processes(root, timeout=10) == []
+
+
+def test_a_script_pouring_out_stderr_gets_100_lines_logged(srv):
+    p = script(srv.root, "chatty", 'i=0; while [ $i -lt 2000 ]; do '
+               'echo "line $i" >&2; i=$((i + 1)); done; '
+               'printf "20 text/plain\\r\\nok\\n"')
+    r = srv.get(p)
+    assert (r.status, r.body, r.close_notify) == (20, b"ok\n", True)
+    prefix = "CGI cgi-bin/chatty: stderr: "
+    assert wait_for(lambda: prefix + "more lines dropped" in srv.log())
+    logged = [l for l in srv.log().splitlines() if prefix in l]
+    assert len(logged) == 101 and logged[-2].endswith("line 99")
