@@ -109,8 +109,10 @@ err_line(struct job *j)
 	char	line[ERR_LINE + 1];
 	size_t	i;
 
-	if (j->linelen == 0 || j->lines > ERR_LINES)
+	if (j->linelen == 0 || j->lines > ERR_LINES) {
+		j->linelen = 0;
 		return;
+	}
 	for (i = 0; i < j->linelen; i++)	/* a NUL would end it early */
 		line[i] = j->line[i] == '\0' ? '?' : j->line[i];
 	line[i] = '\0';
