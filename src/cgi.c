@@ -111,9 +111,33 @@ struct env {
 	int	 failed;
 };
 
+/*
+ * A value goes to the script with no control character: C0, DEL, and
+ * C1 (U+0080-U+009F, CSI among them) become '?'.  Much of it comes
+ * from the client (a certificate's CN may hold CR, LF or ESC), and a
+ * script may well write it to a log or a terminal.
+ */
+static void
+env_clean(char *v, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			v[i] = '?';
+		else if ((unsigned char)v[i] == 0xc2 && i + 1 < len &&
+		    (unsigned char)v[i + 1] >= 0x80 &&
+		    (unsigned char)v[i + 1] <= 0x9f) {
+			v[i] = '?';
+			v[i + 1] = '?';
+		}
+	}
+}
+
 static void
 env_put(struct env *e, const char *key, const char *value)
 {
+	size_t	klen = strlen(key) + 1;
 	int	n;
 
 	if (e->failed)
@@ -123,6 +147,7 @@ env_put(struct env *e, const char *key, const char *value)
 		e->failed = 1;
 		return;
 	}
+	env_clean(e->buf + e->len + klen, (size_t)n - klen);
 	e->len += (size_t)n + 1;	/* keep the NUL: one string each */
 }
 
@@ -219,8 +244,8 @@ send_job(const char *msg, size_t len, int outw, int ctlr)
 
 /* Spawn through the runner; on success the connection owns the fds. */
 static int
-cgi_start(struct conn *c, const struct host_cfg *h, const char *msg,
-    size_t len)
+cgi_start(struct conn *c, const struct host_cfg *h, const char *script,
+    const char *msg, size_t len)
 {
 	int	out[2], ctl[2];
 
@@ -232,6 +257,7 @@ cgi_start(struct conn *c, const struct host_cfg *h, const char *msg,
 		return -1;
 	}
 	if (fcntl(out[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(ctl[0], F_SETFL, O_NONBLOCK) == -1 ||
 	    send_job(msg, len, out[1], ctl[1]) == -1) {
 		close(out[0]);
 		close(out[1]);
@@ -242,7 +268,7 @@ cgi_start(struct conn *c, const struct host_cfg *h, const char *msg,
 	close(out[1]);		/* the runner holds them now */
 	close(ctl[1]);
 	running++;
-	conn_cgi(c, out[0], ctl[0], h->cgi_timeout,
+	conn_cgi(c, out[0], ctl[0], script, h->cgi_timeout,
 	    conn_info(c)->cf->cgi_max_output);
 	return 0;
 }
@@ -272,7 +298,8 @@ route_cgi(struct conn *c, const struct request *r)
 	env_put(&e, "SCRIPT", script);
 	env_int(&e, "TIMEOUT", h->cgi_timeout);
 	env_build(&e, ci, r, scriptlen);
-	if (e.failed || runner_sock == -1 || cgi_start(c, h, msg, e.len)) {
+	if (e.failed || runner_sock == -1 ||
+	    cgi_start(c, h, script, msg, e.len) == -1) {
 		log_warnx("%s: cannot start CGI %s: %s", ci->peer_addr,
 		    r->url.path, e.failed ? "environment too large" :
 		    strerror(errno));

@@ -48,8 +48,8 @@ void	conn_body_mem(struct conn *, char *mem, size_t len);
  * sent.  Closing ctlfd (done when the connection ends) tells the runner
  * to kill the script.  The connection owns both fds.
  */
-void	conn_cgi(struct conn *, int outfd, int ctlfd, int timeout,
-	    long max_output);
+void	conn_cgi(struct conn *, int outfd, int ctlfd, const char *script,
+	    int timeout, long max_output);
 
 /* Routing: 1 answered (conn_reply or conn_cgi was called), 0 not mine. */
 typedef int (*route_fn)(struct conn *, const struct request *);

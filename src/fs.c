@@ -261,7 +261,7 @@ fs_opendir(int dirfd)
 	DIR	*d;
 	int	 fd;
 
-	if ((fd = dup(dirfd)) == -1)
+	if ((fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) == -1)
 		return NULL;
 	if ((d = fdopendir(fd)) == NULL) {
 		close(fd);

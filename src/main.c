@@ -53,7 +53,9 @@ struct generation {
 	int		 listenfds[CONFIG_MAX_LISTEN];
 	int		*rootfds;
 	int		 cgi_sock;	/* workers' end; -1: no CGI */
+	int		 runner_sock;	/* the runner's end, for a new one */
 	pid_t		 runner;
+	time_t		 runner_started;
 	int		 nworkers;
 	pid_t		 pids[MAX_WORKERS];
 	time_t		 started[MAX_WORKERS];
@@ -139,6 +141,9 @@ gen_close_fds(struct generation *g, const struct generation *keep)
 	if (g->cgi_sock != -1)
 		close(g->cgi_sock);	/* the runner ends with its workers */
 	g->cgi_sock = -1;
+	if (g->runner_sock != -1)
+		close(g->runner_sock);
+	g->runner_sock = -1;
 }
 
 static void
@@ -300,6 +305,7 @@ gen_load(const char *path, int check_only, const struct generation *old,
 		return NULL;
 	}
 	g->cgi_sock = -1;
+	g->runner_sock = -1;
 	if (config_load(path, &g->cf, err, errlen) == -1) {
 		free(g);
 		return NULL;
@@ -367,7 +373,12 @@ uses_cgi(const struct config *cf)
 	return 0;
 }
 
-/* The CGI runner of a generation: the only process that execs. */
+/*
+ * The CGI runner of a generation: the only process that execs.  The
+ * parent keeps both ends of the generation's socket, so that a runner
+ * that dies can be replaced from the config in memory without touching
+ * the workers (they keep their end) or re-reading the config file.
+ */
 static void
 spawn_runner(struct generation *g)
 {
@@ -376,25 +387,34 @@ spawn_runner(struct generation *g)
 
 	if (!uses_cgi(&g->cf))
 		return;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1 ||
-	    (g->runner = fork()) == -1) {
+	if (g->runner_sock == -1) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+		    sv) == -1) {
+			log_warnx("cannot start the CGI runner: %s; CGI "
+			    "answers 42", strerror(errno));
+			return;
+		}
+		g->cgi_sock = sv[0];
+		g->runner_sock = sv[1];
+	}
+	if ((g->runner = fork()) == -1) {
+		g->runner = 0;
 		log_warnx("cannot start the CGI runner: %s; CGI answers 42",
 		    strerror(errno));
 		return;
 	}
 	if (g->runner == 0) {
 		proc_title("cgi");
-		close(sv[0]);
+		close(g->cgi_sock);	/* or it would never see EOF */
 		if (pidfd != -1)
 			close(pidfd);	/* as in spawn: the lock stays here */
 		for (i = 0; i < g->cf.nlisten; i++)
 			close(g->listenfds[i]);
 		if (sandbox_runner(&g->cf, &g->sb, g->rootfds) == -1)
 			_exit(1);
-		cgi_runner_main(&g->cf, g->rootfds, sv[1]);
+		cgi_runner_main(&g->cf, g->rootfds, g->runner_sock);
 	}
-	close(sv[1]);
-	g->cgi_sock = sv[0];
+	g->runner_started = time(NULL);
 }
 
 static pid_t
@@ -425,6 +445,8 @@ spawn(struct generation *g, int i)
 		signal(SIGUSR1, SIG_IGN);
 		if (pidfd != -1)
 			close(pidfd);	/* the lock stays with the parent */
+		if (g->runner_sock != -1)
+			close(g->runner_sock);	/* jobs are the runner's */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (sandbox_worker(&g->cf, &g->sb, g->rootfds) == -1)
@@ -516,6 +538,10 @@ retire(struct generation *g, int sig)
 		close(g->cgi_sock);
 		g->cgi_sock = -1;
 	}
+	if (g->runner_sock != -1) {
+		close(g->runner_sock);
+		g->runner_sock = -1;
+	}
 }
 
 static void
@@ -558,12 +584,21 @@ reap(void)
 				draining[j].pid = 0;
 		if (pid == gen->runner) {
 			gen->runner = 0;
-			if (!got_term) {
-				/* its workers hold a dead socket: start afresh */
-				log_warnx("CGI runner %ld died; reloading",
-				    (long)pid);
-				got_hup = 1;
-			}
+			if (got_term)
+				continue;
+			/*
+			 * A new runner for this generation, from the config
+			 * in memory: the file on disk may be half edited.
+			 */
+			log_warnx("CGI runner %ld %s %d; starting a new one",
+			    (long)pid, WIFSIGNALED(status) ? "killed by "
+			    "signal" : "exited with status", WIFSIGNALED(status) ?
+			    WTERMSIG(status) : WEXITSTATUS(status));
+			if (time(NULL) - gen->runner_started < 1)
+				quick = 1;	/* wait a second: no fork storm */
+			else
+				spawn_runner(gen);
+			continue;
 		}
 		for (i = 0; i < gen->nworkers; i++) {
 			if (gen->pids[i] != pid)
@@ -590,6 +625,8 @@ respawn_missing(void)
 {
 	int	i;
 
+	if (gen->runner == 0 && gen->runner_sock != -1)
+		spawn_runner(gen);
 	for (i = 0; i < gen->nworkers; i++)
 		if (gen->pids[i] == 0)
 			spawn(gen, i);

@@ -80,8 +80,9 @@ struct ll_path_beneath_attr {
 #include <sanitizer/lsan_interface.h>
 #endif
 
-static char	said[256];	/* the last summary logged */
+static char	said[512];	/* the last summary logged */
 static int	pledged;	/* the parent has pledged (OpenBSD) */
+static int	script_abi;	/* the runner: Landlock ABI for scripts */
 
 static const char *
 user_name(const struct config *cf)
@@ -170,16 +171,21 @@ find_user(const struct config *cf, struct sandbox *sb, char *err,
 void
 sandbox_describe(const struct config *cf, const struct sandbox *sb)
 {
-	char	line[sizeof(said)], ll[64];
+	char	line[sizeof(said)], ll[160];
 	int	n;
 
 #ifdef __OpenBSD__
 	snprintf(ll, sizeof(ll), "pledge and unveil");
 #else
-	if (sb->landlock > 0)
+	if (sb->landlock >= 6)
 		snprintf(ll, sizeof(ll), "Landlock ABI %d", sb->landlock);
+	else if (sb->landlock > 0)
+		snprintf(ll, sizeof(ll), "Landlock ABI %d, no signal scoping "
+		    "(ABI 6): CGI scripts can signal workers and the runner",
+		    sb->landlock);
 	else
-		snprintf(ll, sizeof(ll), "no Landlock in this kernel");
+		snprintf(ll, sizeof(ll), "no Landlock in this kernel: CGI "
+		    "scripts can signal workers and the runner");
 #endif
 	if (sb->drop)
 		n = snprintf(line, sizeof(line), "workers run as %s (uid %ld), "
@@ -587,10 +593,32 @@ sandbox_runner(const struct config *cf, const struct sandbox *sb,
 	if (enter(cf, sb, "CGI runner") == -1)
 		return -1;
 #ifdef HAVE_LANDLOCK
+	script_abi = sb->landlock;
 	if (sb->landlock > 0)
 		return landlock_runner(cf, sb->landlock, rootfds);
 #endif
 	(void)rootfds;
+	return 0;
+#endif
+}
+
+int
+sandbox_script(void)
+{
+#ifdef HAVE_LANDLOCK
+	struct ll_ruleset_attr	attr;
+	int			fd;
+
+	if (script_abi < 6)
+		return 0;
+	/* no file system rules: the runner's domain still holds for those */
+	memset(&attr, 0, sizeof(attr));
+	attr.scoped = LL_SCOPE_SIGNAL;
+	if ((fd = (int)syscall(SYS_landlock_create_ruleset, &attr,
+	    sizeof(attr), 0)) == -1)
+		return -1;
+	return ll_restrict(fd, "CGI script");
+#else
 	return 0;
 #endif
 }

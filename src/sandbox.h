@@ -63,6 +63,14 @@ int	sandbox_runner(const struct config *cf, const struct sandbox *sb,
 	    const int *rootfds);
 
 /*
+ * A script, in the runner's child just before exec: a Landlock domain
+ * of its own nested in the runner's, scoped for signals (ABI 6), so it
+ * cannot signal the runner, the workers or other scripts; its own
+ * children it can.  0 (also where the kernel lacks it), or -1.
+ */
+int	sandbox_script(void);
+
+/*
  * A worker about to _exit: in a build with AddressSanitizer, look for
  * leaks as exit(3) would have (CI's sanitizer run); nothing otherwise.
  */

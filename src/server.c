@@ -34,6 +34,7 @@
 #include <openssl/ssl.h>
 
 #include "cgi.h"
+#include "cgijob.h"
 #include "config.h"
 #include "conn.h"
 #include "limit.h"
@@ -98,20 +99,13 @@ struct conn {
 	off_t			 bodyleft;
 	char			*mem;		/* generated body */
 	size_t			 memlen, memoff;
-	int			 pipefd;	/* CGI stdout, -1 when none */
-	int			 ctlfd;		/* CGI control socket, -1 */
-	long long		 pipe_left;	/* output cap left */
-	long			 cgi_deadline;	/* ms after start */
-	size_t			 hdrlen;	/* CGI header bytes read */
+	struct cgi_job		*cgi;		/* a script's output, or NULL */
 	int			 has_client_cert;
 	unsigned char		 client_hash[32];
 	int			 truncated;	/* the body was cut short */
 	long			 linger_end;	/* ms after start, C_LINGER */
 	size_t			 drained;	/* bytes read in C_LINGER */
 };
-
-/* Where a CGI header is read, clear of the header conn_reply writes. */
-#define CGI_HEADER_AT	(OUTBUF_SIZE - CGI_HEADER_MAX)
 
 struct listener {
 	int		fd;
@@ -230,25 +224,37 @@ conn_wait(struct conn *c, short what)
 }
 
 /*
- * Wait for the script's output.  The runner kills it at the deadline,
- * which ends the pipe; the second of grace only guards against a runner
- * that cannot.  -1 when the client has gone: the caller closes, and the
- * runner kills the script.
+ * Wait for the script's output (or for the runner to say how it
+ * ended).  The runner kills it at the deadline, which ends the pipe.
+ * -1 when the client has gone: the caller closes, and the runner kills
+ * the script.
  */
 static int
 conn_wait_pipe(struct conn *c)
 {
-	long	left = c->cgi_deadline - elapsed_ms(&c->start);
-	int	r;
+	long	left;
+	int	r, fd;
 
 	if ((r = conn_flush(c)) != 1) {
 		if (r == 0)
 			conn_wait(c, EV_WRITE);
 		return r;
 	}
-	conn_wait_fd(c, c->pipefd, EV_READ,
-	    c->state == C_CGI_HEADER ? left : left + 1000);
+	fd = cgi_job_wait(c->cgi, elapsed_ms(&c->start), &left);
+	conn_wait_fd(c, fd, EV_READ, left);
 	return 0;
+}
+
+/* The runner says the script has ended: see what is left to read. */
+static void
+cgi_event(int fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	event_del(&c->ev);
+	conn_step(c);
 }
 
 const struct conn_info *
@@ -360,67 +366,30 @@ conn_body_mem(struct conn *c, char *mem, size_t len)
 	c->memoff = 0;
 }
 
-void
-conn_cgi(struct conn *c, int outfd, int ctlfd, int timeout, long max_output)
-{
-	if (c->out == NULL && (c->out = malloc(OUTBUF_SIZE)) == NULL) {
-		close(outfd);
-		close(ctlfd);
-		cgi_finished();
-		conn_reply(c, 42, "Out of memory");
-		return;
-	}
-	c->outcap = OUTBUF_SIZE;
-	c->pipefd = outfd;
-	c->ctlfd = ctlfd;
-	c->pipe_left = max_output;
-	c->cgi_deadline = elapsed_ms(&c->start) + timeout * 1000L;
-	c->hdrlen = 0;
-	c->state = C_CGI_HEADER;
-}
-
 /* Stop reading the script; closing the control socket kills its group. */
 static void
 cgi_end(struct conn *c)
 {
-	if (c->pipefd != -1) {
-		close(c->pipefd);
-		c->pipefd = -1;
-	}
-	if (c->ctlfd != -1) {
-		close(c->ctlfd);
-		c->ctlfd = -1;
-		cgi_finished();
-	}
+	cgi_job_free(c->cgi);
+	c->cgi = NULL;
 }
 
-/* Read from the script's pipe into the output buffer, within the cap. */
-static void
-fill_from_pipe(struct conn *c, size_t room)
+void
+conn_cgi(struct conn *c, int outfd, int ctlfd, const char *script,
+    int timeout, long max_output)
 {
-	ssize_t	r;
-
-	if (c->pipe_left <= 0) {
-		log_warnx("%s: CGI output over cgi_max_output; cut", c->addr);
-		c->truncated = 1;
+	c->cgi = cgi_job_new(outfd, ctlfd, script, c->addr,
+	    elapsed_ms(&c->start) + timeout * 1000L, max_output, cgi_event, c);
+	if (c->cgi == NULL)
+		cgi_finished();
+	if (c->out == NULL && (c->out = malloc(OUTBUF_SIZE)) == NULL)
 		cgi_end(c);
+	if (c->cgi == NULL) {
+		conn_reply(c, 42, "Out of memory");
 		return;
 	}
-	if ((long long)room > c->pipe_left)
-		room = (size_t)c->pipe_left;
-	r = read(c->pipefd, c->out + c->outlen, room);
-	if (r > 0) {
-		c->outlen += r;
-		c->pipe_left -= r;
-	} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-		/* done, or broken, or killed by the runner at the deadline */
-		if (r != 0 || elapsed_ms(&c->start) >= c->cgi_deadline) {
-			log_warnx("%s: CGI output ended by %s; cut", c->addr,
-			    r != 0 ? strerror(errno) : "cgi_timeout");
-			c->truncated = 1;
-		}
-		cgi_end(c);
-	}
+	c->outcap = OUTBUF_SIZE;
+	c->state = C_CGI_HEADER;
 }
 
 /* Top up the output buffer from the body; 0 when nothing is left. */
@@ -429,6 +398,7 @@ fill_out(struct conn *c)
 {
 	size_t	room, n;
 	ssize_t	r;
+	int	cut;
 
 	if (c->outoff == c->outlen)
 		c->outoff = c->outlen = 0;
@@ -451,8 +421,16 @@ fill_out(struct conn *c)
 			c->bodyleft -= r;
 			c->outlen += r;
 		}
-	} else if (room > 0 && c->pipefd != -1)
-		fill_from_pipe(c, room);
+	} else if (room > 0 && c->cgi != NULL) {
+		r = cgi_job_read(c->cgi, c->out + c->outlen, room,
+		    elapsed_ms(&c->start), &cut);
+		if (r > 0)
+			c->outlen += r;
+		else if (r < 0) {
+			c->truncated |= cut;
+			cgi_end(c);
+		}
+	}
 	return c->outlen - c->outoff;
 }
 
@@ -552,66 +530,27 @@ read_request(struct conn *c)
 	}
 }
 
-static int
-cgi_header_done(struct conn *c, int end, int status, const char *meta,
-    const char *why)
-{
-	const char	*h = c->out + CGI_HEADER_AT;
-	size_t		 rest;
-
-	if (end < 0) {
-		log_warnx("%s: CGI %s", c->addr, why);
-		cgi_end(c);
-		conn_reply(c, 42, why);
-		return 1;
-	}
-	rest = c->hdrlen - (size_t)end;
-	conn_reply(c, status, meta);
-	if (status < 20 || status > 29) {
-		cgi_end(c);	/* no body may follow: stop the script */
-		return 1;
-	}
-	/* body bytes that came with the header follow the new header */
-	memmove(c->out + c->outlen, h + end, rest);
-	c->outlen += rest;
-	c->pipe_left -= (long long)rest;
-	return 1;
-}
-
 /* Read the script's header line and check it before replying; 1 when
  * done, 0 waiting for more, -1 when the client has gone. */
 static int
 read_cgi_header(struct conn *c)
 {
-	char		*h = c->out + CGI_HEADER_AT, meta[URL_MAX + 1];
-	const char	*why = NULL;
-	ssize_t		 n;
-	int		 end, status = 0;
+	char		 meta[URL_MAX + 1];
+	const char	*why;
+	int		 status;
 
-	for (;;) {
-		end = cgi_parse_header(h, c->hdrlen, &status, meta, &why);
-		if (end != 0)
-			break;
-		if (c->hdrlen == CGI_HEADER_MAX) {
-			end = -1;
-			why = "CGI header line too long";
-			break;
-		}
-		n = read(c->pipefd, h + c->hdrlen, CGI_HEADER_MAX - c->hdrlen);
-		if (n > 0) {
-			c->hdrlen += n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return conn_wait_pipe(c);
-		end = -1;
-		why = c->hdrlen ? "CGI script ended inside its header" :
-		    "CGI script ended without output";
-		break;
+	if (cgi_job_header(c->cgi, elapsed_ms(&c->start), &status, meta,
+	    &why) == 0)
+		return conn_wait_pipe(c);
+	if (why != NULL) {
+		cgi_end(c);
+		conn_reply(c, 42, why);
+		return 1;
 	}
-	return cgi_header_done(c, end, status, meta, why);
+	conn_reply(c, status, meta);
+	if (status < 20 || status > 29)
+		cgi_end(c);	/* no body may follow: stop the script */
+	return 1;
 }
 
 /* Write header and body; 1 when all is sent, 0 waiting, -1 failed. */
@@ -622,7 +561,7 @@ write_reply(struct conn *c)
 
 	for (burst = 0; burst < WRITE_BURST; burst++) {
 		if (fill_out(c) == 0) {
-			if (c->pipefd == -1)
+			if (c->cgi == NULL)
 				return 1;
 			return conn_wait_pipe(c);  /* the script has more */
 		}
@@ -631,7 +570,7 @@ write_reply(struct conn *c)
 		 * lo) instead of one each, pushed by the burst's last write
 		 * or the close; a script's output goes as it comes.
 		 */
-		netbio_more(SSL_get_wbio(c->ssl), c->pipefd == -1 &&
+		netbio_more(SSL_get_wbio(c->ssl), c->cgi == NULL &&
 		    burst < WRITE_BURST - 1);
 		r = SSL_write(c->ssl, c->out + c->outoff,
 		    (int)(c->outlen - c->outoff));
@@ -851,6 +790,7 @@ conn_close(struct conn *c)
 		e.status = c->status;
 		e.bytes = c->sent;
 		e.msec = elapsed_ms(&c->start);
+		e.cut = c->truncated;
 		log_access(&e);
 	}
 	SSL_free(c->ssl);
@@ -953,8 +893,6 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss, socklen_t sslen)
 	event_set(&c->ev, fd, EV_READ, conn_event, c);
 	c->fd = fd;
 	c->bodyfd = -1;
-	c->pipefd = -1;
-	c->ctlfd = -1;
 	c->rootfd = -1;
 	c->lslot = slot;
 	c->listener = (int)li;
@@ -1090,7 +1028,7 @@ accept_emfile(int lfd, int err)
 		close(spare_fd);
 		if ((fd = accept(lfd, NULL, NULL)) != -1)
 			refuse(fd, &refused_full);
-		spare_fd = dup(lfd);	/* after the close: its slot */
+		spare_fd = fcntl(lfd, F_DUPFD_CLOEXEC, 0);	/* that slot */
 		if (fd == -1)
 			break;
 	}
@@ -1205,7 +1143,7 @@ server_worker(const struct config *config, struct tls *t,
 	if ((limits = limits_new(cf->max_connections * 4 > 4096 ?
 	    (size_t)cf->max_connections * 4 : 4096, seed())) == NULL)
 		_exit(1);
-	spare_fd = dup(listenfds[0]);
+	spare_fd = fcntl(listenfds[0], F_DUPFD_CLOEXEC, 0);
 	publish();
 	signal_set(&ev_sigterm, SIGTERM, sigterm_cb, NULL);
 	signal_add(&ev_sigterm, NULL);

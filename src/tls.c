@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L && !defined(LIBRESSL_VERSION_NUMBER)
 #define TICKET_EVP_CB	1	/* the HMAC_CTX callback is deprecated */
@@ -201,27 +202,66 @@ verify_any(int ok, X509_STORE_CTX *store)
 	return 1;
 }
 
+/*
+ * The connection takes the context of the host the client named: its
+ * certificate, and its session-id context.  -1 only when OpenSSL could
+ * not switch (out of memory): better no handshake than the wrong host.
+ */
+static int
+use_host(SSL *ssl, const struct tls *t, const char *name)
+{
+	char	canon[URL_HOST_MAX + 1];
+	size_t	i;
+
+	if (name == NULL ||
+	    url_host_canonical(name, canon, sizeof(canon)) == -1)
+		return 0;	/* default host; routing decides */
+	for (i = 1; i < t->n; i++)
+		if (strcmp(t->cf->hosts[i].name, canon) == 0)
+			return SSL_set_SSL_CTX(ssl, t->ctx[i]) == NULL ? -1 : 0;
+	return 0;
+}
+
 static int
 sni_cb(SSL *ssl, int *alert, void *arg)
 {
-	const struct tls	*t = arg;
-	const char		*name;
-	char			 canon[URL_HOST_MAX + 1];
-	size_t			 i;
-
-	(void)alert;
-	name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-	if (name == NULL ||
-	    url_host_canonical(name, canon, sizeof(canon)) == -1)
-		return SSL_TLSEXT_ERR_OK;	/* default host; routing decides */
-	for (i = 0; i < t->n; i++)
-		if (strcmp(t->cf->hosts[i].name, canon) == 0) {
-			if (i != 0)
-				SSL_set_SSL_CTX(ssl, t->ctx[i]);
-			break;
-		}
-	return SSL_TLSEXT_ERR_OK;
+	if (use_host(ssl, arg, SSL_get_servername(ssl,
+	    TLSEXT_NAMETYPE_host_name)) == 0)
+		return SSL_TLSEXT_ERR_OK;
+	*alert = SSL_AD_INTERNAL_ERROR;
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
+
+#ifdef SSL_CLIENT_HELLO_SUCCESS
+/*
+ * OpenSSL looks up the session a client offers (TLS 1.2 ticket, TLS 1.3
+ * PSK) before it calls sni_cb, under the default host's session-id
+ * context: a session would resume on any host.  This callback comes
+ * first, so the host is chosen before the lookup.  The server_name
+ * extension (RFC 6066 3): list length, then type, length, name.
+ */
+static int
+hello_cb(SSL *ssl, int *alert, void *arg)
+{
+	const unsigned char	*p;
+	char			 name[URL_HOST_MAX + 1];
+	size_t			 len, n;
+
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p,
+	    &len) != 1 || len < 5 || (size_t)(p[0] << 8 | p[1]) != len - 2 ||
+	    p[2] != TLSEXT_NAMETYPE_host_name)
+		return SSL_CLIENT_HELLO_SUCCESS;	/* sni_cb decides */
+	n = (size_t)(p[3] << 8 | p[4]);
+	if (n > len - 5 || n >= sizeof(name) || memchr(p + 5, '\0', n))
+		return SSL_CLIENT_HELLO_SUCCESS;
+	memcpy(name, p + 5, n);
+	name[n] = '\0';
+	if (use_host(ssl, arg, name) == 0)
+		return SSL_CLIENT_HELLO_SUCCESS;
+	*alert = SSL_AD_INTERNAL_ERROR;
+	return SSL_CLIENT_HELLO_ERROR;
+}
+#endif
 
 /* Say plainly why a file cannot be used, before OpenSSL says it obscurely. */
 static int
@@ -362,10 +402,28 @@ use_ticket_keys(SSL_CTX *ctx, struct tls *t)
 #endif
 }
 
+/*
+ * Each host its own session-id context (a hash of its name): OpenSSL
+ * resumes a session only where the context matches, so a session, and
+ * the client certificate it carries, stays on the host it was made
+ * with, even when a client offers it under another SNI name.
+ * SSL_set_SSL_CTX gives a connection the new host's context.
+ */
+static int
+host_sid(SSL_CTX *ctx, const char *name)
+{
+	unsigned char	sid[SHA256_DIGEST_LENGTH];
+
+	if (EVP_Digest(name, strlen(name), sid, NULL, EVP_sha256(),
+	    NULL) != 1)
+		return -1;
+	return SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid)) == 1 ?
+	    0 : -1;
+}
+
 static SSL_CTX *
 host_ctx(const struct host_cfg *h, char *err, size_t errlen)
 {
-	static const unsigned char sid[] = "capsuled";
 	SSL_CTX	*ctx;
 
 	if (readable(h->cert, "certificate", h->name, err, errlen) == -1 ||
@@ -406,7 +464,10 @@ host_ctx(const struct host_cfg *h, char *err, size_t errlen)
 	/* whole records per read(2), not a header and then a body */
 	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
+	if (host_sid(ctx, h->name) == -1) {
+		snprintf(err, errlen, "session id context: %s", ssl_error());
+		goto fail;
+	}
 #ifndef LIBRESSL_VERSION_NUMBER
 	SSL_CTX_set_num_tickets(ctx, 1);
 #endif
@@ -467,6 +528,9 @@ tls_setup(const struct config *cf, struct tls *t, char *err, size_t errlen)
 	}
 	SSL_CTX_set_tlsext_servername_callback(t->ctx[0], sni_cb);
 	SSL_CTX_set_tlsext_servername_arg(t->ctx[0], t);
+#ifdef SSL_CLIENT_HELLO_SUCCESS
+	SSL_CTX_set_client_hello_cb(t->ctx[0], hello_cb, t);
+#endif
 	return 0;
 }
 

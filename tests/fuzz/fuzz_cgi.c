@@ -38,11 +38,13 @@ conn_reply(struct conn *c, int status, const char *meta)
 }
 
 void
-conn_cgi(struct conn *c, int outfd, int ctlfd, int timeout, long max)
+conn_cgi(struct conn *c, int outfd, int ctlfd, const char *script,
+    int timeout, long max)
 {
 	(void)c;
 	(void)outfd;
 	(void)ctlfd;
+	(void)script;
 	(void)timeout;
 	(void)max;
 	abort();

@@ -124,3 +124,30 @@ def test_a_bad_key_file_at_reload_keeps_the_old_keys(pair):
         time.sleep(0.05)
     assert "reload failed" in a.log() and str(keys) in a.log()
     assert visit(a, ctx, sess)[1]
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_a_session_resumes_only_on_the_host_it_was_made_with(make_server,
+                                                              version):
+    # issue 15: each host its own session-id context.  OpenSSL would
+    # resume a TLS 1.3 session made under one SNI name under another,
+    # and with it the client certificate it was made with.
+    s = make_server().start()
+    v = getattr(ssl.TLSVersion, version)
+    ctx = client_context(maximum=v, minimum=v)
+
+    def hello(host, session=None):
+        with tls_connect(s.port, sni=host, ctx=ctx, session=session) as c:
+            c.sendall(s.url("/", host=host).encode() + b"\r\n")
+            r = read_response(c)
+            assert r.status == 20, (host, r.header)
+            return c.session, c.session_reused
+
+    sess, reused = hello("localhost")
+    assert not reused
+    assert hello("localhost", sess)[1], "the same host resumes"
+    sess, _ = hello("localhost")
+    _, reused = hello("example.org", sess)
+    assert not reused, "a session of localhost must not resume on example.org"
+    sess, _ = hello("example.org")
+    assert hello("example.org", sess)[1]
