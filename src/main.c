@@ -33,10 +33,12 @@
 
 #include "cgi.h"
 #include "config.h"
+#include "listen.h"
 #include "log.h"
 #include "mime.h"
 #include "sandbox.h"
 #include "server.h"
+#include "shared.h"
 #include "tls.h"
 
 #ifndef SYSCONFDIR
@@ -313,16 +315,16 @@ gen_load(const char *path, int check_only, const struct generation *old,
 		goto fail;
 	}
 	for (i = 0; i < g->cf.nhosts; i++)
-		g->rootfds[i] = -1;	/* server_open_roots: -1 when closed */
+		g->rootfds[i] = -1;	/* listen_roots: -1 when closed */
 	if (sandbox_prepare(&g->cf, &g->sb, err, errlen) == -1 ||
 	    (missing = gen_certs(g, check_only, err, errlen)) == -1 ||
 	    (missing == 0 ? tls_setup(&g->cf, &g->tls, err, errlen) :
 	    tls_check(&g->cf, err, errlen)) == -1 ||
-	    server_open_roots(&g->cf, g->rootfds, err, errlen) == -1)
+	    listen_roots(&g->cf, g->rootfds, err, errlen) == -1)
 		goto fail;
 	if (check_only)
 		return g;
-	if (server_bind(&g->cf, g->listenfds, old ? &old->cf : NULL,
+	if (listen_bind(&g->cf, g->listenfds, old ? &old->cf : NULL,
 	    old ? old->listenfds : NULL, err, errlen) == -1)
 		goto fail;
 	if (log_open_access(&g->cf, err, errlen) == -1) {
@@ -330,10 +332,10 @@ gen_load(const char *path, int check_only, const struct generation *old,
 		return NULL;
 	}
 	g->nworkers = worker_count(&g->cf);
-	server_fd_limit(&g->cf);
+	listen_fd_limit(&g->cf);
 	return g;
 fail:
-	g->cf.nlisten = 0;	/* none bound, or server_bind closed its own */
+	g->cf.nlisten = 0;	/* none bound, or listen_bind closed its own */
 	gen_free(g, NULL);
 	return NULL;
 }
@@ -400,16 +402,16 @@ spawn(struct generation *g, int i)
 {
 	sigset_t	none;
 	pid_t		pid;
-	int		slot = server_slot_claim();
+	int		slot = shared_slot_claim();
 
 	if ((pid = fork()) == -1) {
 		log_warnx("fork: %s", strerror(errno));
-		server_slot_bind(slot, 0);
+		shared_slot_bind(slot, 0);
 		return -1;
 	}
 	if (pid == 0) {
 		proc_title("worker");
-		server_slot_mine(slot);
+		shared_slot_mine(slot);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
@@ -430,7 +432,7 @@ spawn(struct generation *g, int i)
 		server_worker(&g->cf, &g->tls, g->listenfds, g->rootfds,
 		    g->cgi_sock);
 	}
-	server_slot_bind(slot, pid);
+	shared_slot_bind(slot, pid);
 	g->pids[i] = pid;
 	g->started[i] = time(NULL);
 	return pid;
@@ -550,7 +552,7 @@ reap(void)
 	size_t	j;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		server_slot_release(pid);
+		shared_slot_release(pid);
 		for (j = 0; j < sizeof(draining) / sizeof(draining[0]); j++)
 			if (draining[j].pid == pid)
 				draining[j].pid = 0;
@@ -774,7 +776,7 @@ main(int argc, char *argv[])
 	}
 	if (!dflag)
 		log_init(0);
-	if (server_shared_init(err, sizeof(err)) == -1) {
+	if (shared_init(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return 1;
 	}

@@ -1,0 +1,127 @@
+/*
+ * listen.c: the listening sockets, roots and descriptor limit (listen.h).
+ */
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "listen.h"
+#include "log.h"
+
+/* The fd of an identical, already bound address from before a reload. */
+static int
+reuse_fd(const struct listen_addr *la, const struct config *old,
+    const int *oldfds)
+{
+	size_t	i;
+
+	for (i = 0; old != NULL && i < old->nlisten; i++)
+		if (old->listen[i].sslen == la->sslen &&
+		    memcmp(&old->listen[i].ss, &la->ss, la->sslen) == 0)
+			return oldfds[i];
+	return -1;
+}
+
+static int
+bind_one(const struct listen_addr *la, char *err, size_t errlen)
+{
+	int	fd, one = 1;
+
+	fd = socket(la->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/*
+	 * No Nagle wait for what netbio sends (it coalesces already).  Set
+	 * here, the accepted sockets inherit it (Linux, the BSDs): one
+	 * setsockopt(2) per connection fewer.
+	 */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (la->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&la->ss, la->sslen) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1)
+		goto fail;
+	return fd;
+fail:
+	snprintf(err, errlen, "listen %s: %s", la->text, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+int
+listen_bind(const struct config *c, int *fds, const struct config *old,
+    const int *oldfds, char *err, size_t errlen)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nlisten; i++) {
+		if ((fds[i] = reuse_fd(&c->listen[i], old, oldfds)) != -1)
+			continue;
+		if ((fds[i] = bind_one(&c->listen[i], err, errlen)) == -1) {
+			while (i-- > 0)
+				if (reuse_fd(&c->listen[i], old, oldfds) == -1)
+					close(fds[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+listen_roots(const struct config *c, int *fds, char *err, size_t errlen)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nhosts; i++) {
+		fds[i] = open(c->hosts[i].root, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+		if (fds[i] == -1) {
+			snprintf(err, errlen, "%s:%d: host %s: root %s: %s",
+			    c->file, c->hosts[i].line, c->hosts[i].name,
+			    c->hosts[i].root, strerror(errno));
+			while (i-- > 0) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Each connection needs its socket and maybe a file: raise the soft
+ * descriptor limit (inherited by the workers) as far as the hard one
+ * allows, and say so when max_connections cannot be reached.
+ */
+void
+listen_fd_limit(const struct config *c)
+{
+	struct rlimit	rl;
+	rlim_t		want = (rlim_t)c->max_connections * 2 + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ?
+		    want : rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want)
+		log_warnx("max_connections %d needs about %llu descriptors per "
+		    "worker but the limit is %llu: raise it (ulimit -n, "
+		    "LimitNOFILE=, login.conf openfiles)", c->max_connections,
+		    (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+}

@@ -1,0 +1,31 @@
+/*
+ * listen.h: what the parent opens for its workers before it forks them:
+ * the listening sockets, the hosts' root directories, and enough
+ * descriptors for max_connections.
+ */
+#ifndef CAPSULED_LISTEN_H
+#define CAPSULED_LISTEN_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+#define LISTEN_BACKLOG	4096
+
+/*
+ * Bind every listen address of cf (non-blocking, IPv6 sockets v6-only).
+ * fds[i] for cf->listen[i].  Sockets already bound for an identical
+ * address in old/oldfds (a reload) are reused instead.  0 or -1.
+ */
+int	listen_bind(const struct config *cf, int *fds,
+	    const struct config *old, const int *oldfds, char *err,
+	    size_t errlen);
+
+/* Open every host's root directory; rootfds[i] for cf->hosts[i]. */
+int	listen_roots(const struct config *cf, int *rootfds, char *err,
+	    size_t errlen);
+
+/* Raise RLIMIT_NOFILE for max_connections, or say why it cannot be. */
+void	listen_fd_limit(const struct config *cf);
+
+#endif
