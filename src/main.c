@@ -776,7 +776,8 @@ main(int argc, char *argv[])
 	}
 	if (!dflag)
 		log_init(0);
-	if (shared_init(err, sizeof(err)) == -1) {
+	if (shared_init((size_t)gen->nworkers * (size_t)gen->cf.max_connections,
+	    err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return 1;
 	}

@@ -126,7 +126,6 @@ static size_t			 nlisteners;
 static int			 stopping;
 static int			 accepting;
 static struct event		 ev_sigterm, ev_accept_pause, ev_stop, ev_refused;
-static struct limits		*limits;	/* per-client, this worker's */
 static int			 spare_fd = -1;	/* given up to accept on EMFILE */
 static unsigned long		 refused_client, refused_full;
 static int			 emfile_said;	/* this report period */
@@ -839,7 +838,7 @@ conn_close(struct conn *c)
 	free(c->mem);
 	free(c->out);
 	free(c->req);
-	limits_close(limits, c->lslot);
+	shared_limits_close(c->lslot);
 	free(c);
 	nconns--;
 	publish();
@@ -895,11 +894,7 @@ refuse(int fd, unsigned long *counter)
 static int
 admit(const struct sockaddr *sa, socklen_t len)
 {
-	struct limit_key	key;
-
-	if (limit_key(sa, len, &key) == -1)
-		return LIMIT_UNTRACKED;
-	return limits_open(limits, &key, cf->max_per_client, now_ms());
+	return shared_limits_open(sa, len, cf->max_per_client, now_ms());
 }
 
 static void
@@ -922,7 +917,7 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss, socklen_t sslen)
 			SSL_free(c->ssl);
 		free(c);
 		close(fd);
-		limits_close(limits, slot);
+		shared_limits_close(slot);
 		return;
 	}
 	SSL_set_bio(c->ssl, bio, bio);
@@ -954,7 +949,7 @@ conn_rate_wait(struct conn *c)
 	r.rate = cf->rate_limit;
 	r.period = cf->rate_period;
 	r.burst = cf->rate_burst;
-	return limits_request(limits, c->lslot, &r, now_ms());
+	return shared_limits_request(c->lslot, &r, now_ms());
 }
 
 static void
@@ -1092,17 +1087,6 @@ sigterm_cb(int sig, short ev, void *arg)
 	evtimer_add(&ev_stop, &tv);
 }
 
-static uint64_t
-seed(void)
-{
-	uint64_t	v = 0;
-
-	if (getentropy(&v, sizeof(v)) == -1)
-		v = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^
-		    (uint64_t)now_ms();
-	return v;
-}
-
 void
 server_worker(const struct config *config, struct tls *t,
     const int *listenfds, const int *roots, int cgi_sock)
@@ -1134,9 +1118,6 @@ server_worker(const struct config *config, struct tls *t,
 	}
 	evtimer_set(&ev_accept_pause, accept_resume, NULL);
 	evtimer_set(&ev_refused, refused_report, NULL);
-	if ((limits = limits_new(cf->max_connections * 4 > 4096 ?
-	    (size_t)cf->max_connections * 4 : 4096, seed())) == NULL)
-		_exit(1);
 	spare_fd = dup(listenfds[0]);
 	publish();
 	signal_set(&ev_sigterm, SIGTERM, sigterm_cb, NULL);
