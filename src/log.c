@@ -42,11 +42,16 @@ log_open_access(const struct config *cf, char *err, size_t errlen)
 {
 	int	fd = -1;
 
-	/* a failed reload leaves the running target and file as they were */
+	/*
+	 * A failed reload leaves the running target and file as they were.
+	 * Opened by root: a link planted in the directory is refused.
+	 */
 	if (cf->access_log == ACCESS_FILE && (fd = open(cf->access_log_file,
-	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) == -1) {
+	    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0640)) == -1) {
 		snprintf(err, errlen, "%s: access_log %s: %s", cf->file,
-		    cf->access_log_file, strerror(errno));
+		    cf->access_log_file, errno == ELOOP ? "is a symbolic "
+		    "link (refused)" : strerror(errno));
 		return -1;
 	}
 	if (access_fd != -1)

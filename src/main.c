@@ -200,9 +200,12 @@ pidfile_lock(const struct config *cf, char *err, size_t errlen)
 	ssize_t	n;
 	int	fd;
 
-	if ((fd = open(cf->pidfile, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1) {
+	/* opened by root: a link planted in its directory is refused */
+	if ((fd = open(cf->pidfile, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0644)) == -1) {
 		snprintf(err, errlen, "%s: pidfile %s: %s", cf->file,
-		    cf->pidfile, strerror(errno));
+		    cf->pidfile, errno == ELOOP ? "is a symbolic link "
+		    "(refused)" : strerror(errno));
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
