@@ -170,6 +170,10 @@ gen_certs(struct generation *g, int check_only, char *err, size_t errlen)
 		h = &g->cf.hosts[i];
 		if (check_only && access(h->cert, F_OK) == -1 &&
 		    access(h->key, F_OK) == -1) {
+			if (tls_can_generate(h, err, errlen) == -1) {
+				tls_error_at_host(&g->cf, h, err, errlen);
+				return -1;
+			}
 			log_info("host %s: %s and %s will be generated at "
 			    "start", h->name, h->cert, h->key);
 			missing++;

@@ -14,10 +14,20 @@ import pytest
 from conftest import CAPSULED, wait_for
 
 
-def run(conf, *flags, timeout=30, **kw):
-    return subprocess.run([str(CAPSULED), *flags, "-c", str(conf)],
-                          capture_output=True, text=True, timeout=timeout,
-                          **kw)
+def run(conf, *flags, timeout=30, stdin=subprocess.DEVNULL):
+    """capsuled to its end; one that does not end (a bug) is killed with
+    every process it started."""
+    p = subprocess.Popen([str(CAPSULED), *flags, "-c", str(conf)],
+                         stdin=stdin, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        raise
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
 def one_line(text):
@@ -63,3 +73,134 @@ def test_a_symlink_planted_before_rotation_is_refused(make_server, tmp_path):
     assert wait_for(lambda: "is a symbolic link (refused)" in s.log())
     assert s.get("/hello.txt").status == 20, "still serving"
     assert victim.read_text() == "precious\n"
+
+
+# -- issue 11: an encrypted key fails at once, never prompts -------------
+
+ENCRYPTED = "key is encrypted (capsuled needs an unencrypted key)"
+
+
+def encrypt_key(s):
+    """Replace localhost's key with the same key under a passphrase."""
+    key = s.certdir / "localhost.key"
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-aes256",
+                    "-passout", "pass:secret", "-out", str(key) + ".enc"],
+                   check=True, capture_output=True)
+    os.replace(str(key) + ".enc", key)
+    assert "ENCRYPTED" in key.read_text()
+
+
+def ensure_pair(make_server):
+    """A server whose pair exists (the first start generates it)."""
+    s = make_server().start()
+    assert s.stop() == 0
+    return s
+
+
+def on_a_terminal(cmd, timeout=15):
+    """cmd with a pseudo-terminal as its controlling terminal, where
+    OpenSSL would prompt for a passphrase (and wait for ever)."""
+    p = subprocess.Popen(["script", "-qec", "exec " + cmd, "/dev/null"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for pid in children(p.pid):     # in the terminal's session
+            os.killpg(pid, signal.SIGKILL)
+        p.kill()
+        p.communicate()
+        raise
+    return subprocess.CompletedProcess(p.args, p.returncode, out, "")
+
+
+def children(pid):
+    return [int(c) for c in subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)],
+        capture_output=True, text=True).stdout.split()]
+
+
+def test_an_encrypted_key_fails_check_at_once_even_on_a_terminal(
+        make_server):
+    s = ensure_pair(make_server)
+    encrypt_key(s)
+    p = on_a_terminal(f"{CAPSULED} -n -c {s.conf}")
+    assert "pass phrase" not in p.stdout, "never prompts"
+    assert ENCRYPTED in p.stdout
+    assert p.returncode == 1
+    p = run(s.conf, "-n")
+    assert p.returncode == 1 and one_line(p.stderr), p.stderr
+    assert f"localhost.key: {ENCRYPTED}" in p.stderr
+    assert "UI routines" not in p.stderr
+
+
+def test_an_encrypted_key_fails_start_at_once(make_server):
+    s = ensure_pair(make_server)
+    encrypt_key(s)
+    p = run(s.conf, "-d")
+    assert p.returncode == 1 and ENCRYPTED in p.stderr, p.stderr
+    p = on_a_terminal(f"{CAPSULED} -d -c {s.conf}")
+    assert p.returncode == 1 and ENCRYPTED in p.stdout, p.stdout
+
+
+def test_an_encrypted_key_on_reload_keeps_serving_and_stops_on_sigterm(
+        make_server):
+    """The parent runs with a terminal: a prompt would hang the reload,
+    and with it the reaping of workers and SIGTERM."""
+    s = ensure_pair(make_server)
+    s.logfile = open(s.logpath, "ab")
+    s.proc = subprocess.Popen(
+        ["script", "-qec", f"exec {CAPSULED} -d -c {s.conf}", "/dev/null"],
+        stdin=subprocess.PIPE, stdout=s.logfile, stderr=s.logfile,
+        start_new_session=True)
+    try:
+        s.wait_ready()
+        daemon, = children(s.proc.pid)
+        encrypt_key(s)
+        os.kill(daemon, signal.SIGHUP)
+        assert wait_for(lambda: ENCRYPTED in s.log(), 10), s.log()
+        assert "pass phrase" not in s.log()
+        assert s.get("/hello.txt").status == 20, "the old config serves"
+        os.kill(daemon, signal.SIGTERM)
+        assert s.proc.wait(20) == 0
+    finally:
+        if s.proc.poll() is None:
+            for pid in children(s.proc.pid):    # its terminal's session
+                os.killpg(pid, signal.SIGKILL)
+            os.killpg(s.proc.pid, signal.SIGKILL)
+            s.proc.wait()
+
+
+# -- issue 11: -n catches what start would refuse ------------------------
+
+def test_check_catches_a_certificate_in_a_missing_directory(make_server,
+                                                            tmp_path):
+    s = make_server(host_extra="")
+    text = s.conf.read_text().replace(
+        f"cert = {s.certdir}/localhost.crt",
+        f"cert = {tmp_path}/nodir/localhost.crt").replace(
+        f"key = {s.certdir}/localhost.key",
+        f"key = {tmp_path}/nodir/localhost.key")
+    s.write_config(text)
+    p = run(s.conf, "-n")
+    assert p.returncode == 1, p.stderr
+    assert (f"{tmp_path}/nodir/localhost.crt cannot be generated: "
+            f"directory {tmp_path}/nodir: No such file or directory") \
+        in p.stderr
+    assert run(s.conf, "-d").returncode == 1, "start refuses it too"
+
+
+def test_check_catches_ticket_keys_that_cannot_be_read(make_server,
+                                                       tmp_path):
+    keys = tmp_path / "tickets"
+    keys.write_bytes(os.urandom(80))
+    keys.chmod(0o600)
+    s = make_server(server_extra=f"ticket_keys = {keys}")
+    assert run(s.conf, "-n").returncode == 0
+    keys.unlink()
+    p = run(s.conf, "-n")
+    assert p.returncode == 1
+    assert f"ticket_keys {keys}: No such file or directory" in p.stderr
+    keys.mkdir()
+    p = run(s.conf, "-n")
+    assert p.returncode == 1 and f"ticket_keys {keys}" in p.stderr
