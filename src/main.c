@@ -539,7 +539,7 @@ reload(const char *path)
 	if (strcmp(g->cf.pidfile, gen->cf.pidfile) != 0)
 		log_warnx("reload: a new pidfile takes effect at the next "
 		    "start; still using %s", pidpath[0] ? pidpath : "none");
-	log_facility(g->cf.syslog_facility);
+	log_facility(g->cf.syslog_facility, g->cf.syslog_socket);
 	sandbox_describe(&g->cf, &g->sb);
 	gen_close_fds(gen, g);	/* before the fork: the old processes have theirs */
 	spawn_all(g);
@@ -775,7 +775,7 @@ main(int argc, char *argv[])
 	if (mime_init() == -1)
 		log_warnx("libmagic database not loaded: files with unknown "
 		    "extensions are served as application/octet-stream");
-	log_facility(gen->cf.syslog_facility);
+	log_facility(gen->cf.syslog_facility, gen->cf.syslog_socket);
 	if (dflag ? pidfile_write() == -1 : daemonise() == -1) {
 		if (pidfd != -1)
 			unlink(pidpath);

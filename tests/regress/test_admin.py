@@ -204,3 +204,52 @@ def test_check_catches_ticket_keys_that_cannot_be_read(make_server,
     keys.mkdir()
     p = run(s.conf, "-n")
     assert p.returncode == 1 and f"ticket_keys {keys}" in p.stderr
+
+
+# -- issue 11: a log that cannot be written never stops the serving ------
+
+def test_access_log_write_failures_are_said_once_a_minute(make_server):
+    s = make_server(workers=1, access_log="/dev/full").start()
+    for _ in range(5):
+        assert s.get("/hello.txt").status == 20, "serving goes on"
+    assert wait_for(lambda: "access log /dev/full: No space left on device"
+                    in s.log())
+    said = [l for l in s.log().splitlines() if "access log /dev/full" in l]
+    assert len(said) == 1, said
+    assert "1 line(s) lost; said again each minute" in said[0]
+
+
+def test_a_syslog_socket_that_never_reads_does_not_stall_a_worker(
+        make_server):
+    import socket
+    import tempfile
+    d = tempfile.mkdtemp(prefix="capsuled-log")
+    path = os.path.join(d, "log")
+    sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sink.bind(path)                 # bound, never read: a stalled journald
+    try:
+        s = make_server(workers=1, access_log="syslog",
+                        server_extra=f"syslog_socket = {path}").start()
+        t = time.time()
+        for _ in range(60):
+            assert s.get("/hello.txt", timeout=5).status == 20
+        assert time.time() - t < 30, "no request waited on the log"
+        sink.setblocking(False)
+        got = []
+        while True:                 # what fitted before it was full
+            try:
+                got.append(sink.recv(4096).decode())
+            except BlockingIOError:
+                break
+        assert any("/hello.txt" in g for g in got), got
+        assert all(g.startswith("<30>") and "capsuled[" in g for g in got)
+        assert len(got) < 60, "some lines were dropped, not queued"
+        assert s.get("/docs/").status == 20
+        sink.settimeout(5)
+        note = sink.recv(4096).decode()
+        assert "line(s) dropped: the log socket" in note, note
+        assert "/docs/" in sink.recv(4096).decode()
+    finally:
+        sink.close()
+        os.unlink(path)
+        os.rmdir(d)
