@@ -4,11 +4,13 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include "config.h"
 #include "listen.h"
 #include "log.h"
+#include "sandbox.h"
 
 /* The fd of an identical, already bound address from before a reload. */
 static int
@@ -124,4 +127,78 @@ listen_fd_limit(const struct config *c)
 		    "worker but the limit is %llu: raise it (ulimit -n, "
 		    "LimitNOFILE=, login.conf openfiles)", c->max_connections,
 		    (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+}
+
+/*
+ * Whether the workers' user may do `want` (R_OK, X_OK) to the directory
+ * at path under fd: by the mode bits for a user of its own (workers
+ * have only the user's group); by faccessat for ourselves when we do
+ * not switch users.  ACLs are not read: they can only say more.
+ */
+static int
+user_may(int fd, const char *path, const struct sandbox *sb, int want)
+{
+	struct stat	st;
+	mode_t		bits;
+
+	if (!sb->drop)
+		return faccessat(fd, path, want, AT_EACCESS) == 0;
+	if (fstatat(fd, path, &st, 0) == -1)
+		return 1;	/* gone: other checks say so */
+	if (st.st_uid == sb->uid)
+		bits = (st.st_mode >> 6) & 7;
+	else if (st.st_gid == sb->gid)
+		bits = (st.st_mode >> 3) & 7;
+	else
+		bits = st.st_mode & 7;
+	return (bits & (mode_t)want) == (mode_t)want;
+}
+
+static void
+say_denied(const struct config *c, const struct host_cfg *h, const char *what,
+    const char *path, const struct sandbox *sb)
+{
+	const char	*user = c->user[0] ? c->user : SANDBOX_DEFAULT_USER;
+
+	if (sb->drop)
+		log_warnx("%s:%d: host %s: %s %s: user %s (uid %ld) cannot "
+		    "read and search it: its requests will fail (4x) until "
+		    "its mode or owner is fixed", c->file, h->line, h->name,
+		    what, path, user, (long)sb->uid);
+	else
+		log_warnx("%s:%d: host %s: %s %s: this user (uid %ld) cannot "
+		    "read and search it: its requests will fail (4x) until "
+		    "its mode or owner is fixed", c->file, h->line, h->name,
+		    what, path, (long)geteuid());
+}
+
+void
+listen_roots_check(const struct config *c, const int *fds,
+    const struct sandbox *sb)
+{
+	const struct host_cfg	*h;
+	char			 part[PATH_MAX];
+	size_t			 i, end, len;
+
+	for (i = 0; i < c->nhosts; i++) {
+		h = &c->hosts[i];
+		if (!user_may(fds[i], ".", sb, R_OK | X_OK)) {
+			say_denied(c, h, "root", h->root, sb);
+			continue;
+		}
+		len = strlen(h->cgi);
+		if (len == 0 || len >= sizeof(part))
+			continue;
+		/* every directory on the way needs search, the last read */
+		for (end = 0; end < len; end++) {
+			end += strcspn(h->cgi + end, "/");
+			memcpy(part, h->cgi, end);
+			part[end] = '\0';
+			if (!user_may(fds[i], part, sb, end == len ?
+			    R_OK | X_OK : X_OK)) {
+				say_denied(c, h, "cgi directory", part, sb);
+				break;
+			}
+		}
+	}
 }

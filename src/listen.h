@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "sandbox.h"
 
 #define LISTEN_BACKLOG	4096
 
@@ -24,6 +25,14 @@ int	listen_bind(const struct config *cf, int *fds,
 /* Open every host's root directory; rootfds[i] for cf->hosts[i]. */
 int	listen_roots(const struct config *cf, int *rootfds, char *err,
 	    size_t errlen);
+
+/*
+ * Warn (naming file:line, path and user) about each root and cgi
+ * directory the workers' user cannot read and search: requests for it
+ * would fail.  For start, -n and every reload.
+ */
+void	listen_roots_check(const struct config *cf, const int *rootfds,
+	    const struct sandbox *sb);
 
 /* Raise RLIMIT_NOFILE for max_connections, or say why it cannot be. */
 void	listen_fd_limit(const struct config *cf);

@@ -329,6 +329,7 @@ gen_load(const char *path, int check_only, const struct generation *old,
 	    tls_check(&g->cf, err, errlen)) == -1 ||
 	    listen_roots(&g->cf, g->rootfds, err, errlen) == -1)
 		goto fail;
+	listen_roots_check(&g->cf, g->rootfds, &g->sb);
 	if (check_only)
 		return g;
 	if (listen_bind(&g->cf, g->listenfds, old ? &old->cf : NULL,

@@ -253,3 +253,76 @@ def test_a_syslog_socket_that_never_reads_does_not_stall_a_worker(
         sink.close()
         os.unlink(path)
         os.rmdir(d)
+
+
+# -- issue 11: a root or cgi directory the user cannot read -------------
+
+NOBODY = 65534
+
+
+def test_a_root_the_user_cannot_read_is_said_and_answers_40(make_server):
+    s = make_server(workers=1)
+    s.root.chmod(0o700)             # root's own, and nobody serves it
+    try:
+        p = run(s.conf, "-n")
+        assert p.returncode == 0, "a warning, not an error"
+        assert (f"host localhost: root {s.root}: user nobody (uid {NOBODY})"
+                f" cannot read and search it") in p.stderr, p.stderr
+        s.start()
+        assert f"root {s.root}: user nobody" in s.log()
+        r = s.get("/hello.txt")
+        assert (r.status, r.meta) == (40, "Temporary failure"), \
+            "the admin's mistake, not a 51 NOT FOUND"
+        assert wait_for(lambda: f"/hello.txt: Permission denied (uid "
+                        f"{NOBODY}): fix the mode or owner of the root "
+                        f"{s.root}" in s.log())
+    finally:
+        s.root.chmod(0o755)
+
+
+def test_a_root_made_unreadable_is_said_at_reload(make_server):
+    s = make_server(workers=1).start()
+    s.root.chmod(0o700)
+    try:
+        s.signal(signal.SIGHUP)
+        assert wait_for(lambda: f"root {s.root}: user nobody" in s.log())
+    finally:
+        s.root.chmod(0o755)
+
+
+def test_a_cgi_directory_the_user_cannot_search_is_said_and_answers_42(
+        make_server):
+    s = make_server(workers=1)
+    cgi = s.root / "cgi-bin"
+    cgi.chmod(0o700)
+    try:
+        s.start()
+        assert (f"host localhost: cgi directory cgi-bin: user nobody "
+                f"(uid {NOBODY}) cannot read and search it") in s.log()
+        r = s.get("/cgi-bin/env")
+        assert r.status == 42, (r.status, r.meta)
+        assert wait_for(lambda: "/cgi-bin/env: Permission denied (uid "
+                        f"{NOBODY}): fix the mode or owner of the cgi "
+                        "directory cgi-bin" in s.log())
+        assert s.get("/hello.txt").status == 20, "the rest is served"
+    finally:
+        cgi.chmod(0o755)
+
+
+def test_a_cgi_directory_replaced_after_start_is_said(make_server):
+    s = make_server(workers=1).start()
+    assert s.get("/cgi-bin/env").status == 20
+    cgi = s.root / "cgi-bin"
+    new = s.root / "cgi-bin.new"
+    import shutil
+    shutil.copytree(cgi, new, symlinks=True)
+    cgi.rename(s.root / "cgi-bin.old")
+    new.rename(cgi)                 # a deploy: the new tree renamed in
+    r = s.get("/cgi-bin/env")
+    assert r.status in (20, 42), r.status   # 42 under Landlock
+    assert wait_for(lambda: "host localhost: cgi directory cgi-bin was "
+                    "replaced after the CGI runner started" in s.log())
+    s.signal(signal.SIGHUP)
+    assert wait_for(lambda: "reloaded" in s.log())
+    assert wait_for(lambda: s.get("/cgi-bin/env").status == 20, 5), \
+        "a reload runs them"
