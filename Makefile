@@ -36,7 +36,7 @@ UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/feed_test tests/unit/log_test tests/unit/proxy_test \
 		tests/unit/limit_test tests/unit/listing_test
 STRIKE =	capsule/cgi-bin/strike
-TOOLS =		bench/gemload bench/floor
+TOOLS =		bench/gemload bench/floor bench/limits
 
 all: deps
 	@$(MAKE) -s build
@@ -59,6 +59,10 @@ $(STRIKE): src/strike/strike.c
 
 bench/gemload: bench/gemload.c
 	$(CC) $(CFLAGS) -pthread -o $@ bench/gemload.c $(LDFLAGS) -lssl -lcrypto -pthread
+
+# the shared per-client table's lock, alone (bench/README.md)
+bench/limits: bench/limits.c src/shared.o src/limit.o
+	$(CC) $(CFLAGS) -Isrc -o $@ bench/limits.c src/shared.o src/limit.o $(LDFLAGS)
 
 # OpenSSL's floor: capsuled's own TLS context, in memory (bench/README.md)
 bench/floor: bench/floor.c src/tls.o src/config.o src/url.o
