@@ -82,22 +82,83 @@ listen_bind(const struct config *c, int *fds, const struct config *old,
 	return 0;
 }
 
-int
-listen_roots(const struct config *c, int *fds, char *err, size_t errlen)
+/* The host before i with the same root, or i: they share a descriptor. */
+static size_t
+same_root(const struct config *c, size_t i)
+{
+	size_t	j;
+
+	for (j = 0; j < i; j++)
+		if (strcmp(c->hosts[j].root, c->hosts[i].root) == 0)
+			return j;
+	return i;
+}
+
+static size_t
+distinct_roots(const struct config *c)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < c->nhosts; i++)
+		n += same_root(c, i) == i;
+	return n;
+}
+
+/*
+ * Descriptors a worker holds whatever its load: listeners, roots, and
+ * about 16 more (logs, the runner's socket, the event loop's, libmagic's,
+ * the spare one for EMFILE).
+ */
+static rlim_t
+fixed_fds(const struct config *c)
+{
+	return (rlim_t)c->nlisten + (rlim_t)distinct_roots(c) + 16;
+}
+
+void
+listen_roots_close(const struct config *c, int *fds)
 {
 	size_t	i;
 
+	for (i = 0; i < c->nhosts; i++)
+		if (fds[i] != -1 && same_root(c, i) == i)
+			close(fds[i]);
+	for (i = 0; i < c->nhosts; i++)
+		fds[i] = -1;
+}
+
+int
+listen_roots(const struct config *c, int *fds, char *err, size_t errlen)
+{
+	struct rlimit	rl;
+	size_t		i, j;
+
+	/* a config too large says so, not "Too many open files" */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur !=
+	    RLIM_INFINITY && fixed_fds(c) > rl.rlim_cur) {
+		snprintf(err, errlen, "%s: %zu hosts with %zu roots and %zu "
+		    "listen addresses need at least %llu descriptors, but the "
+		    "limit is %llu: raise it (ulimit -n, LimitNOFILE=, "
+		    "login.conf openfiles)", c->file, c->nhosts,
+		    distinct_roots(c), c->nlisten,
+		    (unsigned long long)fixed_fds(c),
+		    (unsigned long long)rl.rlim_cur);
+		return -1;
+	}
+	for (i = 0; i < c->nhosts; i++)
+		fds[i] = -1;
 	for (i = 0; i < c->nhosts; i++) {
+		if ((j = same_root(c, i)) != i) {
+			fds[i] = fds[j];
+			continue;
+		}
 		fds[i] = open(c->hosts[i].root, O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC);
 		if (fds[i] == -1) {
 			snprintf(err, errlen, "%s:%d: host %s: root %s: %s",
 			    c->file, c->hosts[i].line, c->hosts[i].name,
 			    c->hosts[i].root, strerror(errno));
-			while (i-- > 0) {
-				close(fds[i]);
-				fds[i] = -1;
-			}
+			listen_roots_close(c, fds);
 			return -1;
 		}
 	}
@@ -105,15 +166,18 @@ listen_roots(const struct config *c, int *fds, char *err, size_t errlen)
 }
 
 /*
- * Each connection needs its socket and maybe a file: raise the soft
- * descriptor limit (inherited by the workers) as far as the hard one
- * allows, and say so when max_connections cannot be reached.
+ * Each connection needs its socket and maybe a file, on top of what a
+ * worker always holds: raise the soft descriptor limit (inherited by the
+ * workers) as far as the hard one allows, and say so when
+ * max_connections cannot be reached.  Called before the roots are
+ * opened, so that they fit.
  */
 void
 listen_fd_limit(const struct config *c)
 {
 	struct rlimit	rl;
-	rlim_t		want = (rlim_t)c->max_connections * 2 + 64;
+	rlim_t		want = (rlim_t)c->max_connections * 2 + 48 +
+			    fixed_fds(c);
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;

@@ -22,9 +22,15 @@ int	listen_bind(const struct config *cf, int *fds,
 	    const struct config *old, const int *oldfds, char *err,
 	    size_t errlen);
 
-/* Open every host's root directory; rootfds[i] for cf->hosts[i]. */
+/*
+ * Open every host's root directory; rootfds[i] for cf->hosts[i].  Hosts
+ * with the same root share one descriptor: close them with
+ * listen_roots_close (each once; all set to -1).  A config needing more
+ * descriptors than the limit is refused, saying so.
+ */
 int	listen_roots(const struct config *cf, int *rootfds, char *err,
 	    size_t errlen);
+void	listen_roots_close(const struct config *cf, int *rootfds);
 
 /*
  * Warn (naming file:line, path and user) about each root and cgi

@@ -133,11 +133,8 @@ gen_close_fds(struct generation *g, const struct generation *keep)
 			close(g->listenfds[i]);
 		g->listenfds[i] = -1;
 	}
-	for (i = 0; g->rootfds != NULL && i < g->cf.nhosts; i++)
-		if (g->rootfds[i] != -1) {
-			close(g->rootfds[i]);
-			g->rootfds[i] = -1;
-		}
+	if (g->rootfds != NULL)
+		listen_roots_close(&g->cf, g->rootfds);
 	if (g->cgi_sock != -1)
 		close(g->cgi_sock);	/* the runner ends with its workers */
 	g->cgi_sock = -1;
@@ -323,6 +320,7 @@ gen_load(const char *path, int check_only, const struct generation *old,
 	}
 	for (i = 0; i < g->cf.nhosts; i++)
 		g->rootfds[i] = -1;	/* listen_roots: -1 when closed */
+	listen_fd_limit(&g->cf);	/* before the roots: they must fit */
 	if (sandbox_prepare(&g->cf, &g->sb, err, errlen) == -1 ||
 	    (missing = gen_certs(g, check_only, err, errlen)) == -1 ||
 	    (missing == 0 ? tls_setup(&g->cf, &g->tls, err, errlen) :
@@ -340,7 +338,6 @@ gen_load(const char *path, int check_only, const struct generation *old,
 		return NULL;
 	}
 	g->nworkers = worker_count(&g->cf);
-	listen_fd_limit(&g->cf);
 	return g;
 fail:
 	g->cf.nlisten = 0;	/* none bound, or listen_bind closed its own */

@@ -326,3 +326,49 @@ def test_a_cgi_directory_replaced_after_start_is_said(make_server):
     assert wait_for(lambda: "reloaded" in s.log())
     assert wait_for(lambda: s.get("/cgi-bin/env").status == 20, 5), \
         "a reload runs them"
+
+
+# -- issue 11: roots and the descriptor limit ----------------------------
+
+def fds_on(pid, path):
+    """How many of pid's descriptors are open on path."""
+    d = f"/proc/{pid}/fd"
+    n = 0
+    for fd in os.listdir(d):
+        try:
+            n += os.readlink(f"{d}/{fd}") == str(path)
+        except OSError:
+            pass
+    return n
+
+
+def test_hosts_that_share_a_root_share_one_descriptor(make_server):
+    s = make_server(workers=1).start()      # both hosts: the same root
+    assert s.root == s.root2
+    assert fds_on(s.proc.pid, s.root) == 1
+    worker, = s.worker_pids()
+    assert fds_on(worker, s.root) == 1
+    assert s.get("/hello.txt").status == 20
+    s.signal(signal.SIGHUP)                 # and a reload closes it once
+    assert wait_for(lambda: "reloaded" in s.log())
+    assert wait_for(lambda: fds_on(s.proc.pid, s.root) == 1)
+    assert s.get("/hello.txt").status == 20
+
+
+def test_a_config_with_more_roots_than_descriptors_says_its_limit(
+        make_server, tmp_path):
+    s = make_server()
+    hosts = []
+    for i in range(100):
+        root = tmp_path / f"r{i}"
+        root.mkdir()
+        hosts.append(f"[host h{i}.example]\nroot = {root}\n"
+                     f"cert = {tmp_path}/h{i}.crt\nkey = {tmp_path}/h{i}.key\n")
+    s.write_config(s.conf.read_text() + "\n" + "\n".join(hosts))
+    p = subprocess.run(["sh", "-c", 'ulimit -n 64 && exec "$0" -n -c "$1"',
+                        str(CAPSULED), str(s.conf)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1
+    assert ("102 hosts with 101 roots and 2 listen addresses need at least "
+            "119 descriptors, but the limit is 64") in p.stderr, p.stderr
+    assert "Too many open files" not in p.stderr
