@@ -76,7 +76,7 @@ syslog_connect(void)
 static int
 syslog_send(int prio, const char *line)
 {
-	char		 buf[2300], ts[32];
+	char		 buf[4352], ts[32];	/* an access line is < 4 KB */
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 	int		 n;
