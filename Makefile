@@ -29,7 +29,8 @@ LDFLAGS +=	$(SAN)
 PURE =		src/url.o src/request.o src/config.o src/proxy.o src/limit.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
-		src/netbio.o src/sandbox.o src/latest.o src/cgijob.o
+		src/netbio.o src/sandbox.o src/latest.o src/cgijob.o \
+		src/shared.o src/listen.o
 HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
@@ -37,7 +38,7 @@ UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/limit_test tests/unit/listing_test \
 		tests/unit/latest_test
 STRIKE =	capsule/cgi-bin/strike
-TOOLS =		bench/gemload bench/floor
+TOOLS =		bench/gemload bench/floor bench/limits
 
 all: deps
 	@$(MAKE) -s build
@@ -60,6 +61,10 @@ $(STRIKE): src/strike/strike.c
 
 bench/gemload: bench/gemload.c
 	$(CC) $(CFLAGS) -pthread -o $@ bench/gemload.c $(LDFLAGS) -lssl -lcrypto -pthread
+
+# the shared per-client table's lock, alone (bench/README.md)
+bench/limits: bench/limits.c src/shared.o src/limit.o
+	$(CC) $(CFLAGS) -Isrc -o $@ bench/limits.c src/shared.o src/limit.o $(LDFLAGS)
 
 # OpenSSL's floor: capsuled's own TLS context, in memory (bench/README.md)
 bench/floor: bench/floor.c src/tls.o src/config.o src/url.o

@@ -77,8 +77,12 @@ cgi_finished(void)
  * directory: "/cgi-bin/strike/mental-health" runs cgi-bin/strike with
  * PATH_INFO "/mental-health".  Returns the script's path length, or 0
  * when there is none or it is not executable: then route_file serves or
- * refuses it as any other file, and it never runs.
+ * refuses it as any other file, and it never runs.  SCRIPT_DENIED: the
+ * worker's user may not search the way there (the cgi directory's mode
+ * or owner, issue 11): the admin's mistake, said, not a silent 51.
  */
+#define SCRIPT_DENIED	((size_t)-1)
+
 static size_t
 find_script(int rootfd, const char *cgidir, const char *path)
 {
@@ -95,7 +99,8 @@ find_script(int rootfd, const char *cgidir, const char *path)
 		memcpy(part, path, end);
 		part[end] = '\0';
 		if ((fd = fs_open(rootfd, part, &st)) == -1)
-			return 0;
+			return errno == EACCES || errno == EPERM ?
+			    SCRIPT_DENIED : 0;
 		close(fd);
 		if (S_ISREG(st.st_mode))
 			return (st.st_mode & 0111) ? end : 0;
@@ -286,6 +291,13 @@ route_cgi(struct conn *c, const struct request *r)
 	if (h->cgi[0] == '\0' ||
 	    (scriptlen = find_script(ci->rootfd, h->cgi, r->url.path)) == 0)
 		return 0;
+	if (scriptlen == SCRIPT_DENIED) {
+		log_warnx("%s: %s: %s (uid %ld): fix the mode or owner of the "
+		    "cgi directory %s", h->name, r->url.path, strerror(errno),
+		    (long)geteuid(), h->cgi);
+		conn_reply(c, 42, "Cannot start the CGI script");
+		return 1;
+	}
 	if (running >= ci->cf->cgi_max) {
 		snprintf(retry, sizeof(retry), "%d", CGI_RETRY_SECS);
 		conn_reply(c, 44, retry);

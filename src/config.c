@@ -327,6 +327,14 @@ server_key(struct parse *p, const char *name, const char *value)
 	}
 	if (strcmp(name, "syslog_facility") == 0)
 		return server_facility(p, value);
+	if (strcmp(name, "syslog_socket") == 0) {
+		if (value[0] != '/' || copy(p->cf->syslog_socket,
+		    sizeof(p->cf->syslog_socket), value) == -1)
+			return fail(p, "syslog_socket: expected an absolute "
+			    "path of at most %zu bytes, not \"%s\"",
+			    sizeof(p->cf->syslog_socket) - 1, value);
+		return 1;
+	}
 	if (strcmp(name, "pidfile") == 0 || strcmp(name, "ticket_keys") == 0) {
 		if (resolve_path(p->cf, value, name[0] == 'p' ?
 		    p->cf->pidfile : p->cf->ticket_keys, PATH_MAX) == -1)
@@ -621,6 +629,7 @@ defaults(struct config *cf)
 	cf->workers = 0;
 	cf->access_log = ACCESS_STDERR;
 	cf->syslog_facility = LOG_DAEMON;
+	snprintf(cf->syslog_socket, sizeof(cf->syslog_socket), "/dev/log");
 	cf->request_timeout = 10;
 	cf->write_timeout = 30;
 	cf->max_connections = 1024;

@@ -58,6 +58,7 @@ struct config {
 	enum log_target		access_log;
 	char			access_log_file[PATH_MAX];
 	int			syslog_facility;	/* LOG_DAEMON, LOG_LOCAL0.. */
+	char			syslog_socket[108];	/* a sun_path: /dev/log */
 	char			pidfile[PATH_MAX];	/* "" -> none */
 	char			ticket_keys[PATH_MAX];	/* "" -> per-start keys */
 	int			request_timeout;	/* handshake + request line */

@@ -36,31 +36,48 @@ struct limits {
 	uint64_t	 seed;
 };
 
-struct limits *
-limits_new(size_t n, uint64_t seed)
+static size_t
+table_slots(size_t n)
 {
-	struct limits	*l;
-	size_t		 size = WINDOW;
+	size_t	size = WINDOW;
 
 	while (size < n && size < ((size_t)1 << 30))
 		size <<= 1;
-	if ((l = calloc(1, sizeof(*l))) == NULL)
-		return NULL;
-	if ((l->slots = calloc(size, sizeof(*l->slots))) == NULL) {
-		free(l);
-		return NULL;
-	}
+	return size;
+}
+
+size_t
+limits_size(size_t n)
+{
+	return sizeof(struct limits) + table_slots(n) * sizeof(struct slot);
+}
+
+struct limits *
+limits_init(void *mem, size_t n, uint64_t seed)
+{
+	struct limits	*l = mem;
+	size_t		 size = table_slots(n);
+
+	memset(mem, 0, limits_size(n));
+	l->slots = (struct slot *)(l + 1);
 	l->mask = size - 1;
 	l->seed = seed;
 	return l;
 }
 
+struct limits *
+limits_new(size_t n, uint64_t seed)
+{
+	void	*mem;
+
+	if ((mem = malloc(limits_size(n))) == NULL)
+		return NULL;
+	return limits_init(mem, n, seed);
+}
+
 void
 limits_free(struct limits *l)
 {
-	if (l == NULL)
-		return;
-	free(l->slots);
 	free(l);
 }
 
@@ -86,7 +103,7 @@ limit_key(const struct sockaddr *sa, socklen_t len, struct limit_key *k)
 	return -1;
 }
 
-/* Keyed with a per-worker random seed: clients cannot aim collisions. */
+/* Keyed with a random seed: clients cannot aim collisions. */
 static size_t
 hash(const struct limits *l, const struct limit_key *k)
 {
@@ -193,4 +210,13 @@ limits_used(const struct limits *l)
 	for (i = 0; i <= l->mask; i++)
 		n += l->slots[i].used;
 	return n;
+}
+
+void
+limits_forget_conns(struct limits *l)
+{
+	size_t	i;
+
+	for (i = 0; i <= l->mask; i++)
+		l->slots[i].conns = 0;
 }

@@ -1,6 +1,7 @@
 /*
- * limit.h: per-client limits, one table per worker.  Pure: no I/O, no
- * globals; time and the hash seed are passed in.
+ * limit.h: per-client limits, one table for all workers (shared.c puts
+ * it in shared memory and locks it).  Pure: no I/O, no globals; time
+ * and the hash seed are passed in.
  *
  * A client is an IPv4 address or an IPv6 /64 (one subscriber's
  * allocation: counting single IPv6 addresses would limit nothing).  Each
@@ -34,6 +35,15 @@ struct limits;
 struct limits	*limits_new(size_t slots, uint64_t seed);
 void		 limits_free(struct limits *);
 
+/*
+ * The same table in memory the caller gives (shared by processes, say):
+ * limits_size bytes for slots, suitably aligned for int64_t; never
+ * freed by limits_free.  The table holds no pointer out of that memory
+ * but its own (valid in every process that maps it at the same address).
+ */
+size_t		 limits_size(size_t slots);
+struct limits	*limits_init(void *mem, size_t slots, uint64_t seed);
+
 /* The client a socket address stands for; 0, or -1 if not IP. */
 int	limit_key(const struct sockaddr *sa, socklen_t len,
 	    struct limit_key *k);
@@ -60,6 +70,13 @@ void	limits_close(struct limits *, int slot);
  */
 int	limits_request(struct limits *, int slot, const struct limit_rate *,
 	    int64_t now_ms);
+
+/*
+ * Every client's count of open connections to zero: the counts of a
+ * process that died holding connections cannot be told apart.  Slots
+ * and buckets stay.
+ */
+void	limits_forget_conns(struct limits *);
 
 /* For tests: the slots in use (holding some state). */
 size_t	limits_used(const struct limits *);

@@ -13,8 +13,13 @@
 
 /* Error log: foreground -> stderr; otherwise syslog as "capsuled". */
 void	log_init(int foreground);
-/* The syslog facility for both logs (syslog_facility in the config). */
-void	log_facility(int facility);
+/*
+ * The syslog facility for both logs (syslog_facility in the config) and
+ * the socket (syslog_socket; NULL: as before), connected now: workers
+ * cannot connect once sandboxed.  Never blocks: a full socket drops the
+ * line and counts it.
+ */
+void	log_facility(int facility, const char *sock);
 /* Open (or reopen, for rotation) the access log named by the config. */
 int	log_open_access(const struct config *cf, char *err, size_t errlen);
 

@@ -33,10 +33,12 @@
 
 #include "cgi.h"
 #include "config.h"
+#include "listen.h"
 #include "log.h"
 #include "mime.h"
 #include "sandbox.h"
 #include "server.h"
+#include "shared.h"
 #include "tls.h"
 
 #ifndef SYSCONFDIR
@@ -133,11 +135,8 @@ gen_close_fds(struct generation *g, const struct generation *keep)
 			close(g->listenfds[i]);
 		g->listenfds[i] = -1;
 	}
-	for (i = 0; g->rootfds != NULL && i < g->cf.nhosts; i++)
-		if (g->rootfds[i] != -1) {
-			close(g->rootfds[i]);
-			g->rootfds[i] = -1;
-		}
+	if (g->rootfds != NULL)
+		listen_roots_close(&g->cf, g->rootfds);
 	if (g->cgi_sock != -1)
 		close(g->cgi_sock);	/* the runner ends with its workers */
 	g->cgi_sock = -1;
@@ -173,6 +172,10 @@ gen_certs(struct generation *g, int check_only, char *err, size_t errlen)
 		h = &g->cf.hosts[i];
 		if (check_only && access(h->cert, F_OK) == -1 &&
 		    access(h->key, F_OK) == -1) {
+			if (tls_can_generate(h, err, errlen) == -1) {
+				tls_error_at_host(&g->cf, h, err, errlen);
+				return -1;
+			}
 			log_info("host %s: %s and %s will be generated at "
 			    "start", h->name, h->cert, h->key);
 			missing++;
@@ -203,9 +206,12 @@ pidfile_lock(const struct config *cf, char *err, size_t errlen)
 	ssize_t	n;
 	int	fd;
 
-	if ((fd = open(cf->pidfile, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1) {
+	/* opened by root: a link planted in its directory is refused */
+	if ((fd = open(cf->pidfile, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0644)) == -1) {
 		snprintf(err, errlen, "%s: pidfile %s: %s", cf->file,
-		    cf->pidfile, strerror(errno));
+		    cf->pidfile, errno == ELOOP ? "is a symbolic link "
+		    "(refused)" : strerror(errno));
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
@@ -321,16 +327,18 @@ gen_load(const char *path, int check_only, const struct generation *old,
 		goto fail;
 	}
 	for (i = 0; i < g->cf.nhosts; i++)
-		g->rootfds[i] = -1;	/* server_open_roots: -1 when closed */
+		g->rootfds[i] = -1;	/* listen_roots: -1 when closed */
+	listen_fd_limit(&g->cf);	/* before the roots: they must fit */
 	if (sandbox_prepare(&g->cf, &g->sb, err, errlen) == -1 ||
 	    (missing = gen_certs(g, check_only, err, errlen)) == -1 ||
 	    (missing == 0 ? tls_setup(&g->cf, &g->tls, err, errlen) :
 	    tls_check(&g->cf, err, errlen)) == -1 ||
-	    server_open_roots(&g->cf, g->rootfds, err, errlen) == -1)
+	    listen_roots(&g->cf, g->rootfds, err, errlen) == -1)
 		goto fail;
+	listen_roots_check(&g->cf, g->rootfds, &g->sb);
 	if (check_only)
 		return g;
-	if (server_bind(&g->cf, g->listenfds, old ? &old->cf : NULL,
+	if (listen_bind(&g->cf, g->listenfds, old ? &old->cf : NULL,
 	    old ? old->listenfds : NULL, err, errlen) == -1)
 		goto fail;
 	if (log_open_access(&g->cf, err, errlen) == -1) {
@@ -338,10 +346,9 @@ gen_load(const char *path, int check_only, const struct generation *old,
 		return NULL;
 	}
 	g->nworkers = worker_count(&g->cf);
-	server_fd_limit(&g->cf);
 	return g;
 fail:
-	g->cf.nlisten = 0;	/* none bound, or server_bind closed its own */
+	g->cf.nlisten = 0;	/* none bound, or listen_bind closed its own */
 	gen_free(g, NULL);
 	return NULL;
 }
@@ -422,16 +429,16 @@ spawn(struct generation *g, int i)
 {
 	sigset_t	none;
 	pid_t		pid;
-	int		slot = server_slot_claim();
+	int		slot = shared_slot_claim();
 
 	if ((pid = fork()) == -1) {
 		log_warnx("fork: %s", strerror(errno));
-		server_slot_bind(slot, 0);
+		shared_slot_bind(slot, 0);
 		return -1;
 	}
 	if (pid == 0) {
 		proc_title("worker");
-		server_slot_mine(slot);
+		shared_slot_mine(slot);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
@@ -454,7 +461,7 @@ spawn(struct generation *g, int i)
 		server_worker(&g->cf, &g->tls, g->listenfds, g->rootfds,
 		    g->cgi_sock);
 	}
-	server_slot_bind(slot, pid);
+	shared_slot_bind(slot, pid);
 	g->pids[i] = pid;
 	g->started[i] = time(NULL);
 	return pid;
@@ -558,7 +565,7 @@ reload(const char *path)
 	if (strcmp(g->cf.pidfile, gen->cf.pidfile) != 0)
 		log_warnx("reload: a new pidfile takes effect at the next "
 		    "start; still using %s", pidpath[0] ? pidpath : "none");
-	log_facility(g->cf.syslog_facility);
+	log_facility(g->cf.syslog_facility, g->cf.syslog_socket);
 	sandbox_describe(&g->cf, &g->sb);
 	gen_close_fds(gen, g);	/* before the fork: the old processes have theirs */
 	spawn_all(g);
@@ -578,7 +585,7 @@ reap(void)
 	size_t	j;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		server_slot_release(pid);
+		shared_slot_release(pid);
 		for (j = 0; j < sizeof(draining) / sizeof(draining[0]); j++)
 			if (draining[j].pid == pid)
 				draining[j].pid = 0;
@@ -805,7 +812,7 @@ main(int argc, char *argv[])
 	if (mime_init() == -1)
 		log_warnx("libmagic database not loaded: files with unknown "
 		    "extensions are served as application/octet-stream");
-	log_facility(gen->cf.syslog_facility);
+	log_facility(gen->cf.syslog_facility, gen->cf.syslog_socket);
 	if (dflag ? pidfile_write() == -1 : daemonise() == -1) {
 		if (pidfd != -1)
 			unlink(pidpath);
@@ -813,7 +820,8 @@ main(int argc, char *argv[])
 	}
 	if (!dflag)
 		log_init(0);
-	if (server_shared_init(err, sizeof(err)) == -1) {
+	if (shared_init((size_t)gen->nworkers * (size_t)gen->cf.max_connections,
+	    err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return 1;
 	}

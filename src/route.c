@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,10 +151,26 @@ not_found(struct conn *c)
 	return 1;
 }
 
-/* An open under the root failed (errno): 51, or 40 when it is ours. */
+/*
+ * An open under the root failed (errno): 51, or 40 when it is ours; a
+ * root the worker's user may not read and search is the admin's mistake
+ * (issue 11): 40 and said in the log, not a silent 51.
+ */
 static int
 open_failed(struct conn *c, const char *path)
 {
+	const struct host_cfg	*h = conn_info(c)->host;
+	int			 err = errno;
+
+	if ((err == EACCES || err == EPERM) && faccessat(conn_info(c)->rootfd,
+	    ".", R_OK | X_OK, AT_EACCESS) == -1) {
+		log_warnx("%s: %s: %s (uid %ld): fix the mode or owner of the "
+		    "root %s", h->name, path, strerror(err), (long)geteuid(),
+		    h->root);
+		conn_reply(c, 40, "Temporary failure");
+		return 1;
+	}
+	errno = err;
 	if (fs_missing(errno))
 		return not_found(c);
 	log_warnx("%s: %s: %s", conn_info(c)->host->name, path,

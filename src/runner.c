@@ -350,6 +350,50 @@ exec_script(int rootfd, const char *script, char **env, const int fds[3])
 	exec_fail(ctl, "exec");
 }
 
+/*
+ * Each host's cgi directory as found at start (issue 11): the runner's
+ * Landlock rule allows execution beneath that directory, not beneath a
+ * path, so a directory made, or renamed over it, since cannot run
+ * scripts until a reload starts a new runner.  Said once per host.
+ */
+struct cgi_dir {
+	dev_t	dev;
+	ino_t	ino;
+	int	said;
+};
+static struct cgi_dir	*cgi_dirs;
+
+static void
+cgi_dir_id(size_t i, struct cgi_dir *d)
+{
+	struct stat	st;
+
+	d->dev = 0;
+	d->ino = 0;
+	if (cf->hosts[i].cgi[0] != '\0' && fstatat(rootfds[i],
+	    cf->hosts[i].cgi, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		d->dev = st.st_dev;
+		d->ino = st.st_ino;
+	}
+}
+
+static void
+cgi_dir_check(size_t i)
+{
+	struct cgi_dir	now;
+
+	if (cgi_dirs == NULL || cgi_dirs[i].said)
+		return;
+	cgi_dir_id(i, &now);
+	if (now.dev == cgi_dirs[i].dev && now.ino == cgi_dirs[i].ino)
+		return;
+	cgi_dirs[i].said = 1;
+	log_warnx("host %s: cgi directory %s was %s after the CGI runner "
+	    "started: where the kernel has Landlock its scripts fail (42) "
+	    "until a reload (SIGHUP)", cf->hosts[i].name, cf->hosts[i].cgi,
+	    cgi_dirs[i].ino == 0 ? "created" : "replaced");
+}
+
 /* Check a job and start it; the fds are closed here either way. */
 static void
 job_start(const char *msg, size_t len, int out, int ctl)
@@ -371,6 +415,7 @@ job_start(const char *msg, size_t len, int out, int ctl)
 	if ((script = field(&p, end, "SCRIPT")) == NULL ||
 	    !script_ok(h, script) || strlen(script) >= PATH_MAX)
 		goto bad;
+	cgi_dir_check((size_t)host);
 	if ((v = field(&p, end, "TIMEOUT")) == NULL ||
 	    (timeout = strtol(v, NULL, 10)) < 1 || timeout > 3600)
 		goto bad;
@@ -523,6 +568,9 @@ cgi_runner_main(const struct config *config, const int *roots, int sock)
 	cf = config;
 	rootfds = roots;
 	runner_pid = getpid();
+	if ((cgi_dirs = calloc(cf->nhosts, sizeof(*cgi_dirs))) != NULL)
+		for (i = 0; i < cf->nhosts; i++)
+			cgi_dir_id(i, &cgi_dirs[i]);
 	signal(SIGINT, SIG_IGN);	/* the parent stops us via the workers */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
@@ -566,6 +614,7 @@ cgi_runner_main(const struct config *config, const int *roots, int sock)
 	while (njobs > 0)
 		job_end(njobs - 1, NULL);
 	reap_all();
+	free(cgi_dirs);
 	sandbox_leak_check();
 	_exit(0);
 }

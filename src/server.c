@@ -10,18 +10,14 @@
  */
 #include <sys/types.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +40,7 @@
 #include "request.h"
 #include "sandbox.h"
 #include "server.h"
+#include "shared.h"
 #include "tls.h"
 #include "url.h"
 
@@ -55,7 +52,6 @@
 #define LINGER_SECS	2	/* draining unread input before close, */
 #define LINGER_MAX	65536	/* at most this, all told */
 #define ADDR_MAX	(INET6_ADDRSTRLEN + 1)
-#define SHARED_SLOTS	1280	/* workers and draining workers, at most */
 #define REFUSED_REPORT	10	/* seconds between "refused" log lines */
 
 enum conn_state {
@@ -115,24 +111,6 @@ struct listener {
 	struct event	ev;
 };
 
-/*
- * Every worker's open connections, in memory shared by all of them (the
- * parent maps it before the first fork), so that a worker at its cap can
- * tell whether another still has room: if one has, it stops accepting
- * and leaves the connection to that worker; if none has (or the global
- * cap is reached) it accepts and closes at once rather than letting the
- * listen queue hold clients who will never be served.  Slots are given
- * out by the parent and zeroed when it reaps the worker.
- */
-struct shared_slot {
-	_Atomic pid_t	pid;	/* 0: free; -1: claimed, being forked */
-	_Atomic int	conns;
-	_Atomic int	room;	/* accepting and below its cap */
-};
-
-static struct shared_slot	*shared;
-static int			 myslot = -1;
-
 static size_t			 nconns;
 static const struct config	*cf;
 static struct tls		*tls;
@@ -142,7 +120,6 @@ static size_t			 nlisteners;
 static int			 stopping;
 static int			 accepting;
 static struct event		 ev_sigterm, ev_accept_pause, ev_stop, ev_refused;
-static struct limits		*limits;	/* per-client, this worker's */
 static int			 spare_fd = -1;	/* given up to accept on EMFILE */
 static unsigned long		 refused_client, refused_full;
 static int			 emfile_said;	/* this report period */
@@ -801,7 +778,7 @@ conn_close(struct conn *c)
 	free(c->mem);
 	free(c->out);
 	free(c->req);
-	limits_close(limits, c->lslot);
+	shared_limits_close(c->lslot);
 	free(c);
 	nconns--;
 	publish();
@@ -857,11 +834,7 @@ refuse(int fd, unsigned long *counter)
 static int
 admit(const struct sockaddr *sa, socklen_t len)
 {
-	struct limit_key	key;
-
-	if (limit_key(sa, len, &key) == -1)
-		return LIMIT_UNTRACKED;
-	return limits_open(limits, &key, cf->max_per_client, now_ms());
+	return shared_limits_open(sa, len, cf->max_per_client, now_ms());
 }
 
 static void
@@ -884,7 +857,7 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss, socklen_t sslen)
 			SSL_free(c->ssl);
 		free(c);
 		close(fd);
-		limits_close(limits, slot);
+		shared_limits_close(slot);
 		return;
 	}
 	SSL_set_bio(c->ssl, bio, bio);
@@ -914,7 +887,7 @@ conn_rate_wait(struct conn *c)
 	r.rate = cf->rate_limit;
 	r.period = cf->rate_period;
 	r.burst = cf->rate_burst;
-	return limits_request(limits, c->lslot, &r, now_ms());
+	return shared_limits_request(c->lslot, &r, now_ms());
 }
 
 static void
@@ -935,54 +908,8 @@ listeners_enable(int on)
 static void
 publish(void)
 {
-	if (shared == NULL || myslot < 0)
-		return;
-	atomic_store_explicit(&shared[myslot].conns, (int)nconns,
-	    memory_order_relaxed);
-	atomic_store_explicit(&shared[myslot].room, !stopping &&
-	    nconns < (size_t)cf->max_connections, memory_order_relaxed);
-}
-
-/* Connections open in every worker; *room: another worker has room. */
-static long
-shared_total(int *room)
-{
-	long	total = 0;
-	int	i;
-
-	*room = 0;
-	for (i = 0; shared != NULL && i < SHARED_SLOTS; i++) {
-		if (atomic_load_explicit(&shared[i].pid,
-		    memory_order_relaxed) == 0)
-			continue;
-		total += atomic_load_explicit(&shared[i].conns,
-		    memory_order_relaxed);
-		if (i != myslot && atomic_load_explicit(&shared[i].room,
-		    memory_order_relaxed))
-			*room = 1;
-	}
-	return total;
-}
-
-enum admit { ADMIT, PAUSE, CLOSE };
-
-/* Room here; else room in another worker (wait); else close at once. */
-static enum admit
-admission(void)
-{
-	long	total;
-	int	room;
-
-	if (nconns < (size_t)cf->max_connections &&
-	    cf->max_connections_total == 0)
-		return ADMIT;
-	total = shared_total(&room);
-	if (cf->max_connections_total > 0 &&
-	    total >= cf->max_connections_total)
-		return CLOSE;
-	if (nconns < (size_t)cf->max_connections)
-		return ADMIT;
-	return room ? PAUSE : CLOSE;
+	shared_publish(nconns, !stopping &&
+	    nconns < (size_t)cf->max_connections);
 }
 
 static void
@@ -991,7 +918,7 @@ accept_resume(int fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	if (!stopping && admission() != PAUSE)
+	if (!stopping && shared_admission(nconns, cf) != SHARED_PAUSE)
 		listeners_enable(1);
 	else if (!stopping)
 		accept_pause();
@@ -1041,13 +968,13 @@ accept_cb(int lfd, short ev, void *arg)
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	size_t			 li = (struct listener *)arg - listeners;
-	enum admit		 a;
+	enum shared_admit	 a;
 	int			 fd, i;
 
 	(void)ev;
 	memset(&ss, 0, sizeof(ss));
 	for (i = 0; i < ACCEPT_BATCH; i++) {
-		if ((a = admission()) == PAUSE) {
+		if ((a = shared_admission(nconns, cf)) == SHARED_PAUSE) {
 			accept_pause();
 			return;
 		}
@@ -1060,7 +987,7 @@ accept_cb(int lfd, short ev, void *arg)
 				accept_emfile(lfd, errno);
 			return;		/* EAGAIN, ECONNABORTED, ... */
 		}
-		if (a == CLOSE)
+		if (a == SHARED_CLOSE)
 			refuse(fd, &refused_full);
 		else
 			conn_new(fd, li, &ss, len);
@@ -1098,17 +1025,6 @@ sigterm_cb(int sig, short ev, void *arg)
 	evtimer_add(&ev_stop, &tv);
 }
 
-static uint64_t
-seed(void)
-{
-	uint64_t	v = 0;
-
-	if (getentropy(&v, sizeof(v)) == -1)
-		v = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^
-		    (uint64_t)now_ms();
-	return v;
-}
-
 void
 server_worker(const struct config *config, struct tls *t,
     const int *listenfds, const int *roots, int cgi_sock)
@@ -1140,9 +1056,6 @@ server_worker(const struct config *config, struct tls *t,
 	}
 	evtimer_set(&ev_accept_pause, accept_resume, NULL);
 	evtimer_set(&ev_refused, refused_report, NULL);
-	if ((limits = limits_new(cf->max_connections * 4 > 4096 ?
-	    (size_t)cf->max_connections * 4 : 4096, seed())) == NULL)
-		_exit(1);
 	spare_fd = fcntl(listenfds[0], F_DUPFD_CLOEXEC, 0);
 	publish();
 	signal_set(&ev_sigterm, SIGTERM, sigterm_cb, NULL);
@@ -1151,176 +1064,4 @@ server_worker(const struct config *config, struct tls *t,
 	event_dispatch();
 	sandbox_leak_check();
 	_exit(0);
-}
-
-/* The fd of an identical, already bound address from before a reload. */
-static int
-reuse_fd(const struct listen_addr *la, const struct config *old,
-    const int *oldfds)
-{
-	size_t	i;
-
-	for (i = 0; old != NULL && i < old->nlisten; i++)
-		if (old->listen[i].sslen == la->sslen &&
-		    memcmp(&old->listen[i].ss, &la->ss, la->sslen) == 0)
-			return oldfds[i];
-	return -1;
-}
-
-static int
-bind_one(const struct listen_addr *la, char *err, size_t errlen)
-{
-	int	fd, one = 1;
-
-	fd = socket(la->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		goto fail;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	/*
-	 * No Nagle wait for what netbio sends (it coalesces already).  Set
-	 * here, the accepted sockets inherit it (Linux, the BSDs): one
-	 * setsockopt(2) per connection fewer.
-	 */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (la->ss.ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&la->ss, la->sslen) == -1 ||
-	    listen(fd, LISTEN_BACKLOG) == -1)
-		goto fail;
-	return fd;
-fail:
-	snprintf(err, errlen, "listen %s: %s", la->text, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	return -1;
-}
-
-int
-server_bind(const struct config *c, int *fds, const struct config *old,
-    const int *oldfds, char *err, size_t errlen)
-{
-	size_t	i;
-
-	for (i = 0; i < c->nlisten; i++) {
-		if ((fds[i] = reuse_fd(&c->listen[i], old, oldfds)) != -1)
-			continue;
-		if ((fds[i] = bind_one(&c->listen[i], err, errlen)) == -1) {
-			while (i-- > 0)
-				if (reuse_fd(&c->listen[i], old, oldfds) == -1)
-					close(fds[i]);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-int
-server_open_roots(const struct config *c, int *fds, char *err, size_t errlen)
-{
-	size_t	i;
-
-	for (i = 0; i < c->nhosts; i++) {
-		fds[i] = open(c->hosts[i].root, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC);
-		if (fds[i] == -1) {
-			snprintf(err, errlen, "%s:%d: host %s: root %s: %s",
-			    c->file, c->hosts[i].line, c->hosts[i].name,
-			    c->hosts[i].root, strerror(errno));
-			while (i-- > 0) {
-				close(fds[i]);
-				fds[i] = -1;
-			}
-			return -1;
-		}
-	}
-	return 0;
-}
-
-int
-server_shared_init(char *err, size_t errlen)
-{
-	void	*p;
-
-	if (shared != NULL)
-		return 0;
-	p = mmap(NULL, SHARED_SLOTS * sizeof(*shared), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANON, -1, 0);
-	if (p == MAP_FAILED) {
-		snprintf(err, errlen, "shared memory: %s", strerror(errno));
-		return -1;
-	}
-	shared = p;	/* zero-filled: every slot free */
-	return 0;
-}
-
-int
-server_slot_claim(void)
-{
-	int	i;
-
-	for (i = 0; shared != NULL && i < SHARED_SLOTS; i++)
-		if (atomic_load(&shared[i].pid) == 0) {
-			/* room: a worker still starting will have some */
-			atomic_store(&shared[i].conns, 0);
-			atomic_store(&shared[i].room, 1);
-			atomic_store(&shared[i].pid, -1);
-			return i;
-		}
-	return -1;
-}
-
-void
-server_slot_bind(int slot, pid_t pid)
-{
-	if (shared == NULL || slot < 0 || slot >= SHARED_SLOTS)
-		return;
-	if (pid == 0) {
-		atomic_store(&shared[slot].conns, 0);
-		atomic_store(&shared[slot].room, 0);
-	}
-	atomic_store(&shared[slot].pid, pid);
-}
-
-void
-server_slot_release(pid_t pid)
-{
-	int	i;
-
-	for (i = 0; shared != NULL && i < SHARED_SLOTS; i++)
-		if (atomic_load(&shared[i].pid) == pid) {
-			server_slot_bind(i, 0);
-			return;
-		}
-}
-
-void
-server_slot_mine(int slot)
-{
-	myslot = slot;
-}
-
-/*
- * Each connection needs its socket and maybe a file: raise the soft
- * descriptor limit (inherited by the workers) as far as the hard one
- * allows, and say so when max_connections cannot be reached.
- */
-void
-server_fd_limit(const struct config *c)
-{
-	struct rlimit	rl;
-	rlim_t		want = (rlim_t)c->max_connections * 2 + 64;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return;
-	if (rl.rlim_cur < want) {
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ?
-		    want : rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur < want)
-		log_warnx("max_connections %d needs about %llu descriptors per "
-		    "worker but the limit is %llu: raise it (ulimit -n, "
-		    "LimitNOFILE=, login.conf openfiles)", c->max_connections,
-		    (unsigned long long)want, (unsigned long long)rl.rlim_cur);
 }

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,38 @@ write_new(const char *path, mode_t mode, EVP_PKEY *key, X509 *x)
 		return -1;
 	}
 	return 0;
+}
+
+/* The directory path is in can take a new file (for -n). */
+static int
+dir_writable(const char *path, char *err, size_t errlen)
+{
+	char		 dir[PATH_MAX];
+	const char	*slash = strrchr(path, '/');
+	int		 n;
+
+	if (slash == NULL)
+		n = snprintf(dir, sizeof(dir), ".");
+	else
+		n = snprintf(dir, sizeof(dir), "%.*s",
+		    slash == path ? 1 : (int)(slash - path), path);
+	if (n < 0 || (size_t)n >= sizeof(dir)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) == -1) {
+		snprintf(err, errlen, "%s cannot be generated: directory %s: %s",
+		    path, dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+tls_can_generate(const struct host_cfg *h, char *err, size_t errlen)
+{
+	return dir_writable(h->cert, err, errlen) == -1 ||
+	    dir_writable(h->key, err, errlen) == -1 ? -1 : 0;
 }
 
 int
@@ -421,10 +454,26 @@ host_sid(SSL_CTX *ctx, const char *name)
 	    0 : -1;
 }
 
+/*
+ * An encrypted key: never prompt.  OpenSSL's default would ask on the
+ * terminal (blocking -n, a start, or a reload in the parent, which then
+ * neither reaps workers nor stops); without one it fails obscurely.
+ */
+static int
+refuse_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	*(int *)arg = 1;
+	return -1;
+}
+
 static SSL_CTX *
 host_ctx(const struct host_cfg *h, char *err, size_t errlen)
 {
 	SSL_CTX	*ctx;
+	int	 asked = 0;
 
 	if (readable(h->cert, "certificate", h->name, err, errlen) == -1 ||
 	    readable(h->key, "key", h->name, err, errlen) == -1)
@@ -477,12 +526,20 @@ host_ctx(const struct host_cfg *h, char *err, size_t errlen)
 		    h->cert, ssl_error());
 		goto fail;
 	}
+	SSL_CTX_set_default_passwd_cb(ctx, refuse_passphrase);
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, &asked);
 	if (SSL_CTX_use_PrivateKey_file(ctx, h->key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, errlen, "%s: cannot load key for %s: %s",
-		    h->key, h->cert, ssl_error());
+		if (asked) {
+			ERR_clear_error();
+			snprintf(err, errlen, "%s: key is encrypted (capsuled "
+			    "needs an unencrypted key)", h->key);
+		} else
+			snprintf(err, errlen, "%s: cannot load key for %s: %s",
+			    h->key, h->cert, ssl_error());
 		goto fail;
 	}
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);

@@ -30,6 +30,8 @@ struct tls {
  */
 int	tls_ensure_cert(const struct host_cfg *h, int *made, char *err,
 	    size_t errlen);
+/* For -n: whether tls_ensure_cert could write the pair; 0 or -1. */
+int	tls_can_generate(const struct host_cfg *h, char *err, size_t errlen);
 
 /*
  * Build a context per host (loading every certificate and key, and the

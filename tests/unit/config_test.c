@@ -9,6 +9,9 @@
 #include "config.h"
 #include "tap.h"
 
+#define LONG_NAME	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+			"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+			"aaaaaaaaaa"
 #define HOST	"[host localhost]\nroot = r\ncert = c\nkey = k\n"
 
 static const struct {
@@ -89,6 +92,12 @@ static const struct {
 	  "facilities other than daemon and local0-7 are refused" },
 	{ "[server]\nsyslog_facility = local8\n" HOST,
 	  "test.ini:2: syslog_facility:", "there is no local8" },
+	{ "[server]\nsyslog_socket = run/log\n" HOST,
+	  "test.ini:2: syslog_socket: expected an absolute path",
+	  "syslog_socket is absolute (connected before the chroot)" },
+	{ "[server]\nsyslog_socket = /run/" LONG_NAME "\n" HOST,
+	  "test.ini:2: syslog_socket: expected an absolute path of at most "
+	  "107 bytes", "syslog_socket fits a sun_path" },
 	{ "[server]\npidfile =\n" HOST, "test.ini:2: pidfile: bad path",
 	  "an empty pidfile" },
 	{ "[server]\nticket_keys = a\nticket_keys = b\n" HOST,
@@ -155,6 +164,8 @@ test_paths(void)
 	ok(cf.pidfile[0] == '\0' && cf.ticket_keys[0] == '\0' &&
 	    cf.syslog_facility == LOG_DAEMON,
 	    "defaults: no pid file, no ticket keys, facility daemon");
+	ok(strcmp(cf.syslog_socket, "/dev/log") == 0,
+	    "default syslog_socket: /dev/log");
 	config_free(&cf);
 }
 

@@ -1,0 +1,51 @@
+/*
+ * shared.h: memory shared by the parent and every worker.
+ *
+ * Each worker's count of open connections, so that a worker at its cap
+ * can tell whether another still has room, and the total can be capped;
+ * and the per-client limits, one table for all workers.
+ * Parent: shared_init once before the first fork; claim a slot before
+ * forking a worker, bind it to the pid after (pid 0 frees it), release
+ * by pid when the worker is reaped.  The new worker: shared_slot_mine.
+ */
+#ifndef CAPSULED_SHARED_H
+#define CAPSULED_SHARED_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "limit.h"
+
+int	shared_init(size_t clients, char *err, size_t errlen);
+int	shared_slot_claim(void);
+void	shared_slot_bind(int slot, pid_t pid);
+void	shared_slot_release(pid_t pid);
+void	shared_slot_mine(int slot);
+
+/* A worker: its count, and whether it accepts and is below its cap. */
+void	shared_publish(size_t conns, int room);
+
+enum shared_admit {
+	SHARED_ADMIT,	/* room here */
+	SHARED_PAUSE,	/* full here, room in another worker: wait */
+	SHARED_CLOSE,	/* every worker full, or the total reached */
+};
+
+/* What to do with a new connection, this worker having nconns open. */
+enum shared_admit shared_admission(size_t nconns, const struct config *cf);
+
+/*
+ * The per-client limits (limit.h) of every worker, in one table: a
+ * client's slot (or LIMIT_UNTRACKED, LIMIT_REFUSED over max), then for
+ * each request 0 or the seconds to wait, and its close.
+ */
+int	shared_limits_open(const struct sockaddr *sa, socklen_t len, int max,
+	    int64_t now_ms);
+int	shared_limits_request(int slot, const struct limit_rate *r,
+	    int64_t now_ms);
+void	shared_limits_close(int slot);
+
+#endif
