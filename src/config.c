@@ -269,6 +269,7 @@ struct int_key {
 static const struct int_key server_ints[] = {
 	{ "request_timeout", 1, 3600, offsetof(struct config, request_timeout), 0 },
 	{ "write_timeout", 1, 3600, offsetof(struct config, write_timeout), 0 },
+	{ "stop_timeout", 0, 3600, offsetof(struct config, stop_timeout), 0 },
 	{ "max_connections", 1, 1000000, offsetof(struct config, max_connections), 0 },
 	{ "max_connections_total", 0, 10000000, offsetof(struct config, max_connections_total), 0 },
 	{ "max_per_client", 0, 1000000, offsetof(struct config, max_per_client), 0 },
@@ -605,6 +606,7 @@ defaults(struct config *cf)
 	cf->syslog_facility = LOG_DAEMON;
 	cf->request_timeout = 10;
 	cf->write_timeout = 30;
+	cf->stop_timeout = 10;
 	cf->max_connections = 1024;
 	cf->max_per_client = 16;
 	cf->rate_limit = 60;

@@ -61,6 +61,7 @@ struct config {
 	char			ticket_keys[PATH_MAX];	/* "" -> per-start keys */
 	int			request_timeout;	/* handshake + request line */
 	int			write_timeout;		/* no write progress */
+	int			stop_timeout;		/* SIGTERM's grace */
 	int			max_connections;	/* per worker */
 	int			max_connections_total;	/* 0: workers x per worker */
 	int			max_per_client;		/* per worker; 0: no cap */

@@ -214,7 +214,8 @@ log_access(const struct access_entry *e)
 	if (used < len)
 		memcpy(req + n, "...", 4);
 	log_escape(host, sizeof(host), e->host, strlen(e->host));
-	snprintf(line, sizeof(line), "%s %s \"%s\" %d %llu %ldms",
-	    e->addr, *host ? host : "-", req, e->status, e->bytes, e->msec);
+	snprintf(line, sizeof(line), "%s %s \"%s\" %d %llu %ldms%s",
+	    e->addr, *host ? host : "-", req, e->status, e->bytes, e->msec,
+	    e->cut ? " cut" : "");
 	emit(fd, LOG_INFO, line);
 }

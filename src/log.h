@@ -29,6 +29,7 @@ struct access_entry {
 	int		 status;	/* 0: no response was sent */
 	unsigned long long bytes;	/* body and header bytes sent */
 	long		 msec;		/* from accept to close */
+	int		 cut;		/* the response was cut short */
 };
 void	log_access(const struct access_entry *);
 

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,6 +38,7 @@
 #include "config.h"
 #include "conn.h"
 #include "limit.h"
+#include "linger.h"
 #include "log.h"
 #include "netbio.h"
 #include "proxy.h"
@@ -50,9 +52,6 @@
 #define FILE_OUTBUF	65536	/* a bigger file: a quarter of the read(2)s */
 #define ACCEPT_BATCH	32	/* accepts per wake-up */
 #define WRITE_BURST	16	/* records per turn, so big files share */
-#define STOP_GRACE	10	/* seconds to finish in-flight responses */
-#define LINGER_SECS	2	/* draining unread input before close, */
-#define LINGER_MAX	65536	/* at most this, all told */
 #define ADDR_MAX	(INET6_ADDRSTRLEN + 1)
 #define SHARED_SLOTS	1280	/* workers and draining workers, at most */
 #define REFUSED_REPORT	10	/* seconds between "refused" log lines */
@@ -69,6 +68,7 @@ enum conn_state {
 };
 
 struct conn {
+	LIST_ENTRY(conn)	 entry;		/* the worker's open ones */
 	int			 fd;
 	SSL			*ssl;
 	struct event		 ev;
@@ -106,8 +106,7 @@ struct conn {
 	int			 has_client_cert;
 	unsigned char		 client_hash[32];
 	int			 truncated;	/* the body was cut short */
-	long			 linger_end;	/* ms after start, C_LINGER */
-	size_t			 drained;	/* bytes read in C_LINGER */
+	struct linger_state	 linger;	/* C_LINGER */
 };
 
 /* Where a CGI header is read, clear of the header conn_reply writes. */
@@ -139,15 +138,17 @@ struct shared_slot {
 static struct shared_slot	*shared;
 static int			 myslot = -1;
 
+static LIST_HEAD(, conn)	 conns = LIST_HEAD_INITIALIZER(conns);
 static size_t			 nconns;
 static const struct config	*cf;
 static struct tls		*tls;
 static const int		*rootfds;
 static struct listener		*listeners;
 static size_t			 nlisteners;
-static int			 stopping;
+static int			 stopping;	/* retired: no more accepts */
 static int			 accepting;
-static struct event		 ev_sigterm, ev_accept_pause, ev_stop, ev_refused;
+static struct event		 ev_sigterm, ev_sigusr2, ev_accept_pause, ev_stop,
+				 ev_refused;
 static struct limits		*limits;	/* per-client, this worker's */
 static int			 spare_fd = -1;	/* given up to accept on EMFILE */
 static unsigned long		 refused_client, refused_full;
@@ -223,7 +224,7 @@ conn_wait(struct conn *c, short what)
 	if (c->state <= C_REQUEST)
 		left = (long)cf->request_timeout * 1000 - elapsed_ms(&c->start);
 	else if (c->state == C_LINGER)
-		left = c->linger_end - elapsed_ms(&c->start);
+		left = c->linger.end - elapsed_ms(&c->start);
 	else
 		left = (long)cf->write_timeout * 1000;
 	conn_wait_fd(c, c->fd, what, left);
@@ -645,15 +646,13 @@ write_reply(struct conn *c)
 }
 
 /*
- * Closing a socket with unread input makes the kernel send a reset,
- * which can destroy the tail of the response at the client.  When input
- * is waiting, half-close and drain it for a moment first.
+ * The end: what netbio holds goes out, then the close, lingering first
+ * when the client still sends (linger.c says why).
  */
 static void
 conn_finish(struct conn *c)
 {
-	char	buf[4096];
-	int	pending = 0, r;
+	int	r;
 
 	if (c->state != C_LINGER) {
 		c->state = C_FLUSH;
@@ -661,34 +660,17 @@ conn_finish(struct conn *c)
 			conn_wait(c, EV_WRITE);
 			return;
 		}
-		if (r == -1) {
+		if (r == -1 || linger_start(c->fd, &c->linger,
+		    elapsed_ms(&c->start)) == 0) {
 			conn_close(c);
 			return;
 		}
-		if (ioctl(c->fd, FIONREAD, &pending) == -1 || pending == 0) {
-			conn_close(c);
-			return;
-		}
-		shutdown(c->fd, SHUT_WR);
 		c->state = C_LINGER;
-		c->linger_end = elapsed_ms(&c->start) + LINGER_SECS * 1000L;
 	}
-	/* one limit for the whole linger: a trickle cannot keep it open */
-	while (c->drained < LINGER_MAX &&
-	    elapsed_ms(&c->start) < c->linger_end) {
-		ssize_t n = read(c->fd, buf, sizeof(buf));
-		if (n > 0) {
-			c->drained += (size_t)n;
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			conn_wait(c, EV_READ);
-			return;
-		}
+	if (linger_drain(c->fd, &c->linger, elapsed_ms(&c->start)) == 0)
+		conn_wait(c, EV_READ);
+	else
 		conn_close(c);
-		return;
-	}
-	conn_close(c);
 }
 
 static void
@@ -851,8 +833,10 @@ conn_close(struct conn *c)
 		e.status = c->status;
 		e.bytes = c->sent;
 		e.msec = elapsed_ms(&c->start);
+		e.cut = c->truncated;
 		log_access(&e);
 	}
+	LIST_REMOVE(c, entry);
 	SSL_free(c->ssl);
 	close(c->fd);
 	if (c->bodyfd != -1)
@@ -963,6 +947,7 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss, socklen_t sslen)
 	peer_name(ss, c->addr, &c->port);
 	memcpy(c->laddr, listeners[li].addr, sizeof(c->laddr));
 	c->lport = listeners[li].port;
+	LIST_INSERT_HEAD(&conns, c, entry);
 	nconns++;
 	publish();
 	conn_step(c);
@@ -1129,34 +1114,79 @@ accept_cb(int lfd, short ev, void *arg)
 	}
 }
 
+/*
+ * SIGTERM's grace is over: every connection still open is closed now,
+ * logged with what it was sent and marked cut (a response not yet
+ * ended by close_notify is, to the client, incomplete).
+ */
 static void
 stop_now(int fd, short ev, void *arg)
 {
+	struct conn	*c;
+
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	event_loopexit(NULL);
+	if (LIST_EMPTY(&conns))
+		event_loopexit(NULL);
+	while ((c = LIST_FIRST(&conns)) != NULL) {
+		if (c->state < C_FLUSH)
+			c->truncated = 1;
+		conn_close(c);	/* the last one ends the loop */
+	}
 }
 
+/*
+ * Retired (SIGUSR2: a reload or a log rotation; SIGTERM too): the
+ * listening sockets are closed at once, so that a new generation can
+ * bind their addresses (or a wider one) and no client waits in a queue
+ * that nobody accepts from; the connections open go on, each for as
+ * long as it makes progress within its timeouts, and the worker exits
+ * after the last.
+ */
 static void
-sigterm_cb(int sig, short ev, void *arg)
+worker_retire(void)
 {
-	struct timeval	tv = { STOP_GRACE, 0 };
+	size_t	i;
 
-	(void)sig;
-	(void)ev;
-	(void)arg;
 	if (stopping)
 		return;
 	stopping = 1;
 	publish();
 	listeners_enable(0);
 	evtimer_del(&ev_accept_pause);
-	if (nconns == 0) {
-		event_loopexit(NULL);
-		return;
+	for (i = 0; i < nlisteners; i++) {
+		close(listeners[i].fd);
+		listeners[i].fd = -1;
 	}
-	evtimer_set(&ev_stop, stop_now, NULL);
+	if (spare_fd != -1)
+		close(spare_fd);	/* a copy of a listening socket */
+	spare_fd = -1;
+	if (nconns == 0)
+		event_loopexit(NULL);
+}
+
+static void
+sigusr2_cb(int sig, short ev, void *arg)
+{
+	(void)sig;
+	(void)ev;
+	(void)arg;
+	worker_retire();
+}
+
+/* Stop: retire, and cut what is still open after stop_timeout. */
+static void
+sigterm_cb(int sig, short ev, void *arg)
+{
+	struct timeval	tv = { cf->stop_timeout, 0 };
+
+	(void)sig;
+	(void)ev;
+	(void)arg;
+	worker_retire();
+	if (nconns == 0 || evtimer_pending(&ev_stop, NULL))
+		return;
 	evtimer_add(&ev_stop, &tv);
 }
 
@@ -1202,6 +1232,7 @@ server_worker(const struct config *config, struct tls *t,
 	}
 	evtimer_set(&ev_accept_pause, accept_resume, NULL);
 	evtimer_set(&ev_refused, refused_report, NULL);
+	evtimer_set(&ev_stop, stop_now, NULL);
 	if ((limits = limits_new(cf->max_connections * 4 > 4096 ?
 	    (size_t)cf->max_connections * 4 : 4096, seed())) == NULL)
 		_exit(1);
@@ -1209,6 +1240,8 @@ server_worker(const struct config *config, struct tls *t,
 	publish();
 	signal_set(&ev_sigterm, SIGTERM, sigterm_cb, NULL);
 	signal_add(&ev_sigterm, NULL);
+	signal_set(&ev_sigusr2, SIGUSR2, sigusr2_cb, NULL);
+	signal_add(&ev_sigusr2, NULL);
 	listeners_enable(1);
 	event_dispatch();
 	sandbox_leak_check();
