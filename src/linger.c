@@ -5,7 +5,9 @@
  * a reset that reaches the client before it has read the response makes
  * its kernel throw that response away: a client that sent a 200 KB
  * request line would, now and then, never see its 59.  So when input is
- * waiting at the end, we half-close (our FIN follows the response) and
+ * waiting at the end, or the client was cut off in the middle of its
+ * request line (the rest is on its way, even if none is here yet), we
+ * half-close (our FIN follows the response) and
  * read and drop what the client still sends until it closes, as nginx's
  * lingering close does.  The cost is bounded three ways: a time limit
  * for the whole linger (a trickle cannot keep it open), a byte budget
@@ -23,11 +25,11 @@
 #include "linger.h"
 
 int
-linger_start(int fd, struct linger_state *l, long now)
+linger_start(int fd, struct linger_state *l, int more, long now)
 {
 	int	pending = 0;
 
-	if (ioctl(fd, FIONREAD, &pending) == -1 || pending == 0)
+	if (!more && (ioctl(fd, FIONREAD, &pending) == -1 || pending == 0))
 		return 0;
 	if (shutdown(fd, SHUT_WR) == -1)
 		return 0;

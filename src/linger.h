@@ -18,11 +18,12 @@ struct linger_state {
 };
 
 /*
- * now: the caller's clock in ms.  1 when input is waiting: the socket is
- * half-closed (our FIN goes after the response) and the caller lingers;
- * 0 when there is nothing to drain: close now.
+ * now: the caller's clock in ms.  1 when input is waiting, or expected
+ * (more != 0: the client was cut off in the middle of what it sends):
+ * the socket is half-closed (our FIN goes after the response) and the
+ * caller lingers; 0 when there is nothing to drain: close now.
  */
-int	linger_start(int fd, struct linger_state *, long now);
+int	linger_start(int fd, struct linger_state *, int more, long now);
 
 /*
  * Read and drop what has come.  0: wait until the socket is readable

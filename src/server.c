@@ -107,6 +107,7 @@ struct conn {
 	unsigned char		 client_hash[32];
 	int			 truncated;	/* the body was cut short */
 	struct linger_state	 linger;	/* C_LINGER */
+	int			 unread;	/* the request line was not */
 };
 
 /* Where a CGI header is read, clear of the header conn_reply writes. */
@@ -470,6 +471,7 @@ conn_timeout(struct conn *c)
 	}
 	if (c->state == C_REQUEST) {
 		/* handshake done, no complete request line in time */
+		c->unread = 1;
 		conn_reply(c, 59, "Request timeout: no complete request line");
 		conn_step(c);
 		return;
@@ -546,6 +548,7 @@ read_request(struct conn *c)
 		}
 		if (end < 0) {
 			c->linelen = c->reqlen;
+			c->unread = 1;	/* the rest of it may still come */
 			conn_reply(c, 59, "Request line too long: the URL is "
 			    "at most 1024 bytes");
 			return 1;
@@ -660,7 +663,7 @@ conn_finish(struct conn *c)
 			conn_wait(c, EV_WRITE);
 			return;
 		}
-		if (r == -1 || linger_start(c->fd, &c->linger,
+		if (r == -1 || linger_start(c->fd, &c->linger, c->unread,
 		    elapsed_ms(&c->start)) == 0) {
 			conn_close(c);
 			return;
