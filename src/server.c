@@ -40,6 +40,7 @@
 #include "limit.h"
 #include "linger.h"
 #include "log.h"
+#include "memstat.h"
 #include "netbio.h"
 #include "proxy.h"
 #include "request.h"
@@ -1219,7 +1220,6 @@ server_worker(const struct config *config, struct tls *t,
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);	/* the parent turns ^C into SIGTERM */
-	signal(SIGUSR1, SIG_IGN);	/* rotation renews workers instead */
 	event_init();
 	nlisteners = cf->nlisten;
 	if ((listeners = calloc(nlisteners, sizeof(*listeners))) == NULL)
@@ -1245,6 +1245,7 @@ server_worker(const struct config *config, struct tls *t,
 	signal_add(&ev_sigterm, NULL);
 	signal_set(&ev_sigusr2, SIGUSR2, sigusr2_cb, NULL);
 	signal_add(&ev_sigusr2, NULL);
+	memstat_init();
 	listeners_enable(1);
 	event_dispatch();
 	sandbox_leak_check();
