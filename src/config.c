@@ -283,6 +283,7 @@ static const struct int_key server_ints[] = {
 static const struct int_key host_ints[] = {
 	{ "cgi_timeout", 1, 3600, offsetof(struct host_cfg, cgi_timeout), 0 },
 	{ "feed_entries", 1, 100000, offsetof(struct host_cfg, feed_entries), 0 },
+	{ "autoindex_max", 1, 1000000, offsetof(struct host_cfg, autoindex_max), 0 },
 };
 
 /* 1: handled, 0: error, -1: not an integer key. */
@@ -529,6 +530,7 @@ new_host(struct parse *p, const char *section)
 	(void)copy(h->index, sizeof(h->index), "index.gmi");
 	h->cgi_timeout = 10;
 	h->feed_entries = 100;
+	h->autoindex_max = 10000;
 	cf->nhosts++;
 	return 1;
 }

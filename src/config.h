@@ -39,6 +39,7 @@ struct host_cfg {
 	char		lang[64];		/* "" -> no lang parameter */
 	char		index[256];
 	int		autoindex;
+	int		autoindex_max;	/* entries listed, at most */
 	char		cgi[256];		/* directory under root; "" -> off */
 	int		cgi_timeout;		/* seconds */
 	struct feed_cfg	feeds[CONFIG_MAX_FEEDS];

@@ -101,7 +101,8 @@ def hostile(tmp_path_factory):
     root = hostile_capsule(work / "root")
     s = Server(work, root, request_timeout=REQUEST_TIMEOUT,
                write_timeout=WRITE_TIMEOUT,
-               server_extra="max_connections = 1500").start(server_env())
+               server_extra="max_connections = 1500",
+               host_extra="autoindex_max = 20000").start(server_env())
     yield s
     assert s.stop() == 0
     assert s.sanitizer_reports() == []
