@@ -42,7 +42,7 @@
 #include "log.h"
 #include "memstat.h"
 #include "netbio.h"
-#include "proxy.h"
+#include "proxyin.h"
 #include "request.h"
 #include "sandbox.h"
 #include "server.h"
@@ -81,8 +81,7 @@ struct conn {
 	int			 port;
 	char			 laddr[ADDR_MAX];	/* what it connected to */
 	int			 lport;
-	unsigned char		 phdr[PROXY_NEED_MAX];	/* C_PROXY */
-	size_t			 phave, plen;
+	struct proxy_in		 pin;		/* C_PROXY */
 	const struct host_cfg	*host;
 	int			 rootfd;
 
@@ -692,70 +691,33 @@ peer_name(const struct sockaddr_storage *ss, char *addr, int *port)
 	}
 }
 
-/* A recv(2) on the raw socket returned n <= 0: wait, or give up. */
-static int
-raw_wait(struct conn *c, ssize_t n)
-{
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR)) {
-		conn_wait(c, EV_READ);
-		return 0;
-	}
-	return -1;
-}
-
 /*
- * A proxy listener: the balancer's PROXY header comes before the TLS
- * handshake.  Take exactly the header and not one byte of what follows
- * it: peek, let the parser say how much of that is header, consume only
- * that, and skip v2 TLVs unread.  The client's address and the address
- * it connected to replace the balancer's.  1 done, 0 waiting, -1 refuse.
+ * A proxy listener: the client's address and the address it connected
+ * to, from the balancer's header, replace the balancer's.  1 done, 0
+ * waiting, -1 refuse.
  */
 static int
 proxy_read(struct conn *c)
 {
-	struct proxy_hdr h;
-	unsigned char	 skip[512];
-	ssize_t		 n, r;
-	size_t		 take;
+	struct proxy_hdr	*h = &c->pin.h;
+	int			 r;
 
-	while (c->plen == 0) {
-		n = recv(c->fd, c->phdr + c->phave, sizeof(c->phdr) - c->phave,
-		    MSG_PEEK);
-		if (n <= 0)
-			return raw_wait(c, n);
-		if ((r = proxy_parse(c->phdr, c->phave + n, &h)) == -1) {
-			log_info("%s: no valid PROXY header on a proxy "
-			    "listener; closed", c->addr);
+	if ((r = proxy_in_read(c->fd, &c->pin)) == 0)
+		conn_wait(c, EV_READ);
+	if (r == PROXY_IN_BAD)
+		log_info("%s: no valid PROXY header on a proxy listener; "
+		    "closed", c->addr);
+	if (r != 1)
+		return r < 0 ? -1 : 0;
+	if (h->has_addr) {
+		peer_name(&h->src, c->addr, &c->port);
+		peer_name(&h->dst, c->laddr, &c->lport);
+		if ((c->lslot = admit((const struct sockaddr *)&h->src,
+		    h->srclen)) == LIMIT_REFUSED) {
+			c->lslot = LIMIT_UNTRACKED;
+			note_refused(&refused_client);
 			return -1;
 		}
-		take = (size_t)n;
-		if (r > 0 && (size_t)r - c->phave < take)
-			take = (size_t)r - c->phave;
-		if (recv(c->fd, c->phdr + c->phave, take, 0) != (ssize_t)take)
-			return -1;
-		c->phave += take;
-		if (r == 0)
-			continue;
-		c->plen = (size_t)r;
-		if (h.has_addr) {
-			peer_name(&h.src, c->addr, &c->port);
-			peer_name(&h.dst, c->laddr, &c->lport);
-			if ((c->lslot = admit((const struct sockaddr *)&h.src,
-			    h.srclen)) == LIMIT_REFUSED) {
-				c->lslot = LIMIT_UNTRACKED;
-				note_refused(&refused_client);
-				return -1;
-			}
-		}
-	}
-	while (c->phave < c->plen) {
-		take = c->plen - c->phave;
-		n = recv(c->fd, skip, take < sizeof(skip) ? take : sizeof(skip),
-		    0);
-		if (n <= 0)
-			return raw_wait(c, n);
-		c->phave += (size_t)n;
 	}
 	return 1;
 }
