@@ -52,7 +52,7 @@ heap_in_use(void)
 #elif defined(MEMSTAT_GLIBC)
 	struct mallinfo2	mi = mallinfo2();
 
-	return (long long)(mi.uordblks + mi.hblkhd);
+	return (long long)mi.uordblks + (long long)mi.hblkhd;
 #else
 	return -1;
 #endif

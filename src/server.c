@@ -139,7 +139,8 @@ struct shared_slot {
 static struct shared_slot	*shared;
 static int			 myslot = -1;
 
-static LIST_HEAD(, conn)	 conns = LIST_HEAD_INITIALIZER(conns);
+LIST_HEAD(conn_list, conn);
+static struct conn_list		 conns = LIST_HEAD_INITIALIZER(conns);
 static size_t			 nconns;
 static const struct config	*cf;
 static struct tls		*tls;
@@ -1111,10 +1112,13 @@ stop_now(int fd, short ev, void *arg)
  * after the last.
  */
 static void
-worker_retire(void)
+worker_retire(int sig, short ev, void *arg)
 {
 	size_t	i;
 
+	(void)sig;
+	(void)ev;
+	(void)arg;
 	if (stopping)
 		return;
 	stopping = 1;
@@ -1132,25 +1136,13 @@ worker_retire(void)
 		event_loopexit(NULL);
 }
 
-static void
-sigusr2_cb(int sig, short ev, void *arg)
-{
-	(void)sig;
-	(void)ev;
-	(void)arg;
-	worker_retire();
-}
-
 /* Stop: retire, and cut what is still open after stop_timeout. */
 static void
 sigterm_cb(int sig, short ev, void *arg)
 {
 	struct timeval	tv = { cf->stop_timeout, 0 };
 
-	(void)sig;
-	(void)ev;
-	(void)arg;
-	worker_retire();
+	worker_retire(sig, ev, arg);
 	if (nconns == 0 || evtimer_pending(&ev_stop, NULL))
 		return;
 	evtimer_add(&ev_stop, &tv);
@@ -1205,7 +1197,7 @@ server_worker(const struct config *config, struct tls *t,
 	publish();
 	signal_set(&ev_sigterm, SIGTERM, sigterm_cb, NULL);
 	signal_add(&ev_sigterm, NULL);
-	signal_set(&ev_sigusr2, SIGUSR2, sigusr2_cb, NULL);
+	signal_set(&ev_sigusr2, SIG_RETIRE, worker_retire, NULL);
 	signal_add(&ev_sigusr2, NULL);
 	memstat_init();
 	listeners_enable(1);
