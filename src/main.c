@@ -455,7 +455,6 @@ spawn(struct generation *g, int i)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_IGN);
 		signal(SIGUSR1, SIG_IGN);
-		signal(SIG_RETIRE, SIG_DFL);	/* as SIGTERM, above */
 		if (pidfd != -1)
 			close(pidfd);	/* the lock stays with the parent */
 		sigemptyset(&none);
@@ -802,8 +801,14 @@ supervise(const char *path)
 		sigaddset(&mask, sigs[i]);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIG_RETIRE, SIG_IGN);	/* for workers only */
+	/*
+	 * For workers only: blocked here for good, and so in a worker from
+	 * its fork until its own handler is set; one that comes before that
+	 * is not lost (the worker, with nothing in flight yet, dies of it).
+	 */
+	sigaddset(&mask, SIG_RETIRE);
 	sigprocmask(SIG_BLOCK, &mask, &old);
+	sigaddset(&old, SIG_RETIRE);
 	spawn_all(gen);
 	log_info("serving %zu host(s) with %d worker(s)", gen->cf.nhosts,
 	    gen->nworkers);
