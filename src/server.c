@@ -472,7 +472,6 @@ conn_timeout(struct conn *c)
 	}
 	if (c->state == C_REQUEST) {
 		/* handshake done, no complete request line in time */
-		c->unread = 1;
 		conn_reply(c, 59, "Request timeout: no complete request line");
 		conn_step(c);
 		return;
