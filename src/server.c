@@ -9,7 +9,6 @@
  * ever blocks on a client.
  */
 #include <sys/types.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
