@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (CAPSULED, Server, build_capsule, client_context,
-                      gemini, read_response, tls_connect)
+                      gemini, read_response, tls_connect, wait_for)
 
 REQUEST_TIMEOUT = 3
 WRITE_TIMEOUT = 2
@@ -103,9 +103,16 @@ def hostile(tmp_path_factory):
                write_timeout=WRITE_TIMEOUT,
                server_extra="max_connections = 1500",
                host_extra="autoindex_max = 20000").start(server_env())
+    all_workers_up(s)
     yield s
     assert s.stop() == 0
     assert s.sanitizer_reports() == []
+
+
+def all_workers_up(s, n=2):
+    """The daemon answers once one worker does; the baseline needs them
+    all (slow to start under ASan: a worker named late is not counted)."""
+    assert wait_for(lambda: len(s.worker_pids()) == n, 10), s.log()
 
 
 def raise_fd_limit(n=4096):
@@ -445,6 +452,7 @@ def test_1000_stalled_connections_do_not_starve_real_clients(make_server):
     s = make_server(request_timeout=timeout,
                     server_extra="max_connections = 1500")
     s.start(server_env())
+    all_workers_up(s)
     before = resources(s)
     base = None
     # the heap settles over a few rounds (libevent's and OpenSSL's tables
