@@ -11,12 +11,16 @@ import os
 import signal
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import client_context, free_port, tls_connect, wait_for
+from conftest import (CAPSULED, client_context, free_port, tls_connect,
+                      wait_for)
 
 MB = 1 << 20
 # read at RATE for longer than the old fixed grace of 10 s
@@ -172,3 +176,52 @@ def test_sessions_resume_across_a_reload(make_server, tmp_path, version,
         while c.recv(4096):
             pass
         assert c.session_reused, "the ticket from before still resumes"
+
+
+# A wildcard address is bound only inside a network namespace of our own,
+# whose one interface is its loopback: the test exposes nothing.
+LO_UP = """
+import fcntl, os, socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913,
+                      struct.pack("16sH", b"lo", 0))[:18])[1]
+fcntl.ioctl(s, 0x8914, struct.pack("16sH", b"lo", flags | 1))
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+NS_GET = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from conftest import gemini
+print(gemini(int(sys.argv[2]), sys.argv[3], timeout=5).status)
+"""
+
+
+def ns_get(s, path):
+    """A request from inside the daemon's network namespace: the status,
+    or 0."""
+    r = subprocess.run(["nsenter", "-t", str(s.proc.pid), "-n",
+                        sys.executable, "-c", NS_GET,
+                        str(Path(__file__).parent), str(s.port),
+                        s.url(path)], capture_output=True, text=True)
+    return int(r.stdout) if r.returncode == 0 and r.stdout.strip() else 0
+
+
+def test_a_reload_that_widens_a_listener_to_the_wildcard(make_server):
+    # 0.0.0.0:P cannot be bound while 127.0.0.1:P listens: the old
+    # workers give theirs up first, instead of "Address already in use"
+    s = make_server()
+    s.logfile = open(s.logpath, "ab")
+    s.proc = subprocess.Popen(
+        ["unshare", "-n", sys.executable, "-c", LO_UP, str(CAPSULED), "-d",
+         "-c", str(s.conf)], stdout=s.logfile, stderr=s.logfile,
+        start_new_session=True)
+    assert wait_for(lambda: ns_get(s, "/hello.txt") == 20, 15), s.log()
+    s.write_config(s.conf.read_text().replace(
+        f"127.0.0.1:{s.port}", f"0.0.0.0:{s.port}"))
+    reload_and_wait(s, word="reload")
+    assert wait_for(lambda: "reloaded" in s.log() or
+                    "reload failed" in s.log(), 10)
+    assert "reloaded" in s.log() and "Address already in use" not in \
+        s.log(), s.log()
+    assert ns_get(s, "/hello.txt") == 20
+    assert len(s.worker_pids()) == 2
