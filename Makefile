@@ -30,7 +30,7 @@ PURE =		src/url.o src/request.o src/config.o src/proxy.o src/limit.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
 		src/netbio.o src/sandbox.o src/latest.o src/cgijob.o \
-		src/shared.o src/listen.o
+		src/shared.o src/listen.o src/linger.o src/memstat.o src/proxyin.o
 HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \

@@ -269,6 +269,7 @@ struct int_key {
 static const struct int_key server_ints[] = {
 	{ "request_timeout", 1, 3600, offsetof(struct config, request_timeout), 0 },
 	{ "write_timeout", 1, 3600, offsetof(struct config, write_timeout), 0 },
+	{ "stop_timeout", 0, 3600, offsetof(struct config, stop_timeout), 0 },
 	{ "max_connections", 1, 1000000, offsetof(struct config, max_connections), 0 },
 	{ "max_connections_total", 0, 10000000, offsetof(struct config, max_connections_total), 0 },
 	{ "max_per_client", 0, 1000000, offsetof(struct config, max_per_client), 0 },
@@ -282,6 +283,7 @@ static const struct int_key server_ints[] = {
 static const struct int_key host_ints[] = {
 	{ "cgi_timeout", 1, 3600, offsetof(struct host_cfg, cgi_timeout), 0 },
 	{ "feed_entries", 1, 100000, offsetof(struct host_cfg, feed_entries), 0 },
+	{ "autoindex_max", 1, 1000000, offsetof(struct host_cfg, autoindex_max), 0 },
 };
 
 /* 1: handled, 0: error, -1: not an integer key. */
@@ -554,6 +556,7 @@ new_host(struct parse *p, const char *section)
 	(void)copy(h->index, sizeof(h->index), "index.gmi");
 	h->cgi_timeout = 10;
 	h->feed_entries = 100;
+	h->autoindex_max = 10000;
 	cf->nhosts++;
 	return 1;
 }
@@ -632,6 +635,7 @@ defaults(struct config *cf)
 	snprintf(cf->syslog_socket, sizeof(cf->syslog_socket), "/dev/log");
 	cf->request_timeout = 10;
 	cf->write_timeout = 30;
+	cf->stop_timeout = 10;
 	cf->max_connections = 1024;
 	cf->max_per_client = 16;
 	cf->rate_limit = 60;

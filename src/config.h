@@ -39,6 +39,7 @@ struct host_cfg {
 	char		lang[64];		/* "" -> no lang parameter */
 	char		index[256];
 	int		autoindex;
+	int		autoindex_max;	/* entries listed, at most */
 	char		cgi[256];		/* directory under root; "" -> off */
 	int		cgi_timeout;		/* seconds */
 	struct feed_cfg	feeds[CONFIG_MAX_FEEDS];
@@ -63,6 +64,7 @@ struct config {
 	char			ticket_keys[PATH_MAX];	/* "" -> per-start keys */
 	int			request_timeout;	/* handshake + request line */
 	int			write_timeout;		/* no write progress */
+	int			stop_timeout;		/* SIGTERM's grace */
 	int			max_connections;	/* per worker */
 	int			max_connections_total;	/* 0: workers x per worker */
 	int			max_per_client;		/* per worker; 0: no cap */

@@ -212,16 +212,10 @@ buf_puts(struct buf *b, const char *s)
 	buf_append(b, s, strlen(s));
 }
 
-struct entry {
-	char	*name;
-	int	 is_dir;
-};
-
 static int
-entry_cmp(const void *a, const void *b)
+name_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct entry *)a)->name,
-	    ((const struct entry *)b)->name);
+	return strcmp(*(char * const *)a, *(char * const *)b);
 }
 
 /* A label safe on one gemtext line: the name, or its encoding. */
@@ -240,19 +234,19 @@ append_label(struct buf *b, const char *name, const char *encoded)
 }
 
 static void
-append_entry(struct buf *b, const struct entry *e)
+append_entry(struct buf *b, const char *name, int is_dir)
 {
 	char	enc[NAME_MAX * 3 + 1];
 
-	if (url_encode_path(e->name, enc, sizeof(enc)) == -1)
+	if (url_encode_path(name, enc, sizeof(enc)) == -1)
 		return;
 	buf_puts(b, "=> ");
 	buf_puts(b, enc);
-	if (e->is_dir)
+	if (is_dir)
 		buf_puts(b, "/");
 	buf_puts(b, " ");
-	append_label(b, e->name, enc);
-	buf_puts(b, e->is_dir ? "/\n" : "\n");
+	append_label(b, name, enc);
+	buf_puts(b, is_dir ? "/\n" : "\n");
 }
 
 DIR *
@@ -297,39 +291,46 @@ entry_stat(int rootfd, int dirfd, const char *urlpath, const char *name,
 }
 
 static void
-entries_free(struct entry *v, size_t n)
+names_free(char **v, size_t n)
 {
 	while (n > 0)
-		free(v[--n].name);
+		free(v[--n]);
 	free(v);
 }
 
-/* The listed entries, unsorted; *links: a symlink was among them. */
+/*
+ * The names a listing may show (not starting with '.'), unsorted and
+ * not yet looked at, at most max of them; *more: the directory has more.
+ * Reading stops there: every name read costs about as much as a stat
+ * (readdir, a copy, its share of the sort), so a listing's cost has a
+ * bound however big the directory is.
+ */
 static int
-read_entries(int rootfd, int dirfd, const char *urlpath, struct entry **out,
-    size_t *count, int *links)
+read_names(int dirfd, size_t max, char ***out, size_t *count, int *more)
 {
 	DIR		*d;
 	struct dirent	*de;
-	struct stat	 st;
-	struct entry	*v = NULL, *nv;
+	char		**v = NULL, **nv;
 	size_t		 n = 0, cap = 0;
 
 	if ((d = fs_opendir(dirfd)) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' || entry_stat(rootfd, dirfd, urlpath,
-		    de->d_name, &st, links) == -1)
+		if (de->d_name[0] == '.')
 			continue;
+		if (n == max) {
+			*more = 1;
+			break;
+		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL)
 				goto fail;
 			v = nv;
 		}
-		if ((v[n].name = strdup(de->d_name)) == NULL)
+		if ((v[n] = strdup(de->d_name)) == NULL)
 			goto fail;
-		v[n++].is_dir = S_ISDIR(st.st_mode);
+		n++;
 	}
 	closedir(d);
 	*out = v;
@@ -338,9 +339,24 @@ read_entries(int rootfd, int dirfd, const char *urlpath, struct entry **out,
 fail:
 	/* not a listing with entries missing: the caller answers 40 */
 	closedir(d);
-	entries_free(v, n);
+	names_free(v, n);
 	errno = ENOMEM;
 	return -1;
+}
+
+/* The entries, sorted by name.  *links: a symlink was among them. */
+static void
+append_entries(struct buf *b, int rootfd, int dirfd, const char *urlpath,
+    char **v, size_t n, int *links)
+{
+	struct stat	st;
+	size_t		i;
+
+	if (n > 0)
+		qsort(v, n, sizeof(*v), name_cmp);
+	for (i = 0; i < n; i++)
+		if (entry_stat(rootfd, dirfd, urlpath, v[i], &st, links) == 0)
+			append_entry(b, v[i], S_ISDIR(st.st_mode));
 }
 
 /*
@@ -357,6 +373,7 @@ fail:
 static struct listing_slot {
 	struct fs_id	 dir;
 	char		*path;		/* the urlpath: it is in the text */
+	size_t		 max;		/* entries at most: it is too */
 	char		*body;
 	size_t		 len;
 	unsigned long	 used;		/* for least recently used */
@@ -371,13 +388,13 @@ fs_get_stats(struct fs_stats *st)
 }
 
 static struct listing_slot *
-listing_find(const struct stat *dst, const char *urlpath)
+listing_find(const struct stat *dst, const char *urlpath, size_t max)
 {
 	size_t	i;
 
 	for (i = 0; i < LISTING_SLOTS; i++)
 		if (lslots[i].body != NULL && !lslots[i].dir.racy &&
-		    fs_id_same(&lslots[i].dir, dst) &&
+		    fs_id_same(&lslots[i].dir, dst) && lslots[i].max == max &&
 		    strcmp(lslots[i].path, urlpath) == 0)
 			return &lslots[i];
 	return NULL;
@@ -385,8 +402,8 @@ listing_find(const struct stat *dst, const char *urlpath)
 
 /* Keep a listing (a copy) in the least recently used slot. */
 static void
-listing_keep(const struct stat *dst, const char *urlpath, const char *body,
-    size_t len)
+listing_keep(const struct stat *dst, const char *urlpath, size_t max,
+    const char *body, size_t len)
 {
 	struct listing_slot	*ls = &lslots[0];
 	char			*b, *p;
@@ -407,6 +424,7 @@ listing_keep(const struct stat *dst, const char *urlpath, const char *body,
 	ls->body = b;
 	ls->path = p;
 	ls->len = len;
+	ls->max = max;
 	ls->used = ++lclock;
 	fs_id_set(&ls->dir, dst, time(NULL));
 }
@@ -423,45 +441,42 @@ listing_copy(const struct listing_slot *ls, char **out, size_t *outlen)
 }
 
 int
-fs_listing(int rootfd, int dirfd, const char *urlpath, char **out,
-    size_t *outlen)
+fs_listing(int rootfd, int dirfd, const char *urlpath, size_t max,
+    char **out, size_t *outlen)
 {
 	struct listing_slot	*ls;
 	struct buf		 b = { 0 };
-	struct entry		*v = NULL;
 	struct stat		 dst;
-	size_t			 n = 0, i;
-	char			 enc[URL_MAX * 3 + 1];
-	int			 links = 0;
+	char			 enc[URL_MAX * 3 + 1], **v = NULL;
+	size_t			 n = 0;
+	int			 links = 0, more = 0;
 
 	if (fstat(dirfd, &dst) == -1)
 		return -1;
-	if ((ls = listing_find(&dst, urlpath)) != NULL) {
+	if ((ls = listing_find(&dst, urlpath, max)) != NULL) {
 		ls->used = ++lclock;
 		return listing_copy(ls, out, outlen);
 	}
 	if (url_encode_path(urlpath, enc, sizeof(enc)) == -1 ||
-	    read_entries(rootfd, dirfd, urlpath, &v, &n, &links) == -1)
+	    read_names(dirfd, max, &v, &n, &more) == -1)
 		return -1;
 	fstats.listings_made++;
-	if (n > 0)
-		qsort(v, n, sizeof(*v), entry_cmp);
 	buf_puts(&b, "# Index of ");
 	append_label(&b, urlpath, enc);
 	buf_puts(&b, "\n\n");
 	if (strcmp(urlpath, "/") != 0)
 		buf_puts(&b, "=> ../ Parent directory\n");
-	for (i = 0; i < n; i++) {
-		append_entry(&b, &v[i]);
-		free(v[i].name);
-	}
-	free(v);
+	append_entries(&b, rootfd, dirfd, urlpath, v, n, &links);
+	names_free(v, n);
+	if (more)
+		buf_puts(&b, "\nThis directory has more entries than this "
+		    "listing shows (autoindex_max).\n");
 	if (b.failed) {
 		free(b.data);
 		return -1;
 	}
 	if (!links)
-		listing_keep(&dst, urlpath, b.data, b.len);
+		listing_keep(&dst, urlpath, max, b.data, b.len);
 	*out = b.data;
 	*outlen = b.len;
 	return 0;

@@ -38,10 +38,12 @@ int	fs_missing(int err);
  * A gemtext listing of the open directory dirfd (not consumed), shown
  * as urlpath (ending in '/') under the root rootfd.  Names starting with
  * '.' are left out, and so is a symlink that fs_open would not follow;
- * links are percent-encoded; sorted by name.  *out is malloc'd.  0 or -1.
+ * links are percent-encoded; sorted by name.  At most max names are read
+ * (the first the directory gives) and a last line says when there are
+ * more.  *out is malloc'd.  0 or -1.
  */
-int	fs_listing(int rootfd, int dirfd, const char *urlpath, char **out,
-	    size_t *outlen);
+int	fs_listing(int rootfd, int dirfd, const char *urlpath, size_t max,
+	    char **out, size_t *outlen);
 
 /* What fs_listing did, for tests: listings made (not from its cache). */
 struct fs_stats {

@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -46,7 +47,8 @@
 #endif
 #define DEFAULT_CONFIG	SYSCONFDIR "/capsuled.ini"
 #define MAX_WORKERS	256
-#define STOP_WAIT	15	/* seconds before the parent kills stragglers */
+#define STOP_MARGIN	5	/* past stop_timeout: the parent kills */
+#define REBIND_TRIES	40	/* 50 ms apart: old workers let go */
 
 struct generation {
 	struct config	 cf;
@@ -122,7 +124,7 @@ worker_count(const struct config *cf)
  * old runner's socket (so that runner would never see its workers go).
  */
 static void
-gen_close_fds(struct generation *g, const struct generation *keep)
+gen_close_listeners(struct generation *g, const struct generation *keep)
 {
 	size_t	i, j;
 	int	shared;
@@ -135,6 +137,13 @@ gen_close_fds(struct generation *g, const struct generation *keep)
 			close(g->listenfds[i]);
 		g->listenfds[i] = -1;
 	}
+}
+
+/* All of a generation's descriptors the parent holds (see above). */
+static void
+gen_close_fds(struct generation *g, const struct generation *keep)
+{
+	gen_close_listeners(g, keep);
 	if (g->rootfds != NULL)
 		listen_roots_close(&g->cf, g->rootfds);
 	if (g->cgi_sock != -1)
@@ -297,7 +306,39 @@ daemonise(void)
 	return 0;
 }
 
-/* Everything but the workers; on failure nothing of it is left. */
+/*
+ * Bind the listening sockets (reusing old's for identical addresses) and
+ * open the access log; on failure nothing is left bound, and errno says
+ * whether an address was in use.
+ */
+static int
+gen_bind(struct generation *g, const struct generation *old, char *err,
+    size_t errlen)
+{
+	size_t	i;
+	int	saved;
+
+	if (listen_bind(&g->cf, g->listenfds, old ? &old->cf : NULL,
+	    old ? old->listenfds : NULL, err, errlen) == -1) {
+		saved = errno;
+		for (i = 0; i < g->cf.nlisten; i++)
+			g->listenfds[i] = -1;	/* listen_bind closed its own */
+		errno = saved;
+		return -1;
+	}
+	if (log_open_access(&g->cf, err, errlen) == -1) {
+		gen_close_listeners(g, old);
+		errno = 0;
+		return -1;
+	}
+	g->nworkers = worker_count(&g->cf);
+	return 0;
+}
+
+/*
+ * Everything but the workers (and, when reloading, the sockets: see
+ * reload); on failure nothing of it is left.
+ */
 static struct generation *
 gen_load(const char *path, int check_only, const struct generation *old,
     char *err, size_t errlen)
@@ -312,6 +353,8 @@ gen_load(const char *path, int check_only, const struct generation *old,
 	}
 	g->cgi_sock = -1;
 	g->runner_sock = -1;
+	for (i = 0; i < CONFIG_MAX_LISTEN; i++)
+		g->listenfds[i] = -1;
 	if (config_load(path, &g->cf, err, errlen) == -1) {
 		free(g);
 		return NULL;
@@ -336,20 +379,10 @@ gen_load(const char *path, int check_only, const struct generation *old,
 	    listen_roots(&g->cf, g->rootfds, err, errlen) == -1)
 		goto fail;
 	listen_roots_check(&g->cf, g->rootfds, &g->sb);
-	if (check_only)
+	if (check_only || old != NULL || gen_bind(g, NULL, err, errlen) == 0)
 		return g;
-	if (listen_bind(&g->cf, g->listenfds, old ? &old->cf : NULL,
-	    old ? old->listenfds : NULL, err, errlen) == -1)
-		goto fail;
-	if (log_open_access(&g->cf, err, errlen) == -1) {
-		gen_free(g, old);	/* closes what was bound just now */
-		return NULL;
-	}
-	g->nworkers = worker_count(&g->cf);
-	return g;
 fail:
-	g->cf.nlisten = 0;	/* none bound, or listen_bind closed its own */
-	gen_free(g, NULL);
+	gen_free(g, NULL);	/* nothing is bound: listenfds are all -1 */
 	return NULL;
 }
 
@@ -512,7 +545,7 @@ renew_workers(struct generation *g)
 
 	for (i = 0; i < g->nworkers; i++) {
 		if (g->pids[i] > 0) {
-			kill(g->pids[i], SIGTERM);
+			kill(g->pids[i], SIG_RETIRE);
 			drain_add(g->pids[i], 0);
 			g->pids[i] = 0;
 		}
@@ -551,6 +584,90 @@ retire(struct generation *g, int sig)
 	}
 }
 
+static int
+same_addr(const struct listen_addr *a, const struct listen_addr *b)
+{
+	return a->sslen == b->sslen && memcmp(&a->ss, &b->ss, a->sslen) == 0;
+}
+
+static int
+addr_port(const struct listen_addr *a)
+{
+	const struct sockaddr_in	*sin = (const void *)&a->ss;
+	const struct sockaddr_in6	*sin6 = (const void *)&a->ss;
+
+	return a->ss.ss_family == AF_INET6 ? sin6->sin6_port : sin->sin_port;
+}
+
+/* A new address on an old one's port and family, but not the same one. */
+static int
+overlaps(const struct generation *g, const struct generation *old)
+{
+	const struct listen_addr	*a, *b;
+	size_t				 i, j;
+
+	for (i = 0; i < g->cf.nlisten; i++)
+		for (j = 0; j < old->cf.nlisten; j++) {
+			a = &g->cf.listen[i];
+			b = &old->cf.listen[j];
+			if (a->ss.ss_family == b->ss.ss_family &&
+			    addr_port(a) == addr_port(b) && !same_addr(a, b))
+				return 1;
+		}
+	return 0;
+}
+
+/*
+ * The new config binds an address that overlaps one of the running
+ * generation's (0.0.0.0:1965 where 127.0.0.1:1965 was, say), which the
+ * kernel refuses while the old socket listens: the old must go first.
+ * Its workers retire (they close their listening sockets at once and
+ * finish what is in flight) and the parent closes its copies of those
+ * the new config does not keep; then bind again, for a moment.  If that
+ * still fails, the old config is bound again and served by new workers.
+ */
+static int
+handover(struct generation *g, char *err, size_t errlen)
+{
+	struct timespec	ts = { 0, 50 * 1000000L };
+	char		again[CONFIG_ERR_MAX];
+	size_t		i, j;
+	int		kept, tries, kept_fds[CONFIG_MAX_LISTEN];
+
+	log_info("reload: a new listen address overlaps an old one; the "
+	    "old workers give up their sockets first");
+	retire(gen, SIG_RETIRE);
+	for (i = 0; i < gen->cf.nlisten; i++) {
+		for (j = 0, kept = 0; j < g->cf.nlisten; j++)
+			kept |= same_addr(&gen->cf.listen[i], &g->cf.listen[j]);
+		if (!kept && gen->listenfds[i] != -1) {
+			close(gen->listenfds[i]);
+			gen->listenfds[i] = -1;
+		}
+	}
+	for (tries = 0; tries < REBIND_TRIES; tries++) {
+		nanosleep(&ts, NULL);
+		if (gen_bind(g, gen, err, errlen) == 0)
+			return 0;
+		if (errno != EADDRINUSE)
+			break;
+	}
+	/* what was closed is bound afresh (-1 is never reused) */
+	memcpy(kept_fds, gen->listenfds, sizeof(kept_fds));
+	if (listen_bind(&gen->cf, gen->listenfds, &gen->cf, kept_fds,
+	    again, sizeof(again)) == -1) {
+		log_warnx("reload: cannot bind the old addresses again "
+		    "either: %s; serving nothing until a reload succeeds",
+		    again);
+		memcpy(gen->listenfds, kept_fds, sizeof(kept_fds));
+		gen_close_fds(gen, NULL);
+		gen->nworkers = 0;
+		return -1;
+	}
+	spawn_all(gen);
+	return -1;
+}
+
 static void
 reload(const char *path)
 {
@@ -562,6 +679,13 @@ reload(const char *path)
 		    err);
 		return;
 	}
+	if (gen_bind(g, gen, err, sizeof(err)) == -1 && (errno != EADDRINUSE ||
+	    !overlaps(g, gen) || handover(g, err, sizeof(err)) == -1)) {
+		log_warnx("reload failed, still serving the old config: %s",
+		    err);
+		gen_free(g, NULL);
+		return;
+	}
 	if (strcmp(g->cf.pidfile, gen->cf.pidfile) != 0)
 		log_warnx("reload: a new pidfile takes effect at the next "
 		    "start; still using %s", pidpath[0] ? pidpath : "none");
@@ -569,7 +693,7 @@ reload(const char *path)
 	sandbox_describe(&g->cf, &g->sb);
 	gen_close_fds(gen, g);	/* before the fork: the old processes have theirs */
 	spawn_all(g);
-	retire(gen, SIGTERM);
+	retire(gen, SIG_RETIRE);
 	gen_free(gen, g);
 	gen = g;
 	log_info("reloaded %s: %zu host(s), %d worker(s)", path,
@@ -722,7 +846,14 @@ supervise(const char *path)
 		sigaddset(&mask, sigs[i]);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * For workers only: blocked here for good, and so in a worker from
+	 * its fork until its own handler is set; one that comes before that
+	 * is not lost (the worker, with nothing in flight yet, dies of it).
+	 */
+	sigaddset(&mask, SIG_RETIRE);
 	sigprocmask(SIG_BLOCK, &mask, &old);
+	sigaddset(&old, SIG_RETIRE);
 	spawn_all(gen);
 	log_info("serving %zu host(s) with %d worker(s)", gen->cf.nhosts,
 	    gen->nworkers);
@@ -737,7 +868,7 @@ supervise(const char *path)
 			log_info("stopping: finishing in-flight responses");
 			notify("STOPPING=1");
 			kill_all(SIGTERM);
-			stop_at = time(NULL) + STOP_WAIT;
+			stop_at = time(NULL) + gen->cf.stop_timeout + STOP_MARGIN;
 			alarm(1);
 		}
 		if (stop_at != 0) {

@@ -203,7 +203,8 @@ serve_listing(struct conn *c, const struct request *r, int dirfd)
 	char			 meta[256], *body;
 	size_t			 len;
 
-	if (fs_listing(ci->rootfd, dirfd, r->url.path, &body, &len) == -1) {
+	if (fs_listing(ci->rootfd, dirfd, r->url.path,
+	    (size_t)ci->host->autoindex_max, &body, &len) == -1) {
 		log_warnx("%s: listing %s: %s", ci->host->name, r->url.path,
 		    strerror(errno));
 		conn_reply(c, 40, "Cannot list this directory");

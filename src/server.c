@@ -9,7 +9,7 @@
  * ever blocks on a client.
  */
 #include <sys/types.h>
-#include <sys/ioctl.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -34,9 +34,11 @@
 #include "config.h"
 #include "conn.h"
 #include "limit.h"
+#include "linger.h"
 #include "log.h"
+#include "memstat.h"
 #include "netbio.h"
-#include "proxy.h"
+#include "proxyin.h"
 #include "request.h"
 #include "sandbox.h"
 #include "server.h"
@@ -48,9 +50,6 @@
 #define FILE_OUTBUF	65536	/* a bigger file: a quarter of the read(2)s */
 #define ACCEPT_BATCH	32	/* accepts per wake-up */
 #define WRITE_BURST	16	/* records per turn, so big files share */
-#define STOP_GRACE	10	/* seconds to finish in-flight responses */
-#define LINGER_SECS	2	/* draining unread input before close, */
-#define LINGER_MAX	65536	/* at most this, all told */
 #define ADDR_MAX	(INET6_ADDRSTRLEN + 1)
 #define REFUSED_REPORT	10	/* seconds between "refused" log lines */
 
@@ -66,6 +65,7 @@ enum conn_state {
 };
 
 struct conn {
+	LIST_ENTRY(conn)	 entry;		/* the worker's open ones */
 	int			 fd;
 	SSL			*ssl;
 	struct event		 ev;
@@ -77,8 +77,7 @@ struct conn {
 	int			 port;
 	char			 laddr[ADDR_MAX];	/* what it connected to */
 	int			 lport;
-	unsigned char		 phdr[PROXY_NEED_MAX];	/* C_PROXY */
-	size_t			 phave, plen;
+	struct proxy_in		 pin;		/* C_PROXY */
 	const struct host_cfg	*host;
 	int			 rootfd;
 
@@ -99,8 +98,8 @@ struct conn {
 	int			 has_client_cert;
 	unsigned char		 client_hash[32];
 	int			 truncated;	/* the body was cut short */
-	long			 linger_end;	/* ms after start, C_LINGER */
-	size_t			 drained;	/* bytes read in C_LINGER */
+	struct linger_state	 linger;	/* C_LINGER */
+	int			 unread;	/* the request line was not */
 };
 
 struct listener {
@@ -111,15 +110,18 @@ struct listener {
 	struct event	ev;
 };
 
+LIST_HEAD(conn_list, conn);
+static struct conn_list		 conns = LIST_HEAD_INITIALIZER(conns);
 static size_t			 nconns;
 static const struct config	*cf;
 static struct tls		*tls;
 static const int		*rootfds;
 static struct listener		*listeners;
 static size_t			 nlisteners;
-static int			 stopping;
+static int			 stopping;	/* retired: no more accepts */
 static int			 accepting;
-static struct event		 ev_sigterm, ev_accept_pause, ev_stop, ev_refused;
+static struct event		 ev_sigterm, ev_sigusr2, ev_accept_pause, ev_stop,
+				 ev_refused;
 static int			 spare_fd = -1;	/* given up to accept on EMFILE */
 static unsigned long		 refused_client, refused_full;
 static int			 emfile_said;	/* this report period */
@@ -194,7 +196,7 @@ conn_wait(struct conn *c, short what)
 	if (c->state <= C_REQUEST)
 		left = (long)cf->request_timeout * 1000 - elapsed_ms(&c->start);
 	else if (c->state == C_LINGER)
-		left = c->linger_end - elapsed_ms(&c->start);
+		left = c->linger.end - elapsed_ms(&c->start);
 	else
 		left = (long)cf->write_timeout * 1000;
 	conn_wait_fd(c, c->fd, what, left);
@@ -500,6 +502,7 @@ read_request(struct conn *c)
 		}
 		if (end < 0) {
 			c->linelen = c->reqlen;
+			c->unread = 1;	/* the rest of it may still come */
 			conn_reply(c, 59, "Request line too long: the URL is "
 			    "at most 1024 bytes");
 			return 1;
@@ -561,15 +564,13 @@ write_reply(struct conn *c)
 }
 
 /*
- * Closing a socket with unread input makes the kernel send a reset,
- * which can destroy the tail of the response at the client.  When input
- * is waiting, half-close and drain it for a moment first.
+ * The end: what netbio holds goes out, then the close, lingering first
+ * when the client still sends (linger.c says why).
  */
 static void
 conn_finish(struct conn *c)
 {
-	char	buf[4096];
-	int	pending = 0, r;
+	int	r;
 
 	if (c->state != C_LINGER) {
 		c->state = C_FLUSH;
@@ -577,34 +578,17 @@ conn_finish(struct conn *c)
 			conn_wait(c, EV_WRITE);
 			return;
 		}
-		if (r == -1) {
+		if (r == -1 || linger_start(c->fd, &c->linger, c->unread,
+		    elapsed_ms(&c->start)) == 0) {
 			conn_close(c);
 			return;
 		}
-		if (ioctl(c->fd, FIONREAD, &pending) == -1 || pending == 0) {
-			conn_close(c);
-			return;
-		}
-		shutdown(c->fd, SHUT_WR);
 		c->state = C_LINGER;
-		c->linger_end = elapsed_ms(&c->start) + LINGER_SECS * 1000L;
 	}
-	/* one limit for the whole linger: a trickle cannot keep it open */
-	while (c->drained < LINGER_MAX &&
-	    elapsed_ms(&c->start) < c->linger_end) {
-		ssize_t n = read(c->fd, buf, sizeof(buf));
-		if (n > 0) {
-			c->drained += (size_t)n;
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			conn_wait(c, EV_READ);
-			return;
-		}
+	if (linger_drain(c->fd, &c->linger, elapsed_ms(&c->start)) == 0)
+		conn_wait(c, EV_READ);
+	else
 		conn_close(c);
-		return;
-	}
-	conn_close(c);
 }
 
 static void
@@ -622,70 +606,33 @@ peer_name(const struct sockaddr_storage *ss, char *addr, int *port)
 	}
 }
 
-/* A recv(2) on the raw socket returned n <= 0: wait, or give up. */
-static int
-raw_wait(struct conn *c, ssize_t n)
-{
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR)) {
-		conn_wait(c, EV_READ);
-		return 0;
-	}
-	return -1;
-}
-
 /*
- * A proxy listener: the balancer's PROXY header comes before the TLS
- * handshake.  Take exactly the header and not one byte of what follows
- * it: peek, let the parser say how much of that is header, consume only
- * that, and skip v2 TLVs unread.  The client's address and the address
- * it connected to replace the balancer's.  1 done, 0 waiting, -1 refuse.
+ * A proxy listener: the client's address and the address it connected
+ * to, from the balancer's header, replace the balancer's.  1 done, 0
+ * waiting, -1 refuse.
  */
 static int
 proxy_read(struct conn *c)
 {
-	struct proxy_hdr h;
-	unsigned char	 skip[512];
-	ssize_t		 n, r;
-	size_t		 take;
+	struct proxy_hdr	*h = &c->pin.h;
+	int			 r;
 
-	while (c->plen == 0) {
-		n = recv(c->fd, c->phdr + c->phave, sizeof(c->phdr) - c->phave,
-		    MSG_PEEK);
-		if (n <= 0)
-			return raw_wait(c, n);
-		if ((r = proxy_parse(c->phdr, c->phave + n, &h)) == -1) {
-			log_info("%s: no valid PROXY header on a proxy "
-			    "listener; closed", c->addr);
+	if ((r = proxy_in_read(c->fd, &c->pin)) == 0)
+		conn_wait(c, EV_READ);
+	if (r == PROXY_IN_BAD)
+		log_info("%s: no valid PROXY header on a proxy listener; "
+		    "closed", c->addr);
+	if (r != 1)
+		return r < 0 ? -1 : 0;
+	if (h->has_addr) {
+		peer_name(&h->src, c->addr, &c->port);
+		peer_name(&h->dst, c->laddr, &c->lport);
+		if ((c->lslot = admit((const struct sockaddr *)&h->src,
+		    h->srclen)) == LIMIT_REFUSED) {
+			c->lslot = LIMIT_UNTRACKED;
+			note_refused(&refused_client);
 			return -1;
 		}
-		take = (size_t)n;
-		if (r > 0 && (size_t)r - c->phave < take)
-			take = (size_t)r - c->phave;
-		if (recv(c->fd, c->phdr + c->phave, take, 0) != (ssize_t)take)
-			return -1;
-		c->phave += take;
-		if (r == 0)
-			continue;
-		c->plen = (size_t)r;
-		if (h.has_addr) {
-			peer_name(&h.src, c->addr, &c->port);
-			peer_name(&h.dst, c->laddr, &c->lport);
-			if ((c->lslot = admit((const struct sockaddr *)&h.src,
-			    h.srclen)) == LIMIT_REFUSED) {
-				c->lslot = LIMIT_UNTRACKED;
-				note_refused(&refused_client);
-				return -1;
-			}
-		}
-	}
-	while (c->phave < c->plen) {
-		take = c->plen - c->phave;
-		n = recv(c->fd, skip, take < sizeof(skip) ? take : sizeof(skip),
-		    0);
-		if (n <= 0)
-			return raw_wait(c, n);
-		c->phave += (size_t)n;
 	}
 	return 1;
 }
@@ -770,6 +717,7 @@ conn_close(struct conn *c)
 		e.cut = c->truncated;
 		log_access(&e);
 	}
+	LIST_REMOVE(c, entry);
 	SSL_free(c->ssl);
 	close(c->fd);
 	if (c->bodyfd != -1)
@@ -874,6 +822,7 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss, socklen_t sslen)
 	peer_name(ss, c->addr, &c->port);
 	memcpy(c->laddr, listeners[li].addr, sizeof(c->laddr));
 	c->lport = listeners[li].port;
+	LIST_INSERT_HEAD(&conns, c, entry);
 	nconns++;
 	publish();
 	conn_step(c);
@@ -994,19 +943,40 @@ accept_cb(int lfd, short ev, void *arg)
 	}
 }
 
+/*
+ * SIGTERM's grace is over: every connection still open is closed now,
+ * logged with what it was sent and marked cut (a response not yet
+ * ended by close_notify is, to the client, incomplete).
+ */
 static void
 stop_now(int fd, short ev, void *arg)
 {
+	struct conn	*c;
+
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	event_loopexit(NULL);
+	if (LIST_EMPTY(&conns))
+		event_loopexit(NULL);
+	while ((c = LIST_FIRST(&conns)) != NULL) {
+		if (c->state < C_FLUSH)
+			c->truncated = 1;
+		conn_close(c);	/* the last one ends the loop */
+	}
 }
 
+/*
+ * Retired (SIGUSR2: a reload or a log rotation; SIGTERM too): the
+ * listening sockets are closed at once, so that a new generation can
+ * bind their addresses (or a wider one) and no client waits in a queue
+ * that nobody accepts from; the connections open go on, each for as
+ * long as it makes progress within its timeouts, and the worker exits
+ * after the last.
+ */
 static void
-sigterm_cb(int sig, short ev, void *arg)
+worker_retire(int sig, short ev, void *arg)
 {
-	struct timeval	tv = { STOP_GRACE, 0 };
+	size_t	i;
 
 	(void)sig;
 	(void)ev;
@@ -1017,11 +987,26 @@ sigterm_cb(int sig, short ev, void *arg)
 	publish();
 	listeners_enable(0);
 	evtimer_del(&ev_accept_pause);
-	if (nconns == 0) {
-		event_loopexit(NULL);
-		return;
+	for (i = 0; i < nlisteners; i++) {
+		close(listeners[i].fd);
+		listeners[i].fd = -1;
 	}
-	evtimer_set(&ev_stop, stop_now, NULL);
+	if (spare_fd != -1)
+		close(spare_fd);	/* a copy of a listening socket */
+	spare_fd = -1;
+	if (nconns == 0)
+		event_loopexit(NULL);
+}
+
+/* Stop: retire, and cut what is still open after stop_timeout. */
+static void
+sigterm_cb(int sig, short ev, void *arg)
+{
+	struct timeval	tv = { cf->stop_timeout, 0 };
+
+	worker_retire(sig, ev, arg);
+	if (nconns == 0 || evtimer_pending(&ev_stop, NULL))
+		return;
 	evtimer_add(&ev_stop, &tv);
 }
 
@@ -1040,7 +1025,6 @@ server_worker(const struct config *config, struct tls *t,
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);	/* the parent turns ^C into SIGTERM */
-	signal(SIGUSR1, SIG_IGN);	/* rotation renews workers instead */
 	event_init();
 	nlisteners = cf->nlisten;
 	if ((listeners = calloc(nlisteners, sizeof(*listeners))) == NULL)
@@ -1056,10 +1040,14 @@ server_worker(const struct config *config, struct tls *t,
 	}
 	evtimer_set(&ev_accept_pause, accept_resume, NULL);
 	evtimer_set(&ev_refused, refused_report, NULL);
+	evtimer_set(&ev_stop, stop_now, NULL);
 	spare_fd = fcntl(listenfds[0], F_DUPFD_CLOEXEC, 0);
 	publish();
 	signal_set(&ev_sigterm, SIGTERM, sigterm_cb, NULL);
 	signal_add(&ev_sigterm, NULL);
+	signal_set(&ev_sigusr2, SIG_RETIRE, worker_retire, NULL);
+	signal_add(&ev_sigusr2, NULL);
+	memstat_init();
 	listeners_enable(1);
 	event_dispatch();
 	sandbox_leak_check();

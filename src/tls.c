@@ -4,9 +4,10 @@
  * Every context is made in the parent before the workers fork, so all
  * workers share each context's session-ticket keys: a ticket issued by
  * one worker resumes on any other.  Sessions are stateless tickets only
- * (no server-side cache), one ticket per handshake.  With ticket_keys
- * the keys come from a file instead, shared by every node behind a
- * balancer and kept across reloads, so a ticket resumes anywhere.
+ * (no server-side cache), one ticket per handshake.  The key is made
+ * once per start and kept across reloads.  With ticket_keys the keys
+ * come from a file instead, shared by every node behind a balancer, so
+ * a ticket resumes anywhere.
  */
 #include <sys/stat.h>
 
@@ -369,6 +370,31 @@ fail:
 	return -1;
 }
 
+/*
+ * No ticket_keys: one random key for the life of the process, made at
+ * the first setup, so that a reload (new contexts, whose own keys would
+ * be new) keeps every reader's ticket good; only a restart changes it.
+ */
+static int
+start_ticket_key(struct tls *t, char *err, size_t errlen)
+{
+	static unsigned char	key[TLS_TICKET_KEY_LEN];
+	static int		made;
+
+	if (!made && RAND_bytes(key, sizeof(key)) != 1) {
+		snprintf(err, errlen, "ticket key: %s", ssl_error());
+		return -1;
+	}
+	made = 1;
+	if ((t->tkeys = malloc(sizeof(key))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(t->tkeys, key, sizeof(key));
+	t->ntkeys = 1;
+	return 0;
+}
+
 #ifdef TICKET_EVP_CB
 static int
 ticket_hmac(EVP_MAC_CTX *hctx, const unsigned char *key)
@@ -563,8 +589,9 @@ tls_setup(const struct config *cf, struct tls *t, char *err, size_t errlen)
 
 	memset(t, 0, sizeof(*t));
 	t->cf = cf;
-	if (cf->ticket_keys[0] != '\0' &&
-	    load_ticket_keys(cf, t, err, errlen) == -1)
+	if (cf->ticket_keys[0] != '\0' ?
+	    load_ticket_keys(cf, t, err, errlen) == -1 :
+	    start_ticket_key(t, err, errlen) == -1)
 		return -1;
 	if ((t->ctx = calloc(cf->nhosts, sizeof(SSL_CTX *))) == NULL) {
 		snprintf(err, errlen, "out of memory");

@@ -2,7 +2,8 @@
  * listing_test.c: fs_listing and its cache, on a real directory.  A
  * listing is made again exactly when what it shows may have changed: an
  * entry added or removed (the directory's stat), a directory changed in
- * the last seconds (racy), or a symlink among the entries.
+ * the last seconds (racy), or a symlink among the entries.  A listing
+ * reads at most max names, and says when the directory has more.
  */
 #include <sys/stat.h>
 
@@ -17,6 +18,7 @@
 #include "tap.h"
 
 static int	rootfd, dfd;
+static size_t	max_entries = 1000;
 
 /* Put the directory's times `ago` seconds back: not racy any more. */
 static void
@@ -49,7 +51,7 @@ list(unsigned long *made)
 	size_t		 len;
 
 	fs_get_stats(&a);
-	if (fs_listing(rootfd, dfd, "/d/", &out, &len) == -1)
+	if (fs_listing(rootfd, dfd, "/d/", max_entries, &out, &len) == -1)
 		abort();
 	fs_get_stats(&b);
 	*made = b.listings_made - a.listings_made;
@@ -67,6 +69,20 @@ check(const char *name, int want_made, const char *has, const char *lacks)
 	ok((int)made == want_made && (has == NULL || strstr(body, has)) &&
 	    (lacks == NULL || !strstr(body, lacks)), "%s (made %lu)", name,
 	    made);
+	free(body);
+}
+
+/* Two entries at most, whichever the directory gives first. */
+static void
+capped_has_two(void)
+{
+	unsigned long	 made;
+	char		*body = list(&made), *p;
+	int		 n = 0;
+
+	for (p = body; (p = strstr(p, "\n=> ")) != NULL; p++)
+		n++;
+	ok(n == 2 + 1, "capped: two entries and the parent (%d links)", n);
 	free(body);
 }
 
@@ -114,7 +130,21 @@ main(void)
 	check("the link's target gone: the link goes too", 1, NULL,
 	    "link.gmi");
 
+	/* two.gmi four.gmi link.gmi (gone: not listed) three.gmi */
 	unlinkat(dfd, "link.gmi", 0);
+	touch("five.gmi");
+	age_dir(5);
+	max_entries = 2;
+	check("capped: a note says there are more", 1, "has more entries",
+	    NULL);
+	check("capped: the listing is kept too", 0, "has more entries", NULL);
+	capped_has_two();
+	max_entries = 4;
+	check("another cap is another listing", 1, "two.gmi",
+	    "has more entries");
+	max_entries = 1000;
+
+	unlinkat(dfd, "five.gmi", 0);
 	unlinkat(dfd, "three.gmi", 0);
 	unlinkat(dfd, "four.gmi", 0);
 	close(dfd);
