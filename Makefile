@@ -26,10 +26,12 @@ CFLAGS +=	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) $(OPT) $(SAN) \
 		$(PKG_CFLAGS)
 LDFLAGS +=	$(SAN)
 
-PURE =		src/url.o src/request.o src/config.o src/proxy.o src/limit.o
+PURE =		src/url.o src/request.o src/config.o src/proxy.o src/limit.o \
+		src/titan.o src/certlist.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
-		src/netbio.o src/sandbox.o
+		src/netbio.o src/sandbox.o src/access.o src/upload.o \
+		src/writer.o
 HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \

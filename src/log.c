@@ -214,7 +214,14 @@ log_access(const struct access_entry *e)
 	if (used < len)
 		memcpy(req + n, "...", 4);
 	log_escape(host, sizeof(host), e->host, strlen(e->host));
-	snprintf(line, sizeof(line), "%s %s \"%s\" %d %llu %ldms",
+	n = (size_t)snprintf(line, sizeof(line), "%s %s \"%s\" %d %llu %ldms",
 	    e->addr, *host ? host : "-", req, e->status, e->bytes, e->msec);
+	/* an upload's line names who sent it: its list name or fingerprint */
+	if (e->user != NULL && n < sizeof(line) - 4) {
+		memcpy(line + n, " \"", 2);
+		n += 2 + log_escape(line + n + 2, sizeof(line) - n - 3, e->user,
+		    strlen(e->user));
+		memcpy(line + n, "\"", 2);
+	}
 	emit(fd, LOG_INFO, line);
 }

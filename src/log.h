@@ -29,6 +29,8 @@ struct access_entry {
 	int		 status;	/* 0: no response was sent */
 	unsigned long long bytes;	/* body and header bytes sent */
 	long		 msec;		/* from accept to close */
+	const char	*user;		/* a Titan upload's certificate name
+					   or fingerprint; NULL otherwise */
 };
 void	log_access(const struct access_entry *);
 

@@ -13,10 +13,14 @@
 /* A request line is at most URL_MAX bytes of URL plus CRLF. */
 #define REQUEST_MAX	(URL_MAX + 2)
 
+struct titan_params;
+
 struct request {
 	char		line[URL_MAX + 1];	/* URL as sent, no CRLF */
 	size_t		len;
 	struct url	url;
+	/* titan.h: a Titan upload's parameters; NULL for gemini */
+	const struct titan_params *titan;
 };
 
 /*

@@ -29,6 +29,8 @@ struct sandbox {
 	gid_t	gid;
 	int	chroot;		/* chroot to cf->chroot */
 	int	landlock;	/* Landlock ABI version; 0 when absent */
+	const int *listfds;	/* access.c: the fingerprint lists' dirs, */
+	size_t	nlistfds;	/* whose files workers may read */
 };
 
 /*
@@ -60,6 +62,14 @@ int	sandbox_worker(const struct config *cf, const struct sandbox *sb,
  * 0, or -1 (logged): the runner must not run.
  */
 int	sandbox_runner(const struct config *cf, const struct sandbox *sb,
+	    const int *rootfds);
+
+/*
+ * The Titan writer, right after fork: chroot, the user, then read and
+ * write (create, replace, remove files) only beneath each host's
+ * `titan` directories.  0, or -1 (logged): the writer must not run.
+ */
+int	sandbox_writer(const struct config *cf, const struct sandbox *sb,
 	    const int *rootfds);
 
 /*

@@ -43,7 +43,9 @@
 #include "request.h"
 #include "sandbox.h"
 #include "server.h"
+#include "titan.h"
 #include "tls.h"
+#include "upload.h"
 #include "url.h"
 
 #define OUTBUF_SIZE	16384	/* one TLS record of header and body */
@@ -62,6 +64,7 @@ enum conn_state {
 	C_HANDSHAKE,	/* TLS handshake */
 	C_REQUEST,	/* reading the request line */
 	C_CGI_HEADER,	/* reading and checking a CGI script's header */
+	C_UPLOAD,	/* a Titan body, to the writer (upload.c) */
 	C_REPLY,	/* writing header and body */
 	C_SHUTDOWN,	/* sending close_notify */
 	C_FLUSH,	/* the last bytes held by netbio are going out */
@@ -106,6 +109,7 @@ struct conn {
 	int			 has_client_cert;
 	unsigned char		 client_hash[32];
 	int			 truncated;	/* the body was cut short */
+	struct upload		*up;		/* a Titan upload, or NULL */
 	long			 linger_end;	/* ms after start, C_LINGER */
 	size_t			 drained;	/* bytes read in C_LINGER */
 };
@@ -459,6 +463,11 @@ fill_out(struct conn *c)
 static void
 conn_timeout(struct conn *c)
 {
+	if (c->state == C_UPLOAD) {
+		upload_timeout(c, c->up);
+		conn_step(c);
+		return;
+	}
 	if (c->state == C_CGI_HEADER) {
 		log_warnx("%s: CGI script timed out before its header",
 		    c->addr);
@@ -504,18 +513,48 @@ handshake_done(struct conn *c)
 static void
 request_ready(struct conn *c, size_t linelen)
 {
-	struct request	 r;
-	const char	*why;
-	int		 status;
+	struct request		 r;
+	struct titan_params	 tp;
+	const char		*why;
+	int			 status;
 
 	c->linelen = linelen;
-	if (request_parse(c->req, linelen, &r, &status, &why) == -1) {
+	if ((titan_is(c->req, linelen) ?
+	    titan_parse(c->req, linelen, &r, &tp, &status, &why) :
+	    request_parse(c->req, linelen, &r, &status, &why)) == -1) {
 		conn_reply(c, status, why);
 		return;
 	}
 	route_request(c, &r);
-	if (c->status == 0 && c->state != C_CGI_HEADER)
+	if (c->status == 0 && c->state != C_CGI_HEADER &&
+	    c->state != C_UPLOAD)
 		conn_reply(c, 51, "Not found");
+}
+
+void
+conn_upload(struct conn *c, struct upload *u)
+{
+	c->up = u;
+	c->state = C_UPLOAD;
+}
+
+size_t
+conn_pending(struct conn *c, const char **p)
+{
+	*p = c->req + c->linelen;
+	return c->reqlen - c->linelen;
+}
+
+/* Each wait of an upload has request_timeout: a stall leaves nothing. */
+void
+conn_wait_upload(struct conn *c, int fd, short what)
+{
+	if (conn_flush(c) != 1) {
+		fd = c->fd;
+		what = EV_WRITE;
+	} else if (fd == -1)
+		fd = c->fd;
+	conn_wait_fd(c, fd, what, (long)cf->request_timeout * 1000);
 }
 
 /*
@@ -808,6 +847,12 @@ conn_step(struct conn *c)
 			if (r != 1)
 				return;
 			break;
+		case C_UPLOAD:
+			if ((r = upload_step(c, c->up)) == -1)
+				conn_close(c);
+			if (r != 1)
+				return;
+			break;
 		case C_REPLY:
 			if ((r = write_reply(c)) == -1)
 				conn_close(c);
@@ -851,6 +896,7 @@ conn_close(struct conn *c)
 		e.status = c->status;
 		e.bytes = c->sent;
 		e.msec = elapsed_ms(&c->start);
+		upload_log(c->up, &e);
 		log_access(&e);
 	}
 	SSL_free(c->ssl);
@@ -858,6 +904,7 @@ conn_close(struct conn *c)
 	if (c->bodyfd != -1)
 		close(c->bodyfd);
 	cgi_end(c);
+	upload_free(c->up);
 	free(c->mem);
 	free(c->out);
 	free(c->req);
