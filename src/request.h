@@ -56,4 +56,11 @@ int	request_check_target(const struct url *u, const char *sni, int port,
 	    int (*served)(const char *host, void *arg), void *arg,
 	    const char **why);
 
+/*
+ * The response header "NN meta\r\n" into out (room for URL_MAX + 5
+ * bytes): meta cut to URL_MAX bytes on a UTF-8 boundary, control
+ * characters in it made spaces.  status must be 10..69.  Its length.
+ */
+size_t	request_header(char *out, int status, const char *meta);
+
 #endif

@@ -288,25 +288,9 @@ conn_set_host(struct conn *c, const struct host_cfg *h)
 	c->rootfd = rootfds[h - cf->hosts];
 }
 
-/* Cut meta to at most max bytes without splitting a UTF-8 sequence. */
-static size_t
-meta_len(const char *meta, size_t max)
-{
-	size_t	len = strlen(meta);
-
-	if (len <= max)
-		return len;
-	len = max;
-	while (len > 0 && ((unsigned char)meta[len] & 0xc0) == 0x80)
-		len--;
-	return len;
-}
-
 void
 conn_reply(struct conn *c, int status, const char *meta)
 {
-	size_t	len, i;
-
 	if (c->status != 0)
 		return;		/* one header per connection, ever */
 	if (status < 10 || status > 69) {
@@ -321,16 +305,7 @@ conn_reply(struct conn *c, int status, const char *meta)
 	}
 	c->outcap = OUTBUF_SIZE;
 	c->status = status;
-	len = meta_len(meta, URL_MAX);
-	c->out[0] = '0' + status / 10;
-	c->out[1] = '0' + status % 10;
-	c->out[2] = ' ';
-	memcpy(c->out + 3, meta, len);
-	for (i = 3; i < 3 + len; i++)
-		if ((unsigned char)c->out[i] < 0x20 || c->out[i] == 0x7f)
-			c->out[i] = ' ';
-	memcpy(c->out + 3 + len, "\r\n", 2);
-	c->outlen = len + 5;
+	c->outlen = request_header(c->out, status, meta);
 	c->outoff = 0;
 	c->state = C_REPLY;
 }
@@ -519,9 +494,8 @@ request_ready(struct conn *c, size_t linelen)
 	int			 status;
 
 	c->linelen = linelen;
-	if ((titan_is(c->req, linelen) ?
-	    titan_parse(c->req, linelen, &r, &tp, &status, &why) :
-	    request_parse(c->req, linelen, &r, &status, &why)) == -1) {
+	if (titan_request_parse(c->req, linelen, &r, &tp, &status,
+	    &why) == -1) {
 		conn_reply(c, status, why);
 		return;
 	}
@@ -531,17 +505,12 @@ request_ready(struct conn *c, size_t linelen)
 		conn_reply(c, 51, "Not found");
 }
 
-void
-conn_upload(struct conn *c, struct upload *u)
+size_t
+conn_upload(struct conn *c, struct upload *u, const char **pending)
 {
 	c->up = u;
 	c->state = C_UPLOAD;
-}
-
-size_t
-conn_pending(struct conn *c, const char **p)
-{
-	*p = c->req + c->linelen;
+	*pending = c->req + c->linelen;
 	return c->reqlen - c->linelen;
 }
 

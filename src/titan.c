@@ -226,6 +226,15 @@ titan_parse(const char *line, size_t len, struct request *r,
 }
 
 int
+titan_request_parse(const char *line, size_t len, struct request *r,
+    struct titan_params *tp, int *status, const char **why)
+{
+	if (titan_is(line, len))
+		return titan_parse(line, len, r, tp, status, why);
+	return request_parse(line, len, r, status, why);
+}
+
+int
 titan_path_ok(const char *path, const char *prefix, const char **why)
 {
 	const char	*s, *name;

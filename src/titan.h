@@ -47,6 +47,11 @@ int	titan_is(const char *line, size_t len);
 int	titan_parse(const char *line, size_t len, struct request *r,
 	    struct titan_params *tp, int *status, const char **why);
 
+/* The request line, whichever scheme: titan_parse for titan, else
+ * request_parse (tp unused).  As those. */
+int	titan_request_parse(const char *line, size_t len, struct request *r,
+	    struct titan_params *tp, int *status, const char **why);
+
 /*
  * May path (a parsed URL path) be written under prefix (a `titan`
  * PATH: starts and ends with '/')?  0, or -1 with *why: not under

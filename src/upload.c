@@ -174,8 +174,6 @@ upload_new(struct conn *c, const struct request *r,
 {
 	const struct conn_info	*ci = conn_info(c);
 	struct upload		*u;
-	const char		*pending;
-	size_t			 n;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		return NULL;
@@ -190,14 +188,22 @@ upload_new(struct conn *c, const struct request *r,
 		certlist_hex(ci->client_hash, u->who);
 	u->left = r->titan->size;
 	u->phase = u->left > 0 ? U_BODY : U_ANSWER;
-	/* body bytes that came with the request line */
-	n = conn_pending(c, &pending);
+	return u;
+}
+
+/* The connection reads the body now; bytes that came with the line
+ * are the body's first (more than size: the rest is not ours). */
+static void
+upload_begin(struct conn *c, struct upload *u)
+{
+	const char	*pending;
+	size_t		 n = conn_upload(c, u, &pending);
+
 	if ((long long)n > u->left)
 		n = (size_t)u->left;
 	memcpy(u->buf, pending, n);
 	u->len = n;
 	u->left -= (long long)n;
-	return u;
 }
 
 int
@@ -240,7 +246,7 @@ route_titan(struct conn *c, const struct request *r)
 		upload_free(u);
 		return reply(c, 40, "Cannot store uploads now");
 	}
-	conn_upload(c, u);
+	upload_begin(c, u);
 	return 1;
 }
 
