@@ -161,6 +161,7 @@ install: all
 	$(INSTALL) -m 0644 etc/capsuled.ini $(DESTDIR)$(EXAMPLEDIR)/capsuled.ini
 	$(INSTALL) -m 0644 capsule/data/disputes.ini \
 	    $(DESTDIR)$(EXAMPLEDIR)/disputes.ini
+	$(INSTALL) -m 0644 etc/admins.example $(DESTDIR)$(EXAMPLEDIR)/admins
 	$(SED_PATHS) etc/capsuled.service >$(DESTDIR)$(EXAMPLEDIR)/capsuled.service
 	$(SED_PATHS) etc/rc.d/capsuled >$(DESTDIR)$(EXAMPLEDIR)/capsuled.rc
 	chmod 0644 $(DESTDIR)$(EXAMPLEDIR)/capsuled.service
@@ -190,6 +191,7 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man5/capsuled.ini.5 \
 	    $(DESTDIR)$(EXAMPLEDIR)/capsuled.ini \
 	    $(DESTDIR)$(EXAMPLEDIR)/disputes.ini \
+	    $(DESTDIR)$(EXAMPLEDIR)/admins \
 	    $(DESTDIR)$(EXAMPLEDIR)/capsuled.service \
 	    $(DESTDIR)$(EXAMPLEDIR)/capsuled.rc \
 	    $(DESTDIR)$(UNITDIR)/capsuled.service $(DESTDIR)$(RCDIR)/capsuled

@@ -223,3 +223,29 @@ def test_fingerprints_with_colons_and_lower_case_are_accepted(tmp_path,
         assert get(s, "/m/", certs["stranger"]).status == 61
     finally:
         s.stop()
+
+
+def test_the_branch_capsule_members_area_is_gated_by_run_ini(tmp_path,
+                                                             certs):
+    """etc/run.ini gates capsule/members/ with etc/lists/members, which
+    lists nobody: every identity sees 61 and its fingerprint."""
+    import re
+    from conftest import ROOT
+    text = (ROOT / "etc" / "run.ini").read_text()
+    assert re.search(r"(?m)^access = /members/ lists/members$", text)
+    s = Server(tmp_path, ROOT / "capsule")
+    text = re.sub(r"(?m)^listen = .*$", f"listen = 127.0.0.1:{s.port}", text)
+    text = text.replace("../capsule", str(ROOT / "capsule"))
+    text = text.replace("../certs", str(tmp_path / "certs"))
+    text = text.replace(" lists/", " " + str(ROOT / "etc" / "lists") + "/")
+    s.write_config(text)
+    s.start()
+    try:
+        assert get(s, "/members/").status == 60
+        r = get(s, "/members/", certs["member"])
+        assert r.status == 61 and certs["member"].fingerprint in r.meta
+        assert get(s, "/news/").status == 20
+    finally:
+        assert s.stop() == 0
+    page = (ROOT / "capsule" / "members" / "index.gmi").read_text()
+    assert "minutes" in page and "SHA256:" in page
