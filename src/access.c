@@ -36,6 +36,7 @@ struct access_files {
 	struct listfile	*v;
 	size_t		 n;
 	int		*fds;
+	char		**dirs;		/* the directories' paths, for unveil */
 };
 
 static struct access_files	*files;	/* this worker's */
@@ -114,8 +115,12 @@ add_file(struct access_files *af, const char *path, char *err, size_t errlen)
 	dir[slash - path] = '\0';
 	memcpy(lf->base, slash + 1, strlen(slash + 1) + 1);
 	if ((lf->dirfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1) {
+	    O_CLOEXEC)) == -1 ||
+	    (af->dirs[af->n] = strdup(dir[0] ? dir : "/")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (lf->dirfd != -1)
+			close(lf->dirfd);
+		lf->dirfd = -1;
 		return -1;
 	}
 	af->fds[af->n++] = lf->dirfd;
@@ -136,7 +141,8 @@ access_prepare(const struct config *cf, char *err, size_t errlen)
 		max += cf->hosts[i].naccess + cf->hosts[i].ntitan;
 	if ((af = calloc(1, sizeof(*af))) == NULL ||
 	    (af->v = calloc(max + 1, sizeof(*af->v))) == NULL ||
-	    (af->fds = calloc(max + 1, sizeof(int))) == NULL) {
+	    (af->fds = calloc(max + 1, sizeof(int))) == NULL ||
+	    (af->dirs = calloc(max + 1, sizeof(char *))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -166,7 +172,9 @@ access_free(struct access_files *af)
 		if (af->v[i].dirfd != -1)
 			close(af->v[i].dirfd);
 		certlist_free(&af->v[i].list);
+		free(af->dirs[i]);
 	}
+	free(af->dirs);
 	free(af->v);
 	free(af->fds);
 	free(af);
@@ -177,6 +185,12 @@ access_dirfds(const struct access_files *af, size_t *n)
 {
 	*n = af != NULL ? af->n : 0;
 	return af != NULL ? af->fds : NULL;
+}
+
+const char *const *
+access_dirs(const struct access_files *af)
+{
+	return af != NULL ? (const char *const *)af->dirs : NULL;
 }
 
 void

@@ -27,8 +27,10 @@ struct access_files;
 struct access_files *access_prepare(const struct config *cf, char *err,
 	    size_t errlen);
 void	access_free(struct access_files *);
-/* The list directories, for the sandbox: *n descriptors. */
+/* The list directories, for the sandbox: *n descriptors, and their
+ * paths in the same order. */
 const int *access_dirfds(const struct access_files *, size_t *n);
+const char *const *access_dirs(const struct access_files *);
 
 /* Worker, after fork: the lists it checks. */
 void	access_worker_init(struct access_files *);

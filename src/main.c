@@ -333,6 +333,7 @@ gen_load(const char *path, int check_only, const struct generation *old,
 	    (g->af = access_prepare(&g->cf, err, errlen)) == NULL)
 		goto fail;
 	g->sb.listfds = access_dirfds(g->af, &g->sb.nlistfds);
+	g->sb.listdirs = access_dirs(g->af);
 	if (check_only)
 		return g;
 	if (server_bind(&g->cf, g->listenfds, old ? &old->cf : NULL,

@@ -563,6 +563,35 @@ fail:
 }
 
 /*
+ * The fingerprint lists' directories, read only, as the chroot names
+ * them; one outside the chroot is out of reach (the list is not read
+ * again until a reload, and the log says so once).
+ */
+static int
+unveil_lists(const struct config *cf, const struct sandbox *sb)
+{
+	char	top[PATH_MAX], real[PATH_MAX];
+	size_t	i, n = 0;
+
+	if (cf->chroot[0] != '\0' && realpath(cf->chroot, top) != NULL)
+		n = strcmp(top, "/") == 0 ? 0 : strlen(top);
+	for (i = 0; i < sb->nlistfds; i++) {
+		if (realpath(sb->listdirs[i], real) == NULL ||
+		    (n > 0 && (strncmp(real, top, n) != 0 ||
+		    (real[n] != '/' && real[n] != '\0')))) {
+			log_warnx("worker: %s is outside the chroot: its lists "
+			    "are read again only at a reload", sb->listdirs[i]);
+			continue;
+		}
+		if (unveil(real[n] == '\0' ? "/" : real + n, "r") == -1) {
+			log_warnx("unveil %s: %s", real, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
  * What execve(2) opens for a script while the runner's unveil still
  * holds (inside the chroot, if any): ld.so and its hints for a
  * dynamically linked program (the OpenBSD regress tests unveil the
@@ -604,6 +633,8 @@ sandbox_worker(const struct config *cf, const struct sandbox *sb,
 	if ((paths = jail_paths(cf)) == NULL || enter(cf, sb, "worker") == -1)
 		return -1;
 	r = unveil_roots(cf, paths, 0);
+	if (r == 0)
+		r = unveil_lists(cf, sb);
 	if (r == 0 && (unveil(NULL, NULL) == -1 ||
 	    pledge("stdio rpath inet sendfd", NULL) == -1)) {
 		log_warnx("worker: pledge: %s", strerror(errno));

@@ -30,7 +30,8 @@ struct sandbox {
 	int	chroot;		/* chroot to cf->chroot */
 	int	landlock;	/* Landlock ABI version; 0 when absent */
 	const int *listfds;	/* access.c: the fingerprint lists' dirs, */
-	size_t	nlistfds;	/* whose files workers may read */
+	const char *const *listdirs;	/* and their paths, whose */
+	size_t	nlistfds;	/* files workers may read */
 };
 
 /*
