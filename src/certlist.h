@@ -18,7 +18,7 @@
 
 #define CERTLIST_NAME_MAX	64	/* bytes of a name */
 #define CERTLIST_MAX		10000	/* entries in a file */
-#define CERTLIST_FILE_MAX	(1024 * 1024)
+#define CERTLIST_FILE_MAX	1048576L
 #define CERTLIST_HEX_LEN	(7 + 64)	/* "SHA256:" + 64 hex digits */
 
 struct cert_entry {

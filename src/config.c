@@ -622,7 +622,7 @@ new_host(struct parse *p, const char *section)
 	(void)copy(h->index, sizeof(h->index), "index.gmi");
 	h->cgi_timeout = 10;
 	h->feed_entries = 100;
-	h->titan_max_size = 1024 * 1024;
+	h->titan_max_size = 1048576L;
 	(void)copy(h->titan_mime, sizeof(h->titan_mime),
 	    "text/gemini text/plain");
 	cf->nhosts++;

@@ -218,10 +218,12 @@ log_access(const struct access_entry *e)
 	    e->addr, *host ? host : "-", req, e->status, e->bytes, e->msec);
 	/* an upload's line names who sent it: its list name or fingerprint */
 	if (e->user != NULL && n < sizeof(line) - 4) {
-		memcpy(line + n, " \"", 2);
+		line[n] = ' ';
+		line[n + 1] = '"';
 		n += 2 + log_escape(line + n + 2, sizeof(line) - n - 3, e->user,
 		    strlen(e->user));
-		memcpy(line + n, "\"", 2);
+		line[n] = '"';
+		line[n + 1] = '\0';
 	}
 	emit(fd, LOG_INFO, line);
 }

@@ -126,6 +126,7 @@ request_header(char *out, int status, const char *meta)
 	for (i = 3; i < 3 + len; i++)
 		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
 			out[i] = ' ';
-	memcpy(out + 3 + len, "\r\n", 2);
+	out[3 + len] = '\r';
+	out[4 + len] = '\n';
 	return len + 5;
 }

@@ -215,7 +215,8 @@ titan_parse(const char *line, size_t len, struct request *r,
 		return reject(status, why, "Titan URL has a query");
 	/* the URL without them is checked as any URL is: the same 59s */
 	memcpy(url, line, (size_t)(semi - line));
-	memcpy(url + (semi - line), "\r\n", 2);
+	url[semi - line] = '\r';
+	url[semi - line + 1] = '\n';
 	if (request_parse(url, (size_t)(semi - line) + 2, r, status,
 	    why) == -1)
 		return -1;
