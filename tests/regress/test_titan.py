@@ -319,3 +319,18 @@ def test_publish_correct_delete_sequence_is_logged(srv, certs):
         assert line.endswith('"Branch secretary"')
     for line in lines:
         print(line)
+
+
+def test_a_reload_brings_a_new_writer_and_the_old_one_leaves(srv, certs):
+    import signal as sig
+    old = srv.children("titan")
+    assert len(old) == 1
+    srv.signal(sig.SIGHUP)
+    assert wait_for(lambda: len(srv.children("titan")) == 1 and
+                    srv.children("titan") != old, timeout=10)
+    path = "/news/2026-03-05-after-reload.gmi"
+    assert wait_for(lambda: up(srv, path, "# Reloaded\n",
+                               certs["secretary"]).status == 30)
+    assert (srv.news / "2026-03-05-after-reload.gmi").read_text() == \
+        "# Reloaded\n"
+    assert up(srv, path, "", certs["secretary"]).status == 30
