@@ -26,17 +26,19 @@ CFLAGS +=	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) $(OPT) $(SAN) \
 		$(PKG_CFLAGS)
 LDFLAGS +=	$(SAN)
 
-PURE =		src/url.o src/request.o src/config.o src/proxy.o src/limit.o
+PURE =		src/url.o src/request.o src/config.o src/proxy.o src/limit.o \
+		src/titan.o src/certlist.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
 		src/netbio.o src/sandbox.o src/latest.o src/cgijob.o \
-		src/shared.o src/listen.o src/linger.o src/memstat.o src/proxyin.o
+		src/shared.o src/listen.o src/linger.o src/memstat.o src/proxyin.o \
+		src/access.o src/upload.o src/writer.o
 HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/feed_test tests/unit/log_test tests/unit/proxy_test \
 		tests/unit/limit_test tests/unit/listing_test \
-		tests/unit/latest_test
+		tests/unit/latest_test tests/unit/titan_test tests/unit/certlist_test
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload bench/floor bench/limits
 
@@ -82,6 +84,10 @@ tests/unit/feed_test: tests/unit/feed_test.c src/feed.o src/fs.o src/url.o tests
 
 tests/unit/latest_test: tests/unit/latest_test.c src/latest.o src/feed.o src/fs.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/latest_test.c src/latest.o src/feed.o src/fs.o src/url.o $(LDFLAGS)
+tests/unit/titan_test: tests/unit/titan_test.c src/titan.o src/request.o src/url.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/titan_test.c src/titan.o src/request.o src/url.o $(LDFLAGS)
+tests/unit/certlist_test: tests/unit/certlist_test.c src/certlist.o src/url.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/certlist_test.c src/certlist.o src/url.o $(LDFLAGS)
 
 tests/unit/limit_test: tests/unit/limit_test.c src/limit.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/limit_test.c src/limit.o $(LDFLAGS)
@@ -162,6 +168,7 @@ install: all
 	$(INSTALL) -m 0644 etc/capsuled.ini $(DESTDIR)$(EXAMPLEDIR)/capsuled.ini
 	$(INSTALL) -m 0644 capsule/.data/disputes.ini \
 	    $(DESTDIR)$(EXAMPLEDIR)/disputes.ini
+	$(INSTALL) -m 0644 etc/admins.example $(DESTDIR)$(EXAMPLEDIR)/admins
 	$(SED_PATHS) etc/capsuled.service >$(DESTDIR)$(EXAMPLEDIR)/capsuled.service
 	$(SED_PATHS) etc/rc.d/capsuled >$(DESTDIR)$(EXAMPLEDIR)/capsuled.rc
 	chmod 0644 $(DESTDIR)$(EXAMPLEDIR)/capsuled.service
@@ -191,6 +198,7 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man5/capsuled.ini.5 \
 	    $(DESTDIR)$(EXAMPLEDIR)/capsuled.ini \
 	    $(DESTDIR)$(EXAMPLEDIR)/disputes.ini \
+	    $(DESTDIR)$(EXAMPLEDIR)/admins \
 	    $(DESTDIR)$(EXAMPLEDIR)/capsuled.service \
 	    $(DESTDIR)$(EXAMPLEDIR)/capsuled.rc \
 	    $(DESTDIR)$(UNITDIR)/capsuled.service $(DESTDIR)$(RCDIR)/capsuled

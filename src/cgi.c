@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "cgi.h"
 #include "config.h"
 #include "conn.h"
@@ -166,8 +167,9 @@ env_int(struct env *e, const char *key, long v)
 }
 
 static void
-env_client_cert(struct env *e, const struct conn_info *ci)
+env_client_cert(struct env *e, const struct conn_info *ci, const char *path)
 {
+	const char		*user;
 	struct tls_client	 cc;
 	char			 hash[8 + 64 + 1];
 	static const char	 hex[] = "0123456789ABCDEF";
@@ -182,7 +184,9 @@ env_client_cert(struct env *e, const struct conn_info *ci)
 	}
 	hash[7 + 64] = '\0';
 	env_put(e, "AUTH_TYPE", "CERTIFICATE");
-	env_put(e, "REMOTE_USER", cc.cn);
+	/* the name an access list gives it, else the certificate's CN */
+	user = access_user(ci, path);
+	env_put(e, "REMOTE_USER", user != NULL ? user : cc.cn);
 	env_put(e, "TLS_CLIENT_HASH", hash);
 	env_put(e, "TLS_CLIENT_NOT_BEFORE", cc.not_before);
 	env_put(e, "TLS_CLIENT_NOT_AFTER", cc.not_after);
@@ -214,7 +218,7 @@ env_build(struct env *e, const struct conn_info *ci,
 	env_put(e, "TLS_VERSION", SSL_get_version(ci->ssl));
 	env_put(e, "TLS_CIPHER", SSL_get_cipher_name(ci->ssl));
 	env_put(e, "PATH", "/usr/bin:/bin");
-	env_client_cert(e, ci);
+	env_client_cert(e, ci, r->url.path);
 }
 
 /* Hand the job to the runner with the pipe and control fds; 0 or -1. */

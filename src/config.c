@@ -284,6 +284,7 @@ static const struct int_key host_ints[] = {
 	{ "cgi_timeout", 1, 3600, offsetof(struct host_cfg, cgi_timeout), 0 },
 	{ "feed_entries", 1, 100000, offsetof(struct host_cfg, feed_entries), 0 },
 	{ "autoindex_max", 1, 1000000, offsetof(struct host_cfg, autoindex_max), 0 },
+	{ "titan_max_size", 1, 1L << 40, offsetof(struct host_cfg, titan_max_size), 1 },
 };
 
 /* 1: handled, 0: error, -1: not an integer key. */
@@ -455,6 +456,93 @@ host_feed_author(struct parse *p, struct host_cfg *h, const char *value)
 	return 1;
 }
 
+/*
+ * The PATH of `access` or `titan`: a URL path as requests are compared
+ * in (decoded), no dot segment, no dotfile, no empty segment.  A titan
+ * PATH is a directory: a '/' is added at its end.
+ */
+static int
+rule_path(const char *s, size_t n, int dir, char *out, size_t outlen)
+{
+	size_t	i;
+
+	if (n == 0 || s[0] != '/' || n + 2 > outlen)
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f ||
+		    (s[i] == '/' && i + 1 < n && (s[i + 1] == '/' ||
+		    s[i + 1] == '.')))
+			return -1;
+	memcpy(out, s, n);
+	if (dir && s[n - 1] != '/')
+		out[n++] = '/';
+	out[n] = '\0';
+	return 0;
+}
+
+/* access = PATH FILE, titan = PATH FILE */
+static int
+host_rule(struct parse *p, const char *name, const char *value,
+    struct rule_cfg *rules, size_t *n)
+{
+	size_t	plen = strcspn(value, " \t");
+	const char *file = value + plen + strspn(value + plen, " \t");
+
+	if (*n == CONFIG_MAX_RULES)
+		return fail(p, "%s: more than %d rules in this host", name,
+		    CONFIG_MAX_RULES);
+	if (*file == '\0' || rule_path(value, plen, name[0] == 't',
+	    rules[*n].path, sizeof(rules[*n].path)) == -1)
+		return fail(p, "%s: expected PATH FILE (PATH a URL path such "
+		    "as /members/, FILE a fingerprint list), not \"%s\"", name,
+		    value);
+	if (resolve_path(p->cf, file, rules[*n].file, PATH_MAX) == -1)
+		return fail(p, "%s: bad path \"%s\"", name, file);
+	(*n)++;
+	return 1;
+}
+
+/* One word of titan_mime: type/subtype, RFC 2045 token characters. */
+static int
+mime_word(const char *s, size_t n)
+{
+	const char	*slash = memchr(s, '/', n);
+	size_t		 i;
+
+	if (slash == NULL || slash == s || slash == s + n - 1)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s + i != slash && !isalnum((unsigned char)s[i]) &&
+		    strchr("!#$&^_.+-", s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+/* titan_mime = TYPE ... */
+static int
+host_titan_mime(struct parse *p, struct host_cfg *h, const char *value)
+{
+	const char	*s = value;
+	size_t		 n;
+	int		 words = 0;
+
+	if (copy(h->titan_mime, sizeof(h->titan_mime), value) == -1)
+		return fail(p, "titan_mime: line too long");
+	for (;;) {
+		s += strspn(s, " \t");
+		if (*s == '\0')
+			break;
+		n = strcspn(s, " \t");
+		if (!mime_word(s, n))
+			return fail(p, "titan_mime: expected type/subtype "
+			    "words such as text/gemini, not \"%.*s\"", (int)n,
+			    s);
+		words++;
+		s += n;
+	}
+	return words > 0 ? 1 : fail(p, "titan_mime: no type given");
+}
+
 static int
 host_path(struct parse *p, const char *name, const char *value, char *out)
 {
@@ -504,6 +592,12 @@ host_key(struct parse *p, struct host_cfg *h, const char *name,
 		return host_feed_title(p, h, value);
 	if (strcmp(name, "feed_author") == 0)
 		return host_feed_author(p, h, value);
+	if (strcmp(name, "access") == 0)
+		return host_rule(p, name, value, h->access, &h->naccess);
+	if (strcmp(name, "titan") == 0)
+		return host_rule(p, name, value, h->titan, &h->ntitan);
+	if (strcmp(name, "titan_mime") == 0)
+		return host_titan_mime(p, h, value);
 	r = set_int(p, host_ints, sizeof(host_ints) / sizeof(host_ints[0]),
 	    h, name, value);
 	if (r != -1)
@@ -557,6 +651,9 @@ new_host(struct parse *p, const char *section)
 	h->cgi_timeout = 10;
 	h->feed_entries = 100;
 	h->autoindex_max = 10000;
+	h->titan_max_size = 1048576L;
+	(void)copy(h->titan_mime, sizeof(h->titan_mime),
+	    "text/gemini text/plain");
 	cf->nhosts++;
 	return 1;
 }
@@ -566,7 +663,8 @@ static int
 repeatable(const char *name)
 {
 	return strcmp(name, "listen") == 0 || strcmp(name, "feeds") == 0 ||
-	    strcmp(name, "feed_title") == 0;
+	    strcmp(name, "feed_title") == 0 || strcmp(name, "access") == 0 ||
+	    strcmp(name, "titan") == 0;
 }
 
 static int

@@ -14,6 +14,7 @@
 
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_FEEDS	16
+#define CONFIG_MAX_RULES	8	/* access, and titan, per host */
 #define CONFIG_ERR_MAX		(PATH_MAX + 256)
 #define CONFIG_LINE_MAX		198	/* inih's default buffer, CR LF aside */
 
@@ -28,6 +29,16 @@ struct listen_addr {
 struct feed_cfg {
 	char	dir[256];		/* directory under the root, no slashes at ends */
 	char	title[256];		/* "" -> the directory's name */
+};
+
+/*
+ * `access = PATH FILE` and `titan = PATH FILE`: a URL path (decoded,
+ * starts with '/'; a directory's ends with '/') and the fingerprint
+ * list that is let in (certlist.h).
+ */
+struct rule_cfg {
+	char	path[256];
+	char	file[PATH_MAX];
 };
 
 struct host_cfg {
@@ -46,6 +57,12 @@ struct host_cfg {
 	size_t		nfeeds;
 	int		feed_entries;		/* at most this many per feed */
 	char		feed_author[256];	/* "" -> the host name */
+	struct rule_cfg	access[CONFIG_MAX_RULES];	/* 60/61/62 */
+	size_t		naccess;
+	struct rule_cfg	titan[CONFIG_MAX_RULES];	/* uploads */
+	size_t		ntitan;
+	long		titan_max_size;		/* bytes */
+	char		titan_mime[256];	/* space-separated types */
 };
 
 enum log_target { ACCESS_OFF, ACCESS_STDERR, ACCESS_SYSLOG, ACCESS_FILE };

@@ -66,4 +66,14 @@ int	conn_rate_wait(struct conn *);
 /* server.c: set the host once the target check has chosen it. */
 void	conn_set_host(struct conn *, const struct host_cfg *);
 
+/*
+ * server.c, for upload.c: instead of conn_reply, the connection reads
+ * a Titan body (state C_UPLOAD, upload_step drives it); returns the
+ * bytes that came after the request line.  conn_wait_upload: a wait,
+ * for at most request_timeout, on fd (-1: the client's socket).
+ */
+struct upload;
+size_t	conn_upload(struct conn *, struct upload *, const char **pending);
+void	conn_wait_upload(struct conn *, int fd, short what);
+
 #endif

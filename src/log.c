@@ -384,9 +384,18 @@ log_access(const struct access_entry *e)
 	if (used < len)
 		memcpy(req + n, "...", 4);
 	log_escape(host, sizeof(host), e->host, strlen(e->host));
-	snprintf(line, sizeof(line), "%s %s \"%s\" %d %llu %ldms%s",
+	n = (size_t)snprintf(line, sizeof(line), "%s %s \"%s\" %d %llu %ldms%s",
 	    e->addr, *host ? host : "-", req, e->status, e->bytes, e->msec,
 	    e->cut ? " cut" : "");
+	/* an upload's line names who sent it: its list name or fingerprint */
+	if (e->user != NULL && n < sizeof(line) - 4) {
+		line[n] = ' ';
+		line[n + 1] = '"';
+		n += 2 + log_escape(line + n + 2, sizeof(line) - n - 3, e->user,
+		    strlen(e->user));
+		line[n] = '"';
+		line[n + 1] = '\0';
+	}
 	if (emit(fd, LOG_INFO, line) == -1)
 		access_failed(errno);
 }

@@ -35,6 +35,8 @@ struct access_entry {
 	unsigned long long bytes;	/* body and header bytes sent */
 	long		 msec;		/* from accept to close */
 	int		 cut;		/* the body was cut short */
+	const char	*user;		/* a Titan upload's certificate name
+					   or fingerprint; NULL otherwise */
 };
 void	log_access(const struct access_entry *);
 

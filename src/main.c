@@ -32,6 +32,7 @@
 
 #include <openssl/ssl.h>
 
+#include "access.h"
 #include "cgi.h"
 #include "config.h"
 #include "listen.h"
@@ -41,6 +42,8 @@
 #include "server.h"
 #include "shared.h"
 #include "tls.h"
+#include "upload.h"
+#include "writer.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc"
@@ -60,6 +63,9 @@ struct generation {
 	int		 runner_sock;	/* the runner's end, for a new one */
 	pid_t		 runner;
 	time_t		 runner_started;
+	struct access_files *af;	/* fingerprint lists (access.h) */
+	int		 titan_sock;	/* workers' end; -1: no uploads */
+	pid_t		 writer;
 	int		 nworkers;
 	pid_t		 pids[MAX_WORKERS];
 	time_t		 started[MAX_WORKERS];
@@ -152,6 +158,9 @@ gen_close_fds(struct generation *g, const struct generation *keep)
 	if (g->runner_sock != -1)
 		close(g->runner_sock);
 	g->runner_sock = -1;
+	if (g->titan_sock != -1)
+		close(g->titan_sock);	/* so does the writer */
+	g->titan_sock = -1;
 }
 
 static void
@@ -160,6 +169,7 @@ gen_free(struct generation *g, const struct generation *keep)
 	if (g == NULL)
 		return;
 	gen_close_fds(g, keep);
+	access_free(g->af);
 	free(g->rootfds);
 	tls_free(&g->tls);
 	config_free(&g->cf);
@@ -355,6 +365,7 @@ gen_load(const char *path, int check_only, const struct generation *old,
 	g->runner_sock = -1;
 	for (i = 0; i < CONFIG_MAX_LISTEN; i++)
 		g->listenfds[i] = -1;
+	g->titan_sock = -1;
 	if (config_load(path, &g->cf, err, errlen) == -1) {
 		free(g);
 		return NULL;
@@ -376,9 +387,12 @@ gen_load(const char *path, int check_only, const struct generation *old,
 	    (missing = gen_certs(g, check_only, err, errlen)) == -1 ||
 	    (missing == 0 ? tls_setup(&g->cf, &g->tls, err, errlen) :
 	    tls_check(&g->cf, err, errlen)) == -1 ||
-	    listen_roots(&g->cf, g->rootfds, err, errlen) == -1)
+	    listen_roots(&g->cf, g->rootfds, err, errlen) == -1 ||
+	    (g->af = access_prepare(&g->cf, err, errlen)) == NULL)
 		goto fail;
 	listen_roots_check(&g->cf, g->rootfds, &g->sb);
+	g->sb.listfds = access_dirfds(g->af, &g->sb.nlistfds);
+	g->sb.listdirs = access_dirs(g->af);
 	if (check_only || old != NULL || gen_bind(g, NULL, err, errlen) == 0)
 		return g;
 fail:
@@ -457,6 +471,49 @@ spawn_runner(struct generation *g)
 	g->runner_started = time(NULL);
 }
 
+static int
+uses_titan(const struct config *cf)
+{
+	size_t	i;
+
+	for (i = 0; i < cf->nhosts; i++)
+		if (cf->hosts[i].ntitan > 0)
+			return 1;
+	return 0;
+}
+
+/* The Titan writer of a generation: the only process that writes. */
+static void
+spawn_writer(struct generation *g)
+{
+	int	sv[2];
+	size_t	i;
+
+	if (!uses_titan(&g->cf))
+		return;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1 ||
+	    (g->writer = fork()) == -1) {
+		log_warnx("cannot start the titan writer: %s; uploads answer "
+		    "40", strerror(errno));
+		return;
+	}
+	if (g->writer == 0) {
+		proc_title("titan");
+		close(sv[0]);
+		if (pidfd != -1)
+			close(pidfd);
+		if (g->cgi_sock != -1)
+			close(g->cgi_sock);	/* the runner's: not ours */
+		for (i = 0; i < g->cf.nlisten; i++)
+			close(g->listenfds[i]);
+		if (sandbox_writer(&g->cf, &g->sb, g->rootfds) == -1)
+			_exit(1);
+		writer_main(&g->cf, g->rootfds, sv[1]);
+	}
+	close(sv[1]);
+	g->titan_sock = sv[0];
+}
+
 static pid_t
 spawn(struct generation *g, int i)
 {
@@ -489,6 +546,8 @@ spawn(struct generation *g, int i)
 			close(g->runner_sock);	/* jobs are the runner's */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		access_worker_init(g->af);
+		upload_worker_init(g->titan_sock);
 		if (sandbox_worker(&g->cf, &g->sb, g->rootfds) == -1)
 			_exit(1);
 		server_worker(&g->cf, &g->tls, g->listenfds, g->rootfds,
@@ -506,6 +565,7 @@ spawn_all(struct generation *g)
 	int	i;
 
 	spawn_runner(g);
+	spawn_writer(g);
 	for (i = 0; i < g->nworkers; i++)
 		spawn(g, i);
 }
@@ -581,6 +641,15 @@ retire(struct generation *g, int sig)
 	if (g->runner_sock != -1) {
 		close(g->runner_sock);
 		g->runner_sock = -1;
+	}
+	/* the writer too ends once its workers have: its jobs finish */
+	if (g->writer > 0) {
+		drain_add(g->writer, 1);
+		g->writer = 0;
+	}
+	if (g->titan_sock != -1) {
+		close(g->titan_sock);
+		g->titan_sock = -1;
 	}
 }
 
@@ -730,6 +799,14 @@ reap(void)
 			else
 				spawn_runner(gen);
 			continue;
+		}
+		if (pid == gen->writer) {
+			gen->writer = 0;
+			if (!got_term) {
+				log_warnx("titan writer %ld died; reloading",
+				    (long)pid);
+				got_hup = 1;
+			}
 		}
 		for (i = 0; i < gen->nworkers; i++) {
 			if (gen->pids[i] != pid)

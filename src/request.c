@@ -99,3 +99,34 @@ request_check_target(const struct url *u, const char *sni, int port,
 		    "Proxy request refused: host differs from the SNI name");
 	return 0;
 }
+
+/* Cut meta to at most max bytes without splitting a UTF-8 sequence. */
+static size_t
+meta_len(const char *meta, size_t max)
+{
+	size_t	len = strlen(meta);
+
+	if (len <= max)
+		return len;
+	len = max;
+	while (len > 0 && ((unsigned char)meta[len] & 0xc0) == 0x80)
+		len--;
+	return len;
+}
+
+size_t
+request_header(char *out, int status, const char *meta)
+{
+	size_t	len = meta_len(meta, URL_MAX), i;
+
+	out[0] = '0' + status / 10;
+	out[1] = '0' + status % 10;
+	out[2] = ' ';
+	memcpy(out + 3, meta, len);
+	for (i = 3; i < 3 + len; i++)
+		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+			out[i] = ' ';
+	out[3 + len] = '\r';
+	out[4 + len] = '\n';
+	return len + 5;
+}

@@ -13,10 +13,14 @@
 /* A request line is at most URL_MAX bytes of URL plus CRLF. */
 #define REQUEST_MAX	(URL_MAX + 2)
 
+struct titan_params;
+
 struct request {
 	char		line[URL_MAX + 1];	/* URL as sent, no CRLF */
 	size_t		len;
 	struct url	url;
+	/* titan.h: a Titan upload's parameters; NULL for gemini */
+	const struct titan_params *titan;
 };
 
 /*
@@ -51,5 +55,12 @@ int	request_parse(const char *line, size_t len, struct request *r,
 int	request_check_target(const struct url *u, const char *sni, int port,
 	    int (*served)(const char *host, void *arg), void *arg,
 	    const char **why);
+
+/*
+ * The response header "NN meta\r\n" into out (room for URL_MAX + 5
+ * bytes): meta cut to URL_MAX bytes on a UTF-8 boundary, control
+ * characters in it made spaces.  status must be 10..69.  Its length.
+ */
+size_t	request_header(char *out, int status, const char *meta);
 
 #endif

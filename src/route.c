@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "cgi.h"
 #include "config.h"
 #include "conn.h"
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "mime.h"
 #include "request.h"
+#include "upload.h"
 #include "url.h"
 
 static int	route_target(struct conn *, const struct request *);
@@ -31,6 +33,8 @@ static int	route_file(struct conn *, const struct request *);
 static const route_fn routes[] = {
 	route_target,	/* 53 for other schemes, hosts, ports */
 	route_limits,	/* 44 */
+	route_titan,	/* every titan request: 60/61/62, 5x, or the upload */
+	route_certs,	/* access rules: 60, 61, 62 */
 	route_cgi,	/* executables under the host's cgi directory */
 	route_feed,	/* generated gemfeed index and atom.xml */
 	route_file,	/* last: 51 when nothing else matched */
@@ -65,9 +69,17 @@ route_target(struct conn *c, const struct request *r)
 {
 	const struct conn_info	*ci = conn_info(c);
 	const struct host_cfg	*h;
+	const struct url	*u = &r->url;
+	struct url		 g;
 	const char		*why;
 
-	if (request_check_target(&r->url, ci->sni, ci->local_port, served,
+	if (r->titan != NULL) {
+		/* a titan URL names a gemini resource: the same checks */
+		g = r->url;
+		memcpy(g.scheme, "gemini", sizeof("gemini"));
+		u = &g;
+	}
+	if (request_check_target(u, ci->sni, ci->local_port, served,
 	    (void *)ci, &why) != 0) {
 		conn_reply(c, 53, why);
 		return 1;

@@ -48,6 +48,8 @@
 #define LL_FS_WRITE_FILE		(1ULL << 1)
 #define LL_FS_READ_FILE			(1ULL << 2)
 #define LL_FS_READ_DIR			(1ULL << 3)
+#define LL_FS_REMOVE_FILE		(1ULL << 5)
+#define LL_FS_MAKE_REG			(1ULL << 8)
 #define LL_FS_ABI1			((1ULL << 13) - 1)	/* 0 .. 12 */
 #define LL_FS_REFER			(1ULL << 13)		/* ABI 2 */
 #define LL_FS_TRUNCATE			(1ULL << 14)		/* ABI 3 */
@@ -325,9 +327,13 @@ ll_restrict(int ruleset, const char *who)
 	return r;
 }
 
-/* Workers: read beneath the roots, nothing else; no TCP out or in. */
+/*
+ * Workers: read beneath the roots, and the files (not the listing) of
+ * the fingerprint lists' directories, nothing else; no TCP out or in.
+ */
 static int
-landlock_worker(const struct config *cf, int abi, const int *rootfds)
+landlock_worker(const struct config *cf, const struct sandbox *sb, int abi,
+    const int *rootfds)
 {
 	uint64_t	handled, rd = LL_FS_READ_FILE | LL_FS_READ_DIR;
 	size_t		i;
@@ -337,6 +343,12 @@ landlock_worker(const struct config *cf, int abi, const int *rootfds)
 		goto fail;
 	for (i = 0; i < cf->nhosts; i++)
 		if (ll_allow_fd(fd, rootfds[i], rd, handled) == -1) {
+			close(fd);
+			goto fail;
+		}
+	for (i = 0; i < sb->nlistfds; i++)
+		if (ll_allow_fd(fd, sb->listfds[i], LL_FS_READ_FILE,
+		    handled) == -1) {
 			close(fd);
 			goto fail;
 		}
@@ -416,6 +428,51 @@ fail_fd:
 	close(fd);
 fail:
 	log_warnx("CGI runner: Landlock: %s", strerror(errno));
+	return -1;
+}
+
+/*
+ * The Titan writer: beneath each `titan` directory, read, and make,
+ * replace (rename in the same directory) and remove regular files;
+ * nothing anywhere else, no TCP.  A titan directory missing at start
+ * gets no rule: uploads there fail until a reload.
+ */
+static int
+landlock_writer(const struct config *cf, int abi, const int *rootfds)
+{
+	uint64_t	handled, rw;
+	size_t		i, j;
+	int		fd, dir, ok;
+
+	if ((fd = ll_ruleset(abi, 1, &handled)) == -1)
+		goto fail;
+	rw = LL_FS_READ_FILE | LL_FS_READ_DIR | LL_FS_WRITE_FILE |
+	    LL_FS_MAKE_REG | LL_FS_REMOVE_FILE | LL_FS_TRUNCATE;
+	for (i = 0; i < cf->nhosts; i++)
+		for (j = 0; j < cf->hosts[i].ntitan; j++) {
+			dir = openat(rootfds[i], cf->hosts[i].titan[j].path[1] ?
+			    cf->hosts[i].titan[j].path + 1 : ".", O_PATH |
+			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (dir == -1) {
+				log_warnx("titan writer: %s%s: %s",
+				    cf->hosts[i].root, cf->hosts[i].titan[j].path,
+				    strerror(errno));
+				continue;
+			}
+			ok = ll_allow_fd(fd, dir, rw, handled);
+			close(dir);
+			if (ok == -1) {
+				close(fd);
+				goto fail;
+			}
+		}
+#ifdef HAVE_ASAN
+	(void)ll_allow_path(fd, "/proc", LL_FS_READ_FILE | LL_FS_READ_DIR,
+	    handled);
+#endif
+	return ll_restrict(fd, "titan writer");
+fail:
+	log_warnx("titan writer: Landlock: %s", strerror(errno));
 	return -1;
 }
 #endif
@@ -512,6 +569,35 @@ fail:
 }
 
 /*
+ * The fingerprint lists' directories, read only, as the chroot names
+ * them; one outside the chroot is out of reach (the list is not read
+ * again until a reload, and the log says so once).
+ */
+static int
+unveil_lists(const struct config *cf, const struct sandbox *sb)
+{
+	char	top[PATH_MAX], real[PATH_MAX];
+	size_t	i, n = 0;
+
+	if (cf->chroot[0] != '\0' && realpath(cf->chroot, top) != NULL)
+		n = strcmp(top, "/") == 0 ? 0 : strlen(top);
+	for (i = 0; i < sb->nlistfds; i++) {
+		if (realpath(sb->listdirs[i], real) == NULL ||
+		    (n > 0 && (strncmp(real, top, n) != 0 ||
+		    (real[n] != '/' && real[n] != '\0')))) {
+			log_warnx("worker: %s is outside the chroot: its lists "
+			    "are read again only at a reload", sb->listdirs[i]);
+			continue;
+		}
+		if (unveil(real[n] == '\0' ? "/" : real + n, "r") == -1) {
+			log_warnx("unveil %s: %s", real, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
  * What execve(2) opens for a script while the runner's unveil still
  * holds (inside the chroot, if any): ld.so and its hints for a
  * dynamically linked program (the OpenBSD regress tests unveil the
@@ -553,6 +639,8 @@ sandbox_worker(const struct config *cf, const struct sandbox *sb,
 	if ((paths = jail_paths(cf)) == NULL || enter(cf, sb, "worker") == -1)
 		return -1;
 	r = unveil_roots(cf, paths, 0);
+	if (r == 0)
+		r = unveil_lists(cf, sb);
 	if (r == 0 && (unveil(NULL, NULL) == -1 ||
 	    pledge("stdio rpath inet sendfd", NULL) == -1)) {
 		log_warnx("worker: pledge: %s", strerror(errno));
@@ -564,7 +652,7 @@ sandbox_worker(const struct config *cf, const struct sandbox *sb,
 		return -1;
 #ifdef HAVE_LANDLOCK
 	if (sb->landlock > 0)
-		return landlock_worker(cf, sb->landlock, rootfds);
+		return landlock_worker(cf, sb, sb->landlock, rootfds);
 #endif
 	(void)rootfds;
 	return 0;
@@ -619,6 +707,48 @@ sandbox_script(void)
 		return -1;
 	return ll_restrict(fd, "CGI script");
 #else
+	return 0;
+#endif
+}
+
+int
+sandbox_writer(const struct config *cf, const struct sandbox *sb,
+    const int *rootfds)
+{
+#ifdef __OpenBSD__
+	char	**paths, dir[PATH_MAX];
+	size_t	  i, j;
+	int	  n;
+
+	(void)rootfds;
+	if ((paths = jail_paths(cf)) == NULL ||
+	    enter(cf, sb, "titan writer") == -1)
+		return -1;
+	for (i = 0; i < cf->nhosts; i++)
+		for (j = 0; j < cf->hosts[i].ntitan; j++) {
+			n = snprintf(dir, sizeof(dir), "%s%s", paths[i],
+			    cf->hosts[i].titan[j].path);
+			if (n < 0 || (size_t)n >= sizeof(dir) ||
+			    (unveil(dir, "rwc") == -1 && errno != ENOENT)) {
+				log_warnx("titan writer: unveil %s: %s", dir,
+				    strerror(errno));
+				return -1;
+			}
+		}
+	if (unveil(NULL, NULL) == -1 ||
+	    pledge("stdio rpath wpath cpath fattr proc recvfd", NULL) == -1) {
+		log_warnx("titan writer: pledge: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+#else
+	if (enter(cf, sb, "titan writer") == -1)
+		return -1;
+#ifdef HAVE_LANDLOCK
+	if (sb->landlock > 0)
+		return landlock_writer(cf, sb->landlock, rootfds);
+#endif
+	(void)rootfds;
 	return 0;
 #endif
 }

@@ -29,6 +29,9 @@ struct sandbox {
 	gid_t	gid;
 	int	chroot;		/* chroot to cf->chroot */
 	int	landlock;	/* Landlock ABI version; 0 when absent */
+	const int *listfds;	/* access.c: the fingerprint lists' dirs, */
+	const char *const *listdirs;	/* and their paths, whose */
+	size_t	nlistfds;	/* files workers may read */
 };
 
 /*
@@ -69,6 +72,14 @@ int	sandbox_runner(const struct config *cf, const struct sandbox *sb,
  * children it can.  0 (also where the kernel lacks it), or -1.
  */
 int	sandbox_script(void);
+
+/*
+ * The Titan writer, right after fork: chroot, the user, then read and
+ * write (create, replace, remove files) only beneath each host's
+ * `titan` directories.  0, or -1 (logged): the writer must not run.
+ */
+int	sandbox_writer(const struct config *cf, const struct sandbox *sb,
+	    const int *rootfds);
 
 /*
  * A worker about to _exit: in a build with AddressSanitizer, look for

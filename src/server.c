@@ -43,7 +43,9 @@
 #include "sandbox.h"
 #include "server.h"
 #include "shared.h"
+#include "titan.h"
 #include "tls.h"
+#include "upload.h"
 #include "url.h"
 
 #define OUTBUF_SIZE	16384	/* one TLS record of header and body */
@@ -58,6 +60,7 @@ enum conn_state {
 	C_HANDSHAKE,	/* TLS handshake */
 	C_REQUEST,	/* reading the request line */
 	C_CGI_HEADER,	/* reading and checking a CGI script's header */
+	C_UPLOAD,	/* a Titan body, to the writer (upload.c) */
 	C_REPLY,	/* writing header and body */
 	C_SHUTDOWN,	/* sending close_notify */
 	C_FLUSH,	/* the last bytes held by netbio are going out */
@@ -100,6 +103,7 @@ struct conn {
 	int			 truncated;	/* the body was cut short */
 	struct linger_state	 linger;	/* C_LINGER */
 	int			 unread;	/* the request line was not */
+	struct upload		*up;		/* a Titan upload, or NULL */
 };
 
 struct listener {
@@ -269,25 +273,9 @@ conn_set_host(struct conn *c, const struct host_cfg *h)
 	c->rootfd = rootfds[h - cf->hosts];
 }
 
-/* Cut meta to at most max bytes without splitting a UTF-8 sequence. */
-static size_t
-meta_len(const char *meta, size_t max)
-{
-	size_t	len = strlen(meta);
-
-	if (len <= max)
-		return len;
-	len = max;
-	while (len > 0 && ((unsigned char)meta[len] & 0xc0) == 0x80)
-		len--;
-	return len;
-}
-
 void
 conn_reply(struct conn *c, int status, const char *meta)
 {
-	size_t	len, i;
-
 	if (c->status != 0)
 		return;		/* one header per connection, ever */
 	if (status < 10 || status > 69) {
@@ -302,16 +290,7 @@ conn_reply(struct conn *c, int status, const char *meta)
 	}
 	c->outcap = OUTBUF_SIZE;
 	c->status = status;
-	len = meta_len(meta, URL_MAX);
-	c->out[0] = '0' + status / 10;
-	c->out[1] = '0' + status % 10;
-	c->out[2] = ' ';
-	memcpy(c->out + 3, meta, len);
-	for (i = 3; i < 3 + len; i++)
-		if ((unsigned char)c->out[i] < 0x20 || c->out[i] == 0x7f)
-			c->out[i] = ' ';
-	memcpy(c->out + 3 + len, "\r\n", 2);
-	c->outlen = len + 5;
+	c->outlen = request_header(c->out, status, meta);
 	c->outoff = 0;
 	c->state = C_REPLY;
 }
@@ -416,6 +395,11 @@ fill_out(struct conn *c)
 static void
 conn_timeout(struct conn *c)
 {
+	if (c->state == C_UPLOAD) {
+		upload_timeout(c, c->up);
+		conn_step(c);
+		return;
+	}
 	if (c->state == C_CGI_HEADER) {
 		log_warnx("%s: CGI script timed out before its header",
 		    c->addr);
@@ -461,18 +445,42 @@ handshake_done(struct conn *c)
 static void
 request_ready(struct conn *c, size_t linelen)
 {
-	struct request	 r;
-	const char	*why;
-	int		 status;
+	struct request		 r;
+	struct titan_params	 tp;
+	const char		*why;
+	int			 status;
 
 	c->linelen = linelen;
-	if (request_parse(c->req, linelen, &r, &status, &why) == -1) {
+	if (titan_request_parse(c->req, linelen, &r, &tp, &status,
+	    &why) == -1) {
 		conn_reply(c, status, why);
 		return;
 	}
 	route_request(c, &r);
-	if (c->status == 0 && c->state != C_CGI_HEADER)
+	if (c->status == 0 && c->state != C_CGI_HEADER &&
+	    c->state != C_UPLOAD)
 		conn_reply(c, 51, "Not found");
+}
+
+size_t
+conn_upload(struct conn *c, struct upload *u, const char **pending)
+{
+	c->up = u;
+	c->state = C_UPLOAD;
+	*pending = c->req + c->linelen;
+	return c->reqlen - c->linelen;
+}
+
+/* Each wait of an upload has request_timeout: a stall leaves nothing. */
+void
+conn_wait_upload(struct conn *c, int fd, short what)
+{
+	if (conn_flush(c) != 1) {
+		fd = c->fd;
+		what = EV_WRITE;
+	} else if (fd == -1)
+		fd = c->fd;
+	conn_wait_fd(c, fd, what, (long)cf->request_timeout * 1000);
 }
 
 /*
@@ -671,6 +679,12 @@ conn_step(struct conn *c)
 			if (r != 1)
 				return;
 			break;
+		case C_UPLOAD:
+			if ((r = upload_step(c, c->up)) == -1)
+				conn_close(c);
+			if (r != 1)
+				return;
+			break;
 		case C_REPLY:
 			if ((r = write_reply(c)) == -1)
 				conn_close(c);
@@ -715,6 +729,7 @@ conn_close(struct conn *c)
 		e.bytes = c->sent;
 		e.msec = elapsed_ms(&c->start);
 		e.cut = c->truncated;
+		upload_log(c->up, &e);
 		log_access(&e);
 	}
 	LIST_REMOVE(c, entry);
@@ -723,6 +738,7 @@ conn_close(struct conn *c)
 	if (c->bodyfd != -1)
 		close(c->bodyfd);
 	cgi_end(c);
+	upload_free(c->up);
 	free(c->mem);
 	free(c->out);
 	free(c->req);

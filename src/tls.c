@@ -683,6 +683,20 @@ tls_client_hash(SSL *ssl, unsigned char out[32])
 	return r;
 }
 
+int
+tls_client_in_date(SSL *ssl)
+{
+	X509	*x;
+	int	 r;
+
+	if ((x = peer_cert(ssl)) == NULL)
+		return -1;
+	r = X509_cmp_current_time(X509_get0_notBefore(x)) < 0 &&
+	    X509_cmp_current_time(X509_get0_notAfter(x)) > 0;
+	X509_free(x);
+	return r;
+}
+
 static void
 iso8601(const ASN1_TIME *t, char *out, size_t len)
 {

@@ -54,6 +54,10 @@ int	tls_check(const struct config *cf, char *err, size_t errlen);
 /* SHA-256 of the client's certificate; 0 if it sent one, else -1. */
 int	tls_client_hash(SSL *ssl, unsigned char out[32]);
 
+/* 1 if the client's certificate is within its validity dates now, 0
+ * if not, -1 if it sent none. */
+int	tls_client_in_date(SSL *ssl);
+
 /* What CGI scripts are told of a client certificate. */
 struct tls_client {
 	char	cn[256];		/* subject CN, "" if none */

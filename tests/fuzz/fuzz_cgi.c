@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "cgi.h"
 #include "conn.h"
 #include "tls.h"
@@ -55,6 +56,14 @@ tls_client_info(SSL *ssl, struct tls_client *out)
 {
 	(void)ssl;
 	(void)out;
+	abort();
+}
+
+const char *
+access_user(const struct conn_info *ci, const char *path)
+{
+	(void)ci;
+	(void)path;
 	abort();
 }
 

@@ -27,6 +27,7 @@ def capsule_server(tmp_path):
     text = re.sub(r"(?m)^listen = .*$", f"listen = 127.0.0.1:{s.port}", text)
     text = text.replace("../capsule", str(ROOT / "capsule"))
     text = text.replace("../certs", str(tmp_path / "certs"))
+    text = text.replace(" lists/", " " + str(ROOT / "etc" / "lists") + "/")
     s.write_config(text)
     s.start()
     yield s

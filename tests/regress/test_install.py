@@ -21,6 +21,7 @@ FILES = {
     "usr/local/man/man5/capsuled.ini.5": 0o644,
     "usr/local/share/examples/capsuled/capsuled.ini": 0o644,
     "usr/local/share/examples/capsuled/disputes.ini": 0o644,
+    "usr/local/share/examples/capsuled/admins": 0o644,
     "usr/local/share/examples/capsuled/capsuled.service": 0o644,
     "usr/local/share/examples/capsuled/capsuled.rc": 0o755,
     "usr/local/lib/systemd/system/capsuled.service": 0o644,

@@ -1,0 +1,103 @@
+/*
+ * fuzz_titan.c: libFuzzer target for the Titan request line.
+ *
+ * Arbitrary bytes go through request_find_end and titan_parse as the
+ * server drives them, then through titan_path_ok and titan_mime_ok.
+ * Besides memory errors it checks what the upload path relies on: a
+ * parsed request has the titan scheme, a path that starts with '/' and
+ * holds no dot segment, NUL or ';'-parameters; a size within
+ * TITAN_SIZE_LIMIT; a mime that is lower-case "type/subtype"; a token
+ * with no control byte; every failure is 59 with a reason fit for a
+ * meta line; a path titan_path_ok accepts is under its prefix, not a
+ * directory and has no dotfile.
+ */
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "request.h"
+#include "titan.h"
+#include "url.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#define CHECK(cond) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
+		    __FILE__, __LINE__, #cond);				\
+		abort();						\
+	}								\
+} while (0)
+
+static void
+check_why(const char *why)
+{
+	const char	*p;
+
+	CHECK(why != NULL && *why != '\0' && strlen(why) <= 1024);
+	for (p = why; *p != '\0'; p++)
+		CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
+}
+
+static void
+check_parsed(const struct request *r, const struct titan_params *tp)
+{
+	const char	*p, *slash;
+
+	CHECK(strcmp(r->url.scheme, "titan") == 0);
+	CHECK(r->url.path[0] == '/');
+	CHECK(strstr(r->url.path, "/./") == NULL);
+	CHECK(strstr(r->url.path, "/../") == NULL);
+	CHECK(strstr(r->url.path, "//") == NULL);
+	CHECK(strchr(r->line, ';') == NULL);
+	CHECK(tp->size >= 0 && tp->size <= TITAN_SIZE_LIMIT);
+	slash = strchr(tp->mime, '/');
+	CHECK(slash != NULL && slash != tp->mime && slash[1] != '\0');
+	for (p = tp->mime; *p != '\0'; p++)
+		CHECK(!(*p >= 'A' && *p <= 'Z') && (unsigned char)*p > 0x20);
+	for (p = tp->token; *p != '\0'; p++)
+		CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
+	CHECK(url_utf8_valid(tp->token, strlen(tp->token)));
+}
+
+static void
+check_path(const char *path, const char *prefix)
+{
+	const char	*why = NULL;
+
+	if (titan_path_ok(path, prefix, &why) == -1) {
+		check_why(why);
+		return;
+	}
+	CHECK(strncmp(path, prefix, strlen(prefix)) == 0);
+	CHECK(path[strlen(path) - 1] != '/');
+	CHECK(strstr(path, "/.") == NULL);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct request		 r;
+	struct titan_params	 tp;
+	const char		*in = (const char *)data, *why = NULL;
+	ssize_t			 end;
+	int			 status = 0;
+
+	end = request_find_end(in, size);
+	if (end <= 0)
+		return 0;
+	if (titan_parse(in, (size_t)end, &r, &tp, &status, &why) == -1) {
+		CHECK(status == 59);
+		check_why(why);
+		return 0;
+	}
+	CHECK(titan_is(in, (size_t)end));
+	check_parsed(&r, &tp);
+	check_path(r.url.path, "/");
+	check_path(r.url.path, "/news/");
+	(void)titan_mime_ok("text/gemini text/plain", tp.mime);
+	CHECK(titan_mime_ok(tp.mime, tp.mime));
+	return 0;
+}

@@ -1,0 +1,251 @@
+"""
+Client-certificate areas: `access = PATH FILE`.  A request under PATH
+needs a certificate whose SHA-256 fingerprint FILE lists.  Gemini status
+codes (geminiprotocol.net specification, "6x client certificates"):
+60 certificate required, 61 not authorised (the meta carries the
+fingerprint, SHA256:HEX, for the person to send an admin), 62 not valid
+(a listed certificate outside its validity dates).  It gates files,
+listings, generated feeds and CGI alike, and the list is re-read when it
+changes on disk: no reload.  Real daemon, real TLS, real certificates.
+"""
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from clientcerts import make_cert
+from conftest import CAPSULED, Server, gemini, wait_for
+
+TARGETS = {
+    "file": "/members/minutes.gmi",
+    "listing": "/members/papers/",
+    "gemfeed": "/members/news/",
+    "atom feed": "/members/news/atom.xml",
+    "CGI script": "/cgi-bin/members-env",
+}
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("certs")
+    return {
+        "member": make_cert(d, "member"),
+        "nameless": make_cert(d, "nameless"),
+        "stranger": make_cert(d, "stranger"),
+        "expired": make_cert(d, "expired", expired=True),
+        "future": make_cert(d, "future", not_yet=True),
+        "expired-stranger": make_cert(d, "expired-stranger", expired=True),
+    }
+
+
+def members_file(path, certs, names=("member", "nameless", "expired",
+                                     "future")):
+    lines = ["# branch members: SHA256 fingerprint, then a name"]
+    for n in names:
+        c = certs[n]
+        lines.append(c.fingerprint if n == "nameless" else
+                     f"{c.fingerprint} Member {n}")
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def build_members(root):
+    m = Path(root) / "members"
+    m.mkdir()
+    (m / "index.gmi").write_text("# Members\n")
+    (m / "minutes.gmi").write_text("# Minutes\n\nSecret minutes.\n")
+    (m / "papers").mkdir()
+    (m / "papers" / "agenda.gmi").write_text("# Agenda\n")
+    (m / "news").mkdir()
+    (m / "news" / "2026-01-05-ballot.gmi").write_text("# Ballot result\n")
+    cgi = Path(root) / "cgi-bin" / "members-env"
+    cgi.write_text('#!/bin/sh\nprintf "20 text/plain\\r\\n"; env\n')
+    cgi.chmod(0o755)
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory, certs):
+    from conftest import build_capsule
+    work = tmp_path_factory.mktemp("access")
+    root = build_capsule(work / "root")
+    build_members(root)
+    lists = work / "lists"
+    lists.mkdir()
+    members_file(lists / "members", certs)
+    extra = (f"access = /members/ {lists}/members\n"
+             f"access = /cgi-bin/members-env {lists}/members\n"
+             "feeds = members/news\n")
+    # one worker: each worker re-reads a list on its own, and the broken
+    # edit test needs to know which list the serving worker last read
+    s = Server(work, root, workers=1, host_extra=extra).start()
+    s.lists = lists
+    yield s
+    assert s.stop() == 0
+    assert s.sanitizer_reports() == []
+
+
+def get(s, path, cert=None):
+    return gemini(s.port, s.url(path), ctx=cert.ctx() if cert else None)
+
+
+@pytest.mark.parametrize("what", TARGETS)
+def test_no_certificate_is_answered_60(srv, what):
+    r = get(srv, TARGETS[what])
+    assert r.status == 60 and r.body == b""
+    assert "certificate" in r.meta.lower()
+
+
+@pytest.mark.parametrize("what", TARGETS)
+def test_unlisted_certificate_is_61_with_its_fingerprint(srv, certs, what):
+    r = get(srv, TARGETS[what], certs["stranger"])
+    assert r.status == 61 and r.body == b""
+    assert certs["stranger"].fingerprint in r.meta
+
+
+@pytest.mark.parametrize("what", TARGETS)
+def test_listed_certificate_out_of_date_is_62(srv, certs, what):
+    for name in ("expired", "future"):
+        r = get(srv, TARGETS[what], certs[name])
+        assert r.status == 62 and r.body == b"", name
+
+
+@pytest.mark.parametrize("what", TARGETS)
+def test_listed_certificate_is_served_20(srv, certs, what):
+    r = get(srv, TARGETS[what], certs["member"])
+    assert r.status == 20, r.meta
+    assert r.body
+
+
+def test_each_kind_of_page_serves_its_own_content(srv, certs):
+    m = certs["member"]
+    assert b"Secret minutes" in get(srv, TARGETS["file"], m).body
+    assert b"agenda.gmi" in get(srv, TARGETS["listing"], m).body
+    assert b"Ballot result" in get(srv, TARGETS["gemfeed"], m).body
+    assert b"<feed" in get(srv, TARGETS["atom feed"], m).body
+    assert b"GATEWAY_INTERFACE=CGI/1.1" in get(srv, TARGETS["CGI script"],
+                                               m).body
+
+
+def test_an_unlisted_expired_certificate_is_61_not_62(srv, certs):
+    c = certs["expired-stranger"]
+    r = get(srv, TARGETS["file"], c)
+    assert r.status == 61 and c.fingerprint in r.meta
+
+
+def test_the_directory_without_its_slash_is_gated_too(srv):
+    assert get(srv, "/members").status == 60
+
+
+def test_paths_outside_the_rule_need_no_certificate(srv):
+    assert get(srv, "/hello.txt").status == 20
+    assert get(srv, "/membership.gmi").status == 51    # not "/members/"
+    assert get(srv, "/cgi-bin/env").status == 20
+
+
+def test_cgi_remote_user_is_the_name_from_the_list(srv, certs):
+    body = get(srv, TARGETS["CGI script"], certs["member"]).body.decode()
+    assert "REMOTE_USER=Member member\n" in body
+    assert f"TLS_CLIENT_HASH={certs['member'].fingerprint}\n" in body
+    # no name in the list: the certificate's common name, as before
+    body = get(srv, TARGETS["CGI script"], certs["nameless"]).body.decode()
+    assert "REMOTE_USER=nameless\n" in body
+
+
+def test_list_edited_on_disk_takes_effect_without_reload(srv, certs):
+    path = srv.lists / "members"
+    pid_before = srv.worker_pids()
+    try:
+        assert get(srv, TARGETS["file"], certs["stranger"]).status == 61
+        # an editor that writes a new file and renames it over
+        tmp = srv.lists / ".members.new"
+        members_file(tmp, certs, ("member", "stranger"))
+        os.replace(tmp, path)
+        assert get(srv, TARGETS["file"], certs["stranger"]).status == 20
+        # rotation: the old fingerprint removed (written in place)
+        members_file(path, certs, ("stranger",))
+        assert get(srv, TARGETS["file"], certs["member"]).status == 61
+        assert get(srv, TARGETS["file"], certs["stranger"]).status == 20
+    finally:
+        members_file(path, certs)
+    assert get(srv, TARGETS["file"], certs["member"]).status == 20
+    assert srv.worker_pids() == pid_before, "no reload, no new workers"
+
+
+def test_a_broken_edit_keeps_the_old_list_and_logs_file_line(srv, certs):
+    path = srv.lists / "members"
+    try:
+        text = path.read_text()
+        path.write_text(text + "SHA256:nothex stranger\n")
+        assert get(srv, TARGETS["file"], certs["member"]).status == 20
+        assert get(srv, TARGETS["file"], certs["stranger"]).status == 61
+        n = len(text.splitlines()) + 1
+        assert wait_for(lambda: f"{path}:{n}: expected SHA256:" in
+                        srv.log())
+        assert "keeping the previous list" in srv.log()
+    finally:
+        members_file(path, certs)
+
+
+def test_a_bad_list_is_refused_at_check_with_file_and_line(tmp_path, certs):
+    lst = tmp_path / "members"
+    lst.write_text(f"# ok\n{certs['member'].fingerprint} A\n"
+                   f"{certs['member'].fingerprint} again\n")
+    root = tmp_path / "root"
+    root.mkdir()
+    s = Server(tmp_path, root, host_extra=f"access = /m/ {lst}\n")
+    r = subprocess.run([str(CAPSULED), "-n", "-c", str(s.conf)],
+                       capture_output=True, text=True)
+    assert r.returncode == 1
+    assert f"{lst}:3: fingerprint listed twice" in r.stderr
+    lst.write_text("SHA256:" + "AB" * 31 + "\n")
+    r = subprocess.run([str(CAPSULED), "-n", "-c", str(s.conf)],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and f"{lst}:1: expected SHA256:" in r.stderr
+    (tmp_path / "members").unlink()
+    r = subprocess.run([str(CAPSULED), "-n", "-c", str(s.conf)],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "No such file" in r.stderr
+
+
+def test_fingerprints_with_colons_and_lower_case_are_accepted(tmp_path,
+                                                              certs):
+    fp = certs["member"].fingerprint[7:].lower()
+    lst = tmp_path / "members"
+    lst.write_text("sha256:" + ":".join(fp[i:i + 2] for i in range(0, 64, 2))
+                   + "   Colon Person  \n\n   # indented comment\n")
+    root = tmp_path / "root"
+    (root / "m").mkdir(parents=True)
+    (root / "m" / "index.gmi").write_text("# m\n")
+    s = Server(tmp_path, root, host_extra=f"access = /m/ {lst}\n").start()
+    try:
+        assert get(s, "/m/", certs["member"]).status == 20
+        assert get(s, "/m/", certs["stranger"]).status == 61
+    finally:
+        s.stop()
+
+
+def test_the_branch_capsule_members_area_is_gated_by_run_ini(tmp_path,
+                                                             certs):
+    """etc/run.ini gates capsule/members/ with etc/lists/members, which
+    lists nobody: every identity sees 61 and its fingerprint."""
+    import re
+    from conftest import ROOT
+    text = (ROOT / "etc" / "run.ini").read_text()
+    assert re.search(r"(?m)^access = /members/ lists/members$", text)
+    s = Server(tmp_path, ROOT / "capsule")
+    text = re.sub(r"(?m)^listen = .*$", f"listen = 127.0.0.1:{s.port}", text)
+    text = text.replace("../capsule", str(ROOT / "capsule"))
+    text = text.replace("../certs", str(tmp_path / "certs"))
+    text = text.replace(" lists/", " " + str(ROOT / "etc" / "lists") + "/")
+    s.write_config(text)
+    s.start()
+    try:
+        assert get(s, "/members/").status == 60
+        r = get(s, "/members/", certs["member"])
+        assert r.status == 61 and certs["member"].fingerprint in r.meta
+        assert get(s, "/news/").status == 20
+    finally:
+        assert s.stop() == 0
+    page = (ROOT / "capsule" / "members" / "index.gmi").read_text()
+    assert "minutes" in page and "SHA256:" in page

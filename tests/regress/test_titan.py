@@ -1,0 +1,336 @@
+"""
+Titan uploads (gemini://transjovian.org/titan/page/The%20Titan%20
+Specification): `titan://HOST/PATH;size=N;mime=T;token=T` then N bytes,
+from a certificate listed in the `titan` rule's file.  Decided before
+the body (size, type, path, certificate); written by the writer process
+through a temporary file and a rename, so readers see the old file or
+the new one, never a part.  Through the real daemon with real client
+certificates and the tests' own Titan client (clientcerts.titan).
+"""
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from clientcerts import make_cert, titan, titan_line
+from conftest import (Server, build_capsule, client_context, gemini,
+                      read_response, tls_connect, wait_for)
+
+MAX = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tcerts")
+    return {n: make_cert(d, n) for n in ("secretary", "chair", "stranger")} | {
+        "expired": make_cert(d, "expired", expired=True)}
+
+
+def write_admins(path, certs, names=("secretary", "expired")):
+    lines = ["# who may publish"]
+    for n in names:
+        lines.append(f"{certs[n].fingerprint} Branch {n}")
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory, certs):
+    work = tmp_path_factory.mktemp("titan")
+    root = build_capsule(work / "root")
+    news = root / "news"
+    news.mkdir()
+    (news / "2026-01-01-new-year.gmi").write_text("# New year\n")
+    (news / "sub").mkdir()
+    outside = work / "outside"
+    outside.mkdir()
+    os.symlink(outside, news / "linked")
+    for d in (news, news / "sub", outside):
+        shutil.chown(d, "nobody")    # the daemon's user writes here
+    (work / "lists").mkdir()    # the workers (nobody) read it again
+    admins = work / "lists" / "admins"
+    write_admins(admins, certs)
+    extra = (f"titan = /news/ {admins}\n"
+             f"titan_max_size = {MAX}\n"
+             "titan_mime = text/gemini text/plain\n"
+             "feeds = news\n")
+    s = Server(work, root, host_extra=extra).start()
+    s.news, s.outside, s.admins = news, outside, admins
+    yield s
+    assert s.stop() == 0
+    assert s.sanitizer_reports() == []
+
+
+def up(s, path, body, cert, **kw):
+    return titan(s.port, path, body, cert, **kw)
+
+
+def temps(d):
+    return [n for n in os.listdir(d) if n.startswith(".titan-")]
+
+
+def test_create_answers_30_with_the_gemini_url(srv, certs):
+    r = up(srv, "/news/2026-02-01-created.gmi", "# Created\n",
+           certs["secretary"])
+    assert r.status == 30
+    assert r.meta == f"gemini://localhost:{srv.port}/news/2026-02-01-created.gmi"
+    assert (srv.news / "2026-02-01-created.gmi").read_text() == "# Created\n"
+    assert srv.get("/news/2026-02-01-created.gmi").body == b"# Created\n"
+
+
+def test_replace_and_delete(srv, certs):
+    p = srv.news / "2026-02-02-replaced.gmi"
+    assert up(srv, "/news/2026-02-02-replaced.gmi", "# One\n" * 100,
+              certs["secretary"]).status == 30
+    assert up(srv, "/news/2026-02-02-replaced.gmi", "# Two\n",
+              certs["secretary"]).status == 30
+    assert p.read_text() == "# Two\n"
+    # size=0 deletes (Titan spec)
+    assert up(srv, "/news/2026-02-02-replaced.gmi", "",
+              certs["secretary"]).status == 30
+    assert not p.exists()
+    assert srv.get("/news/2026-02-02-replaced.gmi").status == 51
+    assert up(srv, "/news/2026-02-02-replaced.gmi", "",
+              certs["secretary"]).status == 51
+
+
+def test_certificate_answers(srv, certs):
+    path = "/news/2026-02-03-nope.gmi"
+    r = up(srv, path, "x", None)
+    assert r.status == 60
+    r = up(srv, path, "x", certs["stranger"])
+    assert r.status == 61 and certs["stranger"].fingerprint in r.meta
+    r = up(srv, path, "x", certs["expired"])
+    assert r.status == 62
+    assert not (srv.news / "2026-02-03-nope.gmi").exists()
+
+
+def header_only(s, path, size, cert, mime="text/gemini"):
+    """Send the request line and nothing of the body: the answer must
+    come anyway."""
+    with tls_connect(s.port, ctx=cert.ctx(), timeout=5) as c:
+        c.sendall(titan_line(s.port, path, size, mime))
+        return read_response(c)
+
+
+def test_oversize_is_refused_before_the_body(srv, certs):
+    r = header_only(srv, "/news/2026-02-04-big.gmi", MAX + 1,
+                    certs["secretary"])
+    assert r.status == 50 and str(MAX) in r.meta
+    assert "titan_max_size" in r.meta
+    # exactly the limit is fine
+    assert up(srv, "/news/2026-02-04-big.gmi", "a" * MAX,
+              certs["secretary"]).status == 30
+
+
+def test_wrong_type_is_refused_before_the_body(srv, certs):
+    r = header_only(srv, "/news/2026-02-05-pic.png", 10, certs["secretary"],
+                    mime="image/png")
+    assert r.status == 50
+    assert "image/png" in r.meta and "text/gemini text/plain" in r.meta
+    assert not (srv.news / "2026-02-05-pic.png").exists()
+
+
+@pytest.mark.parametrize("path,status", [
+    ("/news/../escape.gmi", 50),             # normalised to /escape.gmi
+    ("/news/../../escape.gmi", 59),          # climbs above the root
+    ("/news/%2e%2e/%2e%2e/escape.gmi", 59),
+    ("/news/%2e%2e/escape.gmi", 50),
+    ("/news%2Fescape.gmi", 59),              # encoded slash
+    ("/news/linked/escape.gmi", 50),         # a symlinked directory
+    ("/news/.hidden.gmi", 50),               # a dotfile
+    ("/news/.titan-1-1", 50),
+    ("/news/sub", 50),                       # a directory
+    ("/news/", 50),
+    ("/news/missing/x.gmi", 51),             # no such directory
+    ("/escape.gmi", 50),                     # outside the titan PATH
+    ("/newsletter.gmi", 50),
+])
+def test_path_escapes_are_refused_and_nothing_is_written(srv, certs, path,
+                                                          status):
+    before = sorted(os.listdir(srv.news)), sorted(os.listdir(srv.outside))
+    r = header_only(srv, path, 5, certs["secretary"])
+    assert r.status == status, r.meta
+    assert not (srv.root / "escape.gmi").exists()
+    assert not (srv.root.parent / "escape.gmi").exists()
+    after = sorted(os.listdir(srv.news)), sorted(os.listdir(srv.outside))
+    assert before == after
+
+
+def test_short_body_leaves_nothing(srv, certs):
+    r = up(srv, "/news/2026-02-06-short.gmi", "x" * 1000, certs["secretary"],
+           send=100)
+    assert r.status in (0, 40, 59)
+    assert wait_for(lambda: temps(srv.news) == [])
+    assert not (srv.news / "2026-02-06-short.gmi").exists()
+
+
+def test_stalled_body_times_out_and_leaves_nothing(srv, certs):
+    t0 = time.time()
+    with tls_connect(srv.port, ctx=certs["secretary"].ctx(),
+                     timeout=15) as c:
+        c.sendall(titan_line(srv.port, "/news/2026-02-07-stall.gmi", 1000)
+                  + b"y" * 10)
+        r = read_response(c)
+    assert r.status == 59 and "timeout" in r.meta.lower()
+    assert time.time() - t0 < 10     # request_timeout is 3 s
+    assert wait_for(lambda: temps(srv.news) == [])
+    assert not (srv.news / "2026-02-07-stall.gmi").exists()
+
+
+def test_two_concurrent_uploads_to_one_path_leave_one_whole_file(srv, certs):
+    path = "/news/2026-02-08-race.gmi"
+    bodies = [b"A" * 40000, b"B" * 30000]
+    for _ in range(5):
+        results = []
+        ts = [threading.Thread(target=lambda b=b: results.append(
+              up(srv, path, b, certs["secretary"]).status)) for b in bodies]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert results == [30, 30]
+        assert (srv.news / "2026-02-08-race.gmi").read_bytes() in bodies
+    assert temps(srv.news) == []
+
+
+def test_readers_never_see_a_partial_file(srv, certs):
+    """32 clients read the post and its section while it is replaced."""
+    path = "/news/2026-02-09-busy.gmi"
+    versions = [b"# Busy one\n" + b"1" * 50000, b"# Busy two\n" + b"2" * 20000]
+    assert up(srv, path, versions[0], certs["secretary"]).status == 30
+    stop = threading.Event()
+    bad, reads = [], [0]
+
+    def reader():
+        while not stop.is_set():
+            r = srv.get(path)
+            reads[0] += 1
+            if r.status != 20 or r.body not in versions:
+                bad.append((r.status, len(r.body)))
+            if srv.get("/news/").status != 20:
+                bad.append("index")
+    ts = [threading.Thread(target=reader) for _ in range(32)]
+    for t in ts:
+        t.start()
+    try:
+        for i in range(10):
+            assert up(srv, path, versions[i % 2],
+                      certs["secretary"]).status == 30
+    finally:
+        stop.set()
+        for t in ts:
+            t.join()
+    assert bad == [] and reads[0] > 32
+
+
+def test_the_new_post_is_in_the_index_and_feed_at_once(srv, certs):
+    path = "/news/2026-03-01-pay-ballot-result.gmi"
+    before = srv.get("/news/").body + srv.get("/news/atom.xml").body
+    assert b"Pay ballot result" not in before
+    assert up(srv, path, "# Pay ballot result\n\nWe won.\n",
+              certs["secretary"]).status == 30
+    assert b"2026-03-01 Pay ballot result" in srv.get("/news/").body
+    atom = srv.get("/news/atom.xml").body
+    assert b"Pay ballot result" in atom
+    assert b"2026-03-01-pay-ballot-result.gmi" in atom
+    assert up(srv, path, "", certs["secretary"]).status == 30
+    assert b"Pay ballot result" not in srv.get("/news/").body
+    assert b"Pay ballot result" not in srv.get("/news/atom.xml").body
+
+
+def test_admins_file_changed_on_disk_takes_effect_without_reload(srv, certs):
+    path = "/news/2026-03-02-chair.gmi"
+    pids = srv.worker_pids()
+    try:
+        assert up(srv, path, "# Chair\n", certs["chair"]).status == 61
+        write_admins(srv.admins, certs, ("secretary", "chair"))
+        assert up(srv, path, "# Chair\n", certs["chair"]).status == 30
+        # rotation: the secretary's old certificate is taken out
+        write_admins(srv.admins, certs, ("chair",))
+        assert up(srv, path, "", certs["secretary"]).status == 61
+        assert up(srv, path, "", certs["chair"]).status == 30
+    finally:
+        write_admins(srv.admins, certs)
+    assert srv.worker_pids() == pids
+
+
+def test_parameters_in_any_order_with_a_token(srv, certs):
+    line = (f"titan://localhost:{srv.port}/news/2026-03-03-order.gmi;"
+            "token=s%20ecret;mime=text/plain;size=3\r\n").encode()
+    with tls_connect(srv.port, ctx=certs["secretary"].ctx()) as c:
+        c.sendall(line + b"abc")
+        assert read_response(c).status == 30
+    assert (srv.news / "2026-03-03-order.gmi").read_bytes() == b"abc"
+
+
+@pytest.mark.parametrize("line", [
+    "titan://localhost:{port}/news/x.gmi",                 # no size
+    "titan://localhost:{port}/news/x.gmi;size=-1",
+    "titan://localhost:{port}/news/x.gmi;size=1;size=2",
+    "titan://localhost:{port}/news/x.gmi;size=1;colour=red",
+    "titan://localhost:{port}/news/x.gmi;size=1;mime=nonsense",
+    "titan://localhost:{port}/news/x.gmi?q;size=1",
+])
+def test_bad_titan_requests_are_59(srv, certs, line):
+    r = gemini(srv.port, line.format(port=srv.port),
+               ctx=certs["secretary"].ctx())
+    assert r.status == 59
+
+
+def test_titan_obeys_the_gemini_host_and_port_rules(srv, certs):
+    r = gemini(srv.port, "titan://elsewhere.example:%d/news/x.gmi;size=1"
+               % srv.port, ctx=certs["secretary"].ctx())
+    assert r.status == 53
+    r = gemini(srv.port, "titan://localhost:1/news/x.gmi;size=1",
+               ctx=certs["secretary"].ctx())
+    assert r.status == 53
+    r = gemini(srv.port, "titan://localhost:%d/news/x.gmi;size=1" % srv.port,
+               sni="example.org", ctx=certs["secretary"].ctx())
+    assert r.status == 53
+
+
+def test_a_host_without_titan_refuses_uploads(srv, certs):
+    r = gemini(srv.port, "titan://example.org:%d/x.gmi;size=1" % srv.port,
+               sni="example.org", ctx=certs["secretary"].ctx())
+    assert r.status == 50
+
+
+def test_publish_correct_delete_sequence_is_logged(srv, certs):
+    """The branch secretary's day: publish, correct, remove; one
+    access-log line each with the name, the path, the size, the status."""
+    path = "/news/2026-03-04-strike-dates.gmi"
+    sec = certs["secretary"]
+    steps = [("# Strike dates\n\n12 and 13 March\n", 30),
+             ("# Strike dates\n\n12, 13 and 14 March\n", 30),
+             ("", 30)]
+    for body, status in steps:
+        assert up(srv, path, body, sec).status == status
+    lines = [l for l in srv.log().splitlines() if "strike-dates" in l]
+    assert len(lines) == 3, lines
+    for (body, status), line in zip(steps, lines):
+        assert f";size={len(body.encode())};" in line
+        assert f'" {status} ' in line
+        assert line.endswith('"Branch secretary"')
+    for line in lines:
+        print(line)
+
+
+def test_a_reload_brings_a_new_writer_and_the_old_one_leaves(srv, certs):
+    import signal as sig
+    old = srv.children("titan")
+    assert len(old) == 1
+    srv.signal(sig.SIGHUP)
+    assert wait_for(lambda: len(srv.children("titan")) == 1 and
+                    srv.children("titan") != old, timeout=10)
+    path = "/news/2026-03-05-after-reload.gmi"
+    assert wait_for(lambda: up(srv, path, "# Reloaded\n",
+                               certs["secretary"]).status == 30)
+    assert (srv.news / "2026-03-05-after-reload.gmi").read_text() == \
+        "# Reloaded\n"
+    assert up(srv, path, "", certs["secretary"]).status == 30

@@ -1,0 +1,164 @@
+/*
+ * titan_test.c: titan_parse(), titan_path_ok() and titan_mime_ok(), one
+ * row per rule.  "Titan" is the Titan specification,
+ * gemini://transjovian.org/titan/page/The%20Titan%20Specification.
+ */
+
+#include <string.h>
+
+#include "request.h"
+#include "tap.h"
+#include "titan.h"
+
+#define L(s)	(s), sizeof(s) - 1
+
+struct parse_case {
+	const char	*name;
+	const char	*in;
+	size_t		 len;
+	int		 ok;
+	const char	*path;
+	long long	 size;
+	const char	*mime;
+	const char	*token;
+};
+
+static const struct parse_case cases[] = {
+	{ "size only; mime defaults to text/gemini (Titan)",
+	  L("titan://h/news/a.gmi;size=5\r\n"), 1, "/news/a.gmi", 5,
+	  "text/gemini", "" },
+	{ "parameters in any order (Titan)",
+	  L("titan://h/a;token=t;mime=text/plain;size=12\r\n"), 1, "/a", 12,
+	  "text/plain", "t" },
+	{ "size=0 is a delete (Titan)", L("titan://h/a;size=0\r\n"), 1, "/a",
+	  0, "text/gemini", "" },
+	{ "token is percent-decoded", L("titan://h/a;size=1;token=a%20b\r\n"),
+	  1, "/a", 1, "text/gemini", "a b" },
+	{ "mime is lower-cased", L("titan://h/a;size=1;mime=Text/Plain\r\n"),
+	  1, "/a", 1, "text/plain", "" },
+	{ "scheme is case-insensitive (3986 3.1)",
+	  L("TITAN://h:1965/a;size=1\r\n"), 1, "/a", 1, "text/gemini", "" },
+	{ "the path is decoded as any path",
+	  L("titan://h/a%20b/c;size=1\r\n"), 1, "/a b/c", 1, "text/gemini",
+	  "" },
+	{ "dot segments are removed as in gemini URLs",
+	  L("titan://h/news/../x;size=1\r\n"), 1, "/x", 1, "text/gemini", "" },
+	{ "a ';' in the path is encoded: %3B",
+	  L("titan://h/a%3Bb;size=1\r\n"), 1, "/a;b", 1, "text/gemini", "" },
+	{ "no size", L("titan://h/a;mime=text/plain\r\n"), 0, 0, 0, 0, 0 },
+	{ "no parameters", L("titan://h/a\r\n"), 0, 0, 0, 0, 0 },
+	{ "no path", L("titan://h;size=1\r\n"), 0, 0, 0, 0, 0 },
+	{ "size twice", L("titan://h/a;size=1;size=1\r\n"), 0, 0, 0, 0, 0 },
+	{ "mime twice", L("titan://h/a;size=1;mime=a/b;mime=a/b\r\n"), 0, 0,
+	  0, 0, 0 },
+	{ "negative size", L("titan://h/a;size=-1\r\n"), 0, 0, 0, 0, 0 },
+	{ "size with a sign", L("titan://h/a;size=+1\r\n"), 0, 0, 0, 0, 0 },
+	{ "empty size", L("titan://h/a;size=\r\n"), 0, 0, 0, 0, 0 },
+	{ "size past the limit", L("titan://h/a;size=99999999999999999999\r\n"),
+	  0, 0, 0, 0, 0 },
+	{ "unknown parameter", L("titan://h/a;size=1;x=y\r\n"), 0, 0, 0, 0, 0 },
+	{ "empty parameter", L("titan://h/a;size=1;\r\n"), 0, 0, 0, 0, 0 },
+	{ "parameter without '='", L("titan://h/a;size\r\n"), 0, 0, 0, 0, 0 },
+	{ "mime not type/subtype", L("titan://h/a;size=1;mime=text\r\n"), 0, 0,
+	  0, 0, 0 },
+	{ "mime with a space", L("titan://h/a;size=1;mime=text/a%20b\r\n"), 0,
+	  0, 0, 0, 0 },
+	{ "token decoding to a control byte",
+	  L("titan://h/a;size=1;token=%0a\r\n"), 0, 0, 0, 0, 0 },
+	{ "token not UTF-8", L("titan://h/a;size=1;token=%ff\r\n"), 0, 0, 0, 0,
+	  0 },
+	{ "a query", L("titan://h/a?q;size=1\r\n"), 0, 0, 0, 0, 0 },
+	{ "climbing above the root (59, as gemini)",
+	  L("titan://h/../a;size=1\r\n"), 0, 0, 0, 0, 0 },
+	{ "encoded climb", L("titan://h/%2e%2e/a;size=1\r\n"), 0, 0, 0, 0, 0 },
+	{ "encoded slash (59, as gemini)", L("titan://h/a%2Fb;size=1\r\n"), 0,
+	  0, 0, 0, 0 },
+	{ "userinfo (59, as gemini)", L("titan://u@h/a;size=1\r\n"), 0, 0, 0,
+	  0, 0 },
+	{ "fragment (59, as gemini)", L("titan://h/a;size=1#f\r\n"), 0, 0, 0,
+	  0, 0 },
+	{ "no CRLF", L("titan://h/a;size=1\n"), 0, 0, 0, 0, 0 },
+	{ "not titan", L("gemini://h/a;size=1\r\n"), 0, 0, 0, 0, 0 },
+	{ "space in a parameter", L("titan://h/a;size=1 \r\n"), 0, 0, 0, 0,
+	  0 },
+};
+
+static void
+test_parse(void)
+{
+	const struct parse_case	*c;
+	struct request		 r;
+	struct titan_params	 tp;
+	const char		*why = NULL;
+	size_t			 i;
+	int			 status = 0, rv;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		c = &cases[i];
+		status = 0;
+		rv = titan_parse(c->in, c->len, &r, &tp, &status, &why);
+		if (!c->ok) {
+			ok(rv == -1 && status == 59 && why != NULL,
+			    "titan_parse: 59 for %s (%s)", c->name,
+			    why ? why : "?");
+			continue;
+		}
+		ok(rv == 0 && r.titan == &tp && strcmp(r.url.path, c->path) ==
+		    0 && tp.size == c->size && strcmp(tp.mime, c->mime) == 0 &&
+		    strcmp(tp.token, c->token) == 0 &&
+		    strcmp(r.url.scheme, "titan") == 0,
+		    "titan_parse: %s", c->name);
+	}
+	rv = titan_request_parse(L("gemini://h/a;size=1\r\n"), &r, &tp,
+	    &status, &why);
+	ok(rv == 0 && r.titan == NULL && strcmp(r.url.path, "/a;size=1") == 0,
+	    "titan_request_parse: a gemini line is a gemini request");
+	ok(titan_is(L("TiTaN://x")) && !titan_is(L("titan")) &&
+	    !titan_is(L("gemini://x")), "titan_is: the scheme, any case");
+}
+
+static void
+test_path(void)
+{
+	const char	*why;
+
+	ok(titan_path_ok("/news/a.gmi", "/news/", &why) == 0,
+	    "titan_path_ok: a file under the PATH");
+	ok(titan_path_ok("/news/2026/a.gmi", "/news/", &why) == 0,
+	    "titan_path_ok: a file deeper under the PATH");
+	ok(titan_path_ok("/newsx.gmi", "/news/", &why) == -1,
+	    "titan_path_ok: a sibling name is not under the PATH");
+	ok(titan_path_ok("/news/", "/news/", &why) == -1,
+	    "titan_path_ok: the directory itself is refused");
+	ok(titan_path_ok("/news/sub/", "/news/", &why) == -1,
+	    "titan_path_ok: a path ending in '/' is refused");
+	ok(titan_path_ok("/news/.a", "/news/", &why) == -1,
+	    "titan_path_ok: a dotfile is refused");
+	ok(titan_path_ok("/news/.git/x", "/news/", &why) == -1,
+	    "titan_path_ok: a dot directory is refused");
+	ok(titan_path_ok("/x.gmi", "/", &why) == 0,
+	    "titan_path_ok: PATH / covers the capsule");
+}
+
+static void
+test_mime(void)
+{
+	ok(titan_mime_ok("text/gemini text/plain", "text/plain"),
+	    "titan_mime_ok: a listed type");
+	ok(!titan_mime_ok("text/gemini text/plain", "text/plai"),
+	    "titan_mime_ok: a prefix is not a type");
+	ok(!titan_mime_ok("text/gemini", "image/png"),
+	    "titan_mime_ok: an unlisted type");
+	ok(titan_mime_ok("  text/gemini\timage/png ", "image/png"),
+	    "titan_mime_ok: spaces and tabs separate");
+	ok(!titan_mime_ok("text/gemini", ""), "titan_mime_ok: empty type");
+}
+
+int
+main(void)
+{
+	test_parse();
+	test_path();
+	test_mime();
+	return tap_done();
+}
