@@ -65,7 +65,9 @@ struct generation {
 	time_t		 runner_started;
 	struct access_files *af;	/* fingerprint lists (access.h) */
 	int		 titan_sock;	/* workers' end; -1: no uploads */
+	int		 writer_sock;	/* the writer's end, for a new one */
 	pid_t		 writer;
+	time_t		 writer_started;
 	int		 nworkers;
 	pid_t		 pids[MAX_WORKERS];
 	time_t		 started[MAX_WORKERS];
@@ -161,6 +163,9 @@ gen_close_fds(struct generation *g, const struct generation *keep)
 	if (g->titan_sock != -1)
 		close(g->titan_sock);	/* so does the writer */
 	g->titan_sock = -1;
+	if (g->writer_sock != -1)
+		close(g->writer_sock);
+	g->writer_sock = -1;
 }
 
 static void
@@ -366,6 +371,7 @@ gen_load(const char *path, int check_only, const struct generation *old,
 	for (i = 0; i < CONFIG_MAX_LISTEN; i++)
 		g->listenfds[i] = -1;
 	g->titan_sock = -1;
+	g->writer_sock = -1;
 	if (config_load(path, &g->cf, err, errlen) == -1) {
 		free(g);
 		return NULL;
@@ -462,6 +468,10 @@ spawn_runner(struct generation *g)
 		close(g->cgi_sock);	/* or it would never see EOF */
 		if (pidfd != -1)
 			close(pidfd);	/* as in spawn: the lock stays here */
+		if (g->titan_sock != -1)
+			close(g->titan_sock);	/* the writer's: not ours */
+		if (g->writer_sock != -1)
+			close(g->writer_sock);
 		for (i = 0; i < g->cf.nlisten; i++)
 			close(g->listenfds[i]);
 		if (sandbox_runner(&g->cf, &g->sb, g->rootfds) == -1)
@@ -482,7 +492,12 @@ uses_titan(const struct config *cf)
 	return 0;
 }
 
-/* The Titan writer of a generation: the only process that writes. */
+/*
+ * The Titan writer of a generation: the only process that writes.  As
+ * with the runner, the parent keeps both ends of its socket, so a writer
+ * that dies is replaced from the config in memory and the workers carry
+ * on with the socket they have.
+ */
 static void
 spawn_writer(struct generation *g)
 {
@@ -491,27 +506,38 @@ spawn_writer(struct generation *g)
 
 	if (!uses_titan(&g->cf))
 		return;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1 ||
-	    (g->writer = fork()) == -1) {
+	if (g->writer_sock == -1) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+		    sv) == -1) {
+			log_warnx("cannot start the titan writer: %s; uploads "
+			    "answer 40", strerror(errno));
+			return;
+		}
+		g->titan_sock = sv[0];
+		g->writer_sock = sv[1];
+	}
+	if ((g->writer = fork()) == -1) {
+		g->writer = 0;
 		log_warnx("cannot start the titan writer: %s; uploads answer "
 		    "40", strerror(errno));
 		return;
 	}
 	if (g->writer == 0) {
 		proc_title("titan");
-		close(sv[0]);
+		close(g->titan_sock);	/* or it would never see EOF */
 		if (pidfd != -1)
 			close(pidfd);
 		if (g->cgi_sock != -1)
 			close(g->cgi_sock);	/* the runner's: not ours */
+		if (g->runner_sock != -1)
+			close(g->runner_sock);
 		for (i = 0; i < g->cf.nlisten; i++)
 			close(g->listenfds[i]);
 		if (sandbox_writer(&g->cf, &g->sb, g->rootfds) == -1)
 			_exit(1);
-		writer_main(&g->cf, g->rootfds, sv[1]);
+		writer_main(&g->cf, g->rootfds, g->writer_sock);
 	}
-	close(sv[1]);
-	g->titan_sock = sv[0];
+	g->writer_started = time(NULL);
 }
 
 static pid_t
@@ -544,6 +570,8 @@ spawn(struct generation *g, int i)
 			close(pidfd);	/* the lock stays with the parent */
 		if (g->runner_sock != -1)
 			close(g->runner_sock);	/* jobs are the runner's */
+		if (g->writer_sock != -1)
+			close(g->writer_sock);	/* uploads are the writer's */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		access_worker_init(g->af);
@@ -650,6 +678,10 @@ retire(struct generation *g, int sig)
 	if (g->titan_sock != -1) {
 		close(g->titan_sock);
 		g->titan_sock = -1;
+	}
+	if (g->writer_sock != -1) {
+		close(g->writer_sock);
+		g->writer_sock = -1;
 	}
 }
 
@@ -802,11 +834,17 @@ reap(void)
 		}
 		if (pid == gen->writer) {
 			gen->writer = 0;
-			if (!got_term) {
-				log_warnx("titan writer %ld died; reloading",
-				    (long)pid);
-				got_hup = 1;
-			}
+			if (got_term)
+				continue;
+			log_warnx("titan writer %ld %s %d; starting a new one",
+			    (long)pid, WIFSIGNALED(status) ? "killed by "
+			    "signal" : "exited with status", WIFSIGNALED(status) ?
+			    WTERMSIG(status) : WEXITSTATUS(status));
+			if (time(NULL) - gen->writer_started < 1)
+				quick = 1;	/* wait a second: no fork storm */
+			else
+				spawn_writer(gen);
+			continue;
 		}
 		for (i = 0; i < gen->nworkers; i++) {
 			if (gen->pids[i] != pid)
@@ -835,6 +873,8 @@ respawn_missing(void)
 
 	if (gen->runner == 0 && gen->runner_sock != -1)
 		spawn_runner(gen);
+	if (gen->writer == 0 && gen->writer_sock != -1)
+		spawn_writer(gen);
 	for (i = 0; i < gen->nworkers; i++)
 		if (gen->pids[i] == 0)
 			spawn(gen, i);

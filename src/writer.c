@@ -45,7 +45,9 @@ on_signal(int sig)
 
 	if (sig == SIGTERM)
 		got_term = 1;
-	(void)write(sigpipe_fds[1], "s", 1);
+	if (write(sigpipe_fds[1], "s", 1) == -1) {
+		/* the pipe is full: a wake-up is pending already */
+	}
 	errno = saved;
 }
 
@@ -112,13 +114,19 @@ writer_open_dir(int rootfd, const char *dir)
 	return walk_dir(rootfd, dir);
 }
 
+/* One line, in one write: the worker reads the answer whole. */
 static void
 answer(int sock, const char *line)
 {
-	size_t	len = strlen(line);
+	char	buf[1100];
+	int	n;
 
-	(void)write(sock, line, len);
-	(void)write(sock, "\n", 1);
+	n = snprintf(buf, sizeof(buf), "%s\n", line);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		n = snprintf(buf, sizeof(buf), "40 Answer too long\n");
+	if (write(sock, buf, (size_t)n) != n) {
+		/* the worker has gone: nobody is left to tell */
+	}
 }
 
 /* Exactly size bytes from sock into fd, each wait bounded; 0 or -1. */

@@ -334,3 +334,29 @@ def test_a_reload_brings_a_new_writer_and_the_old_one_leaves(srv, certs):
     assert (srv.news / "2026-03-05-after-reload.gmi").read_text() == \
         "# Reloaded\n"
     assert up(srv, path, "", certs["secretary"]).status == 30
+
+
+def test_a_dead_writer_is_replaced_without_reading_the_config_file(srv,
+                                                                   certs):
+    # as with the CGI runner (issue 11): the file on disk may be half
+    # edited, so a writer that dies is replaced from the config in memory
+    import signal as sig
+    before = srv.children("titan")
+    assert len(before) == 1
+    good = srv.conf.read_text()
+    srv.conf.write_text(good[:len(good) // 2] + "\n[host")
+    try:
+        os.kill(before[0], sig.SIGKILL)
+        assert wait_for(lambda: srv.children("titan") not in ([], before),
+                        timeout=10), srv.log()
+        path = "/news/2026-03-06-after-a-crash.gmi"
+        assert wait_for(lambda: up(srv, path, "# Still here\n",
+                                   certs["secretary"]).status == 30)
+        assert (srv.news / "2026-03-06-after-a-crash.gmi").read_text() == \
+            "# Still here\n"
+        assert up(srv, path, "", certs["secretary"]).status == 30
+        assert "reload" not in srv.log().split("titan writer")[-1]
+        assert "titan writer" in srv.log() and "starting a new one" in \
+            srv.log()
+    finally:
+        srv.conf.write_text(good)
