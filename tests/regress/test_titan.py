@@ -46,6 +46,10 @@ def srv(tmp_path_factory, certs):
     news = root / "news"
     news.mkdir()
     (news / "2026-01-01-new-year.gmi").write_text("# New year\n")
+    # a hand-written page with the latest-posts block (issue 13: the home
+    # page's generated block shows an upload in the next request)
+    (root / "home.gmi").write_text(
+        "# Home\n\n## Latest\n\n<!-- capsuled:latest 100 news -->\n")
     (news / "sub").mkdir()
     outside = work / "outside"
     outside.mkdir()
@@ -229,19 +233,23 @@ def test_readers_never_see_a_partial_file(srv, certs):
     assert bad == [] and reads[0] > 32
 
 
-def test_the_new_post_is_in_the_index_and_feed_at_once(srv, certs):
+def test_the_new_post_is_in_the_index_feed_and_home_block_at_once(srv, certs):
     path = "/news/2026-03-01-pay-ballot-result.gmi"
     before = srv.get("/news/").body + srv.get("/news/atom.xml").body
     assert b"Pay ballot result" not in before
     assert up(srv, path, "# Pay ballot result\n\nWe won.\n",
               certs["secretary"]).status == 30
     assert b"2026-03-01 Pay ballot result" in srv.get("/news/").body
+    home = srv.get("/home.gmi").body
+    assert b"=> /news/2026-03-01-pay-ballot-result.gmi 2026-03-01 " \
+        b"Pay ballot result" in home and b"capsuled:" not in home
     atom = srv.get("/news/atom.xml").body
     assert b"Pay ballot result" in atom
     assert b"2026-03-01-pay-ballot-result.gmi" in atom
     assert up(srv, path, "", certs["secretary"]).status == 30
     assert b"Pay ballot result" not in srv.get("/news/").body
     assert b"Pay ballot result" not in srv.get("/news/atom.xml").body
+    assert b"Pay ballot result" not in srv.get("/home.gmi").body
 
 
 def test_admins_file_changed_on_disk_takes_effect_without_reload(srv, certs):
