@@ -106,8 +106,12 @@ def test_lintian_finds_no_error_or_warning(package):
     deb, output = package
     assert "deb: lintian: no errors, no warnings" in output, output
     report = (deb.parent / "lintian.txt").read_text()
-    tags = [l for l in report.splitlines() if re.match(r"[EWIPX]: ", l)]
-    assert tags == [], report       # the rest is overridden, with reasons
+    # the rest is overridden, with reasons; but spelling-error-in-binary
+    # (info) reads byte runs of machine code as words ("thIk"), which
+    # come and go with each change to the code: it is not ours to fix
+    tags = [l for l in report.splitlines() if re.match(r"[EWIPX]: ", l)
+            and " spelling-error-in-binary " not in l]
+    assert tags == [], report
     changes = (deb.parent / deb.name.replace(".deb", ".changes")).read_text()
     assert deb.name in changes
 
