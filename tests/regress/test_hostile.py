@@ -37,10 +37,11 @@ ASAN = b"__asan_init" in CAPSULED.read_bytes()
 # resident size: allocator noise, summed over the workers; ASan keeps
 # freed memory in its quarantine (capped below) and redzones
 RSS_SLACK_KB = (48 if ASAN else 12) * 1024
-# heap in use, summed over the workers, after a round that every worker
-# may not have seen: what a worker fills once and keeps (its listing,
-# MIME and feed caches), nothing per connection
-HEAP_SLACK = 2 << 20
+# heap in use, summed over the workers, after a warm-up round that not
+# every worker may have had a share of: what a worker fills once and
+# keeps (listing, MIME and feed caches; libmagic's compiled regexes,
+# 2.2 MB, at its first text file), nothing per connection
+HEAP_SLACK = 4 << 20
 # odd names in the capsule: (bytes on disk, what it holds)
 ODD_NAMES = [
     b"line\nbreak.gmi",
