@@ -11,18 +11,6 @@
 #include "certlist.h"
 #include "url.h"
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* 64 hex digits at s (pairs may be split by ':'); the bytes read or 0. */
 static size_t
 parse_hash(const char *s, const char *e, unsigned char hash[32])
@@ -33,8 +21,8 @@ parse_hash(const char *s, const char *e, unsigned char hash[32])
 	for (i = 0; i < 32; i++) {
 		if (i > 0 && p < e && *p == ':')
 			p++;
-		if (e - p < 2 || (hi = hexval((unsigned char)p[0])) < 0 ||
-		    (lo = hexval((unsigned char)p[1])) < 0)
+		if (e - p < 2 || (hi = url_hexval((unsigned char)p[0])) < 0 ||
+		    (lo = url_hexval((unsigned char)p[1])) < 0)
 			return 0;
 		hash[i] = (unsigned char)(hi << 4 | lo);
 		p += 2;

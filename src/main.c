@@ -53,21 +53,30 @@
 #define STOP_MARGIN	5	/* past stop_timeout: the parent kills */
 #define REBIND_TRIES	40	/* 50 ms apart: old workers let go */
 
+/*
+ * A process that serves a generation's workers over a socket: the CGI
+ * runner, the Titan writer.  The parent keeps both ends of the socket,
+ * so one that dies is replaced from the config in memory (never the
+ * file on disk, which may be half edited) and the workers carry on
+ * with the end they have.
+ */
+struct helper {
+	const char	*name;		/* for the log: "CGI runner" */
+	int		 wsock;		/* the workers' end; -1: none */
+	int		 hsock;		/* the helper's end */
+	pid_t		 pid;
+	time_t		 started;
+};
+
 struct generation {
 	struct config	 cf;
 	struct tls	 tls;
 	struct sandbox	 sb;
 	int		 listenfds[CONFIG_MAX_LISTEN];
 	int		*rootfds;
-	int		 cgi_sock;	/* workers' end; -1: no CGI */
-	int		 runner_sock;	/* the runner's end, for a new one */
-	pid_t		 runner;
-	time_t		 runner_started;
+	struct helper	 runner;	/* CGI: the only process that execs */
+	struct helper	 writer;	/* Titan: the only one that writes */
 	struct access_files *af;	/* fingerprint lists (access.h) */
-	int		 titan_sock;	/* workers' end; -1: no uploads */
-	int		 writer_sock;	/* the writer's end, for a new one */
-	pid_t		 writer;
-	time_t		 writer_started;
 	int		 nworkers;
 	pid_t		 pids[MAX_WORKERS];
 	time_t		 started[MAX_WORKERS];
@@ -123,6 +132,25 @@ worker_count(const struct config *cf)
 	return n > MAX_WORKERS ? MAX_WORKERS : (int)n;
 }
 
+static void
+helper_init(struct helper *h, const char *name)
+{
+	memset(h, 0, sizeof(*h));
+	h->name = name;
+	h->wsock = h->hsock = -1;
+}
+
+/* Both ends of its socket, as far as this process holds them. */
+static void
+helper_close(struct helper *h)
+{
+	if (h->wsock != -1)
+		close(h->wsock);
+	if (h->hsock != -1)
+		close(h->hsock);
+	h->wsock = h->hsock = -1;
+}
+
 /*
  * Close the parent's copies of a generation's descriptors: its listening
  * sockets (but those keep shares after a reload), roots and the runner's
@@ -154,18 +182,8 @@ gen_close_fds(struct generation *g, const struct generation *keep)
 	gen_close_listeners(g, keep);
 	if (g->rootfds != NULL)
 		listen_roots_close(&g->cf, g->rootfds);
-	if (g->cgi_sock != -1)
-		close(g->cgi_sock);	/* the runner ends with its workers */
-	g->cgi_sock = -1;
-	if (g->runner_sock != -1)
-		close(g->runner_sock);
-	g->runner_sock = -1;
-	if (g->titan_sock != -1)
-		close(g->titan_sock);	/* so does the writer */
-	g->titan_sock = -1;
-	if (g->writer_sock != -1)
-		close(g->writer_sock);
-	g->writer_sock = -1;
+	helper_close(&g->runner);	/* they end with their workers */
+	helper_close(&g->writer);
 }
 
 static void
@@ -366,12 +384,10 @@ gen_load(const char *path, int check_only, const struct generation *old,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	g->cgi_sock = -1;
-	g->runner_sock = -1;
+	helper_init(&g->runner, "CGI runner");
+	helper_init(&g->writer, "titan writer");
 	for (i = 0; i < CONFIG_MAX_LISTEN; i++)
 		g->listenfds[i] = -1;
-	g->titan_sock = -1;
-	g->writer_sock = -1;
 	if (config_load(path, &g->cf, err, errlen) == -1) {
 		free(g);
 		return NULL;
@@ -433,52 +449,56 @@ uses_cgi(const struct config *cf)
 	return 0;
 }
 
-/*
- * The CGI runner of a generation: the only process that execs.  The
- * parent keeps both ends of the generation's socket, so that a runner
- * that dies can be replaced from the config in memory without touching
- * the workers (they keep their end) or re-reading the config file.
- */
+/* In a helper's child: its own end only, nothing of the other's. */
+static void
+helper_child(struct generation *g, struct helper *h, const char *title)
+{
+	size_t	i;
+
+	proc_title(title);
+	close(h->wsock);	/* or it would never see EOF */
+	h->wsock = -1;
+	if (pidfd != -1)
+		close(pidfd);	/* as in spawn: the lock stays here */
+	helper_close(h == &g->runner ? &g->writer : &g->runner);
+	for (i = 0; i < g->cf.nlisten; i++)
+		close(g->listenfds[i]);
+}
+
+/* Fork a helper on its socket, made now if it has none; 0 or -1. */
+static int
+helper_fork(struct helper *h)
+{
+	int	sv[2];
+
+	if (h->hsock == -1) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+		    sv) == -1)
+			goto fail;
+		h->wsock = sv[0];
+		h->hsock = sv[1];
+	}
+	if ((h->pid = fork()) == -1)
+		goto fail;
+	h->started = time(NULL);
+	return 0;
+fail:
+	h->pid = 0;
+	log_warnx("cannot start the %s: %s", h->name, strerror(errno));
+	return -1;
+}
+
+/* The CGI runner (scripts answer 42 while there is none). */
 static void
 spawn_runner(struct generation *g)
 {
-	int	sv[2];
-	size_t	i;
-
-	if (!uses_cgi(&g->cf))
+	if (!uses_cgi(&g->cf) || helper_fork(&g->runner) == -1 ||
+	    g->runner.pid != 0)
 		return;
-	if (g->runner_sock == -1) {
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-		    sv) == -1) {
-			log_warnx("cannot start the CGI runner: %s; CGI "
-			    "answers 42", strerror(errno));
-			return;
-		}
-		g->cgi_sock = sv[0];
-		g->runner_sock = sv[1];
-	}
-	if ((g->runner = fork()) == -1) {
-		g->runner = 0;
-		log_warnx("cannot start the CGI runner: %s; CGI answers 42",
-		    strerror(errno));
-		return;
-	}
-	if (g->runner == 0) {
-		proc_title("cgi");
-		close(g->cgi_sock);	/* or it would never see EOF */
-		if (pidfd != -1)
-			close(pidfd);	/* as in spawn: the lock stays here */
-		if (g->titan_sock != -1)
-			close(g->titan_sock);	/* the writer's: not ours */
-		if (g->writer_sock != -1)
-			close(g->writer_sock);
-		for (i = 0; i < g->cf.nlisten; i++)
-			close(g->listenfds[i]);
-		if (sandbox_runner(&g->cf, &g->sb, g->rootfds) == -1)
-			_exit(1);
-		cgi_runner_main(&g->cf, g->rootfds, g->runner_sock);
-	}
-	g->runner_started = time(NULL);
+	helper_child(g, &g->runner, "cgi");
+	if (sandbox_runner(&g->cf, &g->sb, g->rootfds) == -1)
+		_exit(1);
+	cgi_runner_main(&g->cf, g->rootfds, g->runner.hsock);
 }
 
 static int
@@ -492,52 +512,17 @@ uses_titan(const struct config *cf)
 	return 0;
 }
 
-/*
- * The Titan writer of a generation: the only process that writes.  As
- * with the runner, the parent keeps both ends of its socket, so a writer
- * that dies is replaced from the config in memory and the workers carry
- * on with the socket they have.
- */
+/* The Titan writer (uploads answer 40 while there is none). */
 static void
 spawn_writer(struct generation *g)
 {
-	int	sv[2];
-	size_t	i;
-
-	if (!uses_titan(&g->cf))
+	if (!uses_titan(&g->cf) || helper_fork(&g->writer) == -1 ||
+	    g->writer.pid != 0)
 		return;
-	if (g->writer_sock == -1) {
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-		    sv) == -1) {
-			log_warnx("cannot start the titan writer: %s; uploads "
-			    "answer 40", strerror(errno));
-			return;
-		}
-		g->titan_sock = sv[0];
-		g->writer_sock = sv[1];
-	}
-	if ((g->writer = fork()) == -1) {
-		g->writer = 0;
-		log_warnx("cannot start the titan writer: %s; uploads answer "
-		    "40", strerror(errno));
-		return;
-	}
-	if (g->writer == 0) {
-		proc_title("titan");
-		close(g->titan_sock);	/* or it would never see EOF */
-		if (pidfd != -1)
-			close(pidfd);
-		if (g->cgi_sock != -1)
-			close(g->cgi_sock);	/* the runner's: not ours */
-		if (g->runner_sock != -1)
-			close(g->runner_sock);
-		for (i = 0; i < g->cf.nlisten; i++)
-			close(g->listenfds[i]);
-		if (sandbox_writer(&g->cf, &g->sb, g->rootfds) == -1)
-			_exit(1);
-		writer_main(&g->cf, g->rootfds, g->writer_sock);
-	}
-	g->writer_started = time(NULL);
+	helper_child(g, &g->writer, "titan");
+	if (sandbox_writer(&g->cf, &g->sb, g->rootfds) == -1)
+		_exit(1);
+	writer_main(&g->cf, g->rootfds, g->writer.hsock);
 }
 
 static pid_t
@@ -568,18 +553,19 @@ spawn(struct generation *g, int i)
 		signal(SIGUSR1, SIG_IGN);
 		if (pidfd != -1)
 			close(pidfd);	/* the lock stays with the parent */
-		if (g->runner_sock != -1)
-			close(g->runner_sock);	/* jobs are the runner's */
-		if (g->writer_sock != -1)
-			close(g->writer_sock);	/* uploads are the writer's */
+		/* jobs are the helpers': their ends are not the workers' */
+		if (g->runner.hsock != -1)
+			close(g->runner.hsock);
+		if (g->writer.hsock != -1)
+			close(g->writer.hsock);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		access_worker_init(g->af);
-		upload_worker_init(g->titan_sock);
+		upload_worker_init(g->writer.wsock);
 		if (sandbox_worker(&g->cf, &g->sb, g->rootfds) == -1)
 			_exit(1);
 		server_worker(&g->cf, &g->tls, g->listenfds, g->rootfds,
-		    g->cgi_sock);
+		    g->runner.wsock);
 	}
 	shared_slot_bind(slot, pid);
 	g->pids[i] = pid;
@@ -609,6 +595,20 @@ drain_add(pid_t pid, int runner)
 			draining[i].runner = runner;
 			return;
 		}
+}
+
+/*
+ * A helper leaves by itself once its workers are gone and its jobs are
+ * done; a signal now would cut short the scripts and uploads of
+ * responses still in flight (kill_all sees to it later).
+ */
+static void
+helper_retire(struct helper *h)
+{
+	if (h->pid > 0)
+		drain_add(h->pid, 1);
+	h->pid = 0;
+	helper_close(h);
 }
 
 static void
@@ -653,36 +653,8 @@ retire(struct generation *g, int sig)
 			drain_add(g->pids[i], 0);
 			g->pids[i] = 0;
 		}
-	/*
-	 * The runner leaves by itself once these workers are gone and it
-	 * has killed their scripts; a signal now would cut short the
-	 * scripts of responses still in flight (kill_all sees to it later).
-	 */
-	if (g->runner > 0) {
-		drain_add(g->runner, 1);
-		g->runner = 0;
-	}
-	if (g->cgi_sock != -1) {
-		close(g->cgi_sock);
-		g->cgi_sock = -1;
-	}
-	if (g->runner_sock != -1) {
-		close(g->runner_sock);
-		g->runner_sock = -1;
-	}
-	/* the writer too ends once its workers have: its jobs finish */
-	if (g->writer > 0) {
-		drain_add(g->writer, 1);
-		g->writer = 0;
-	}
-	if (g->titan_sock != -1) {
-		close(g->titan_sock);
-		g->titan_sock = -1;
-	}
-	if (g->writer_sock != -1) {
-		close(g->writer_sock);
-		g->writer_sock = -1;
-	}
+	helper_retire(&g->runner);
+	helper_retire(&g->writer);
 }
 
 static int
@@ -801,12 +773,34 @@ reload(const char *path)
 	    gen->cf.nhosts, gen->nworkers);
 }
 
+/*
+ * Was pid this helper?  0: no.  1: it died; start a new one now.  2: not
+ * now: while stopping never, and after a death within a second of its
+ * start only at the alarm (*quick set), so there is no fork storm.
+ */
+static int
+helper_died(struct helper *h, pid_t pid, int status, int *quick)
+{
+	if (h->pid == 0 || pid != h->pid)
+		return 0;
+	h->pid = 0;
+	if (got_term)
+		return 2;
+	log_warnx("%s %ld %s %d; starting a new one", h->name, (long)pid,
+	    WIFSIGNALED(status) ? "killed by signal" : "exited with status",
+	    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	if (time(NULL) - h->started >= 1)
+		return 1;
+	*quick = 1;
+	return 2;
+}
+
 /* Reap children; restart a current worker unless it keeps dying. */
 static void
 reap(void)
 {
 	pid_t	pid;
-	int	status, i, quick = 0;
+	int	status, i, died, quick = 0;
 	size_t	j;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -814,35 +808,15 @@ reap(void)
 		for (j = 0; j < sizeof(draining) / sizeof(draining[0]); j++)
 			if (draining[j].pid == pid)
 				draining[j].pid = 0;
-		if (pid == gen->runner) {
-			gen->runner = 0;
-			if (got_term)
-				continue;
-			/*
-			 * A new runner for this generation, from the config
-			 * in memory: the file on disk may be half edited.
-			 */
-			log_warnx("CGI runner %ld %s %d; starting a new one",
-			    (long)pid, WIFSIGNALED(status) ? "killed by "
-			    "signal" : "exited with status", WIFSIGNALED(status) ?
-			    WTERMSIG(status) : WEXITSTATUS(status));
-			if (time(NULL) - gen->runner_started < 1)
-				quick = 1;	/* wait a second: no fork storm */
-			else
+		if ((died = helper_died(&gen->runner, pid, status,
+		    &quick)) != 0) {
+			if (died == 1)
 				spawn_runner(gen);
 			continue;
 		}
-		if (pid == gen->writer) {
-			gen->writer = 0;
-			if (got_term)
-				continue;
-			log_warnx("titan writer %ld %s %d; starting a new one",
-			    (long)pid, WIFSIGNALED(status) ? "killed by "
-			    "signal" : "exited with status", WIFSIGNALED(status) ?
-			    WTERMSIG(status) : WEXITSTATUS(status));
-			if (time(NULL) - gen->writer_started < 1)
-				quick = 1;	/* wait a second: no fork storm */
-			else
+		if ((died = helper_died(&gen->writer, pid, status,
+		    &quick)) != 0) {
+			if (died == 1)
 				spawn_writer(gen);
 			continue;
 		}
@@ -871,9 +845,9 @@ respawn_missing(void)
 {
 	int	i;
 
-	if (gen->runner == 0 && gen->runner_sock != -1)
+	if (gen->runner.pid == 0 && gen->runner.hsock != -1)
 		spawn_runner(gen);
-	if (gen->writer == 0 && gen->writer_sock != -1)
+	if (gen->writer.pid == 0 && gen->writer.hsock != -1)
 		spawn_writer(gen);
 	for (i = 0; i < gen->nworkers; i++)
 		if (gen->pids[i] == 0)

@@ -27,18 +27,6 @@ titan_is(const char *line, size_t len)
 	return line != NULL && len >= 6 && strncasecmp(line, "titan:", 6) == 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decode a parameter value into out (size bytes, NUL kept).
  * Only what a path segment may hold comes raw (RFC 3986 3.3 pchar
@@ -54,8 +42,8 @@ decode_value(const char *s, const char *e, char *out, size_t size)
 	for (; s < e; s++) {
 		c = (unsigned char)*s;
 		if (c == '%') {
-			if (e - s < 3 || (hi = hexval((unsigned char)s[1])) < 0 ||
-			    (lo = hexval((unsigned char)s[2])) < 0)
+			if (e - s < 3 || (hi = url_hexval((unsigned char)s[1])) < 0 ||
+			    (lo = url_hexval((unsigned char)s[2])) < 0)
 				return -1;
 			c = hi << 4 | lo;
 			s += 2;

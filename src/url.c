@@ -75,8 +75,8 @@ is_digit(int c)
 	return c >= '0' && c <= '9';
 }
 
-static int
-hex_value(int c)
+int
+url_hexval(int c)
 {
 	if (is_digit(c))
 		return c - '0';
@@ -428,7 +428,7 @@ ipv6_parse(const char *s, size_t len, uint8_t a[16])
 		if (n == 8)
 			return -1;
 		for (j = i, v = 0; j < len && j - i < 5 &&
-		    (d = hex_value((unsigned char)s[j])) != -1; j++)
+		    (d = url_hexval((unsigned char)s[j])) != -1; j++)
 			v = v * 16 + d;
 		if (j < len && s[j] == '.') {
 			if (n > 6 || ipv4_parse(s + i, len - i, v4) == -1)
@@ -764,8 +764,8 @@ decode_segment(const char *s, const char *e, char *out, size_t size,
 		c = (unsigned char)*s;
 		if (c == '%') {
 			if (e - s < 3 ||
-			    (hi = hex_value((unsigned char)s[1])) == -1 ||
-			    (lo = hex_value((unsigned char)s[2])) == -1)
+			    (hi = url_hexval((unsigned char)s[1])) == -1 ||
+			    (lo = url_hexval((unsigned char)s[2])) == -1)
 				return "Bad percent escape in path";
 			c = hi << 4 | lo;
 			s += 2;
@@ -858,8 +858,8 @@ parse_query(const char *p, const char *e, struct url *u)
 	for (q = ++p; q < e; q++) {
 		c = (unsigned char)*q;
 		if (c == '%') {
-			if (e - q < 3 || hex_value((unsigned char)q[1]) == -1 ||
-			    hex_value((unsigned char)q[2]) == -1)
+			if (e - q < 3 || url_hexval((unsigned char)q[1]) == -1 ||
+			    url_hexval((unsigned char)q[2]) == -1)
 				return "Bad percent escape in query";
 			q += 2;
 		} else if (!is_pchar(c) && c != '/' && c != '?')

@@ -68,4 +68,7 @@ int	url_utf8_valid(const char *s, size_t len);
  */
 size_t	url_utf8_decode(const char *s, size_t len, uint32_t *cp);
 
+/* The value of hex digit c (either case), or -1. */
+int	url_hexval(int c);
+
 #endif
