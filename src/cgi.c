@@ -19,6 +19,7 @@
 #include "cgi.h"
 #include "config.h"
 #include "conn.h"
+#include "fdpass.h"
 #include "fs.h"
 #include "log.h"
 #include "runner.h"
@@ -225,30 +226,9 @@ env_build(struct env *e, const struct conn_info *ci,
 static int
 send_job(const char *msg, size_t len, int outw, int ctlr)
 {
-	struct msghdr	 mh;
-	struct iovec	 iov;
-	struct cmsghdr	*cm;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(2 * sizeof(int))];
-	} cbuf;
-	int		 fds[2] = { outw, ctlr };
+	int	fds[2] = { outw, ctlr };
 
-	memset(&mh, 0, sizeof(mh));
-	memset(&cbuf, 0, sizeof(cbuf));
-	iov.iov_base = (void *)msg;
-	iov.iov_len = len;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf.buf;
-	mh.msg_controllen = sizeof(cbuf.buf);
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(fds));
-	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-	return sendmsg(runner_sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) ==
-	    (ssize_t)len ? 0 : -1;
+	return fdpass_send(runner_sock, msg, len, fds, 2);
 }
 
 /* Spawn through the runner; on success the connection owns the fds. */

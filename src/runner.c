@@ -34,6 +34,7 @@
 
 #include "cgi.h"
 #include "config.h"
+#include "fdpass.h"
 #include "log.h"
 #include "runner.h"
 #include "sandbox.h"
@@ -464,63 +465,18 @@ bad:
 }
 
 /*
- * A job's two descriptors (its stdout pipe, its control socket), in one
- * SCM_RIGHTS message and nothing else; any other shape is closed whole,
- * so not even a compromised worker can make the runner hoard descriptors.
+ * One job from a worker, with its two descriptors (its stdout pipe, its
+ * control socket); -1 when every worker has gone.
  */
-static int
-take_fds(struct msghdr *mh, int fds[2])
-{
-	struct cmsghdr	*cm;
-	size_t		 i, nfd;
-	int		 fd, got = 0, nmsg = 0;
-
-	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		nmsg++;
-		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < nfd; i++) {
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
-			if (got < 2)
-				fds[got++] = fd;
-			else
-				close(fd);
-		}
-	}
-	if (nmsg == 1 && got == 2 &&
-	    (mh->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0)
-		return 0;
-	while (got-- > 0)
-		close(fds[got]);
-	return -1;
-}
-
-/* One job from a worker; -1 when every worker has gone. */
 static int
 receive(int sock)
 {
 	char		 msg[RUNNER_MSG_MAX];
-	struct msghdr	 mh;
-	struct iovec	 iov = { msg, sizeof(msg) };
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(2 * sizeof(int))];
-	} cbuf;
 	int		 fds[2];
 	ssize_t		 n;
 
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf.buf;
-	mh.msg_controllen = sizeof(cbuf.buf);
-	if ((n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) == 0)
-		return -1;
-	if (n < 0)
-		return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
-	if (take_fds(&mh, fds) == -1)
-		return 0;
+	if ((n = fdpass_recv(sock, msg, sizeof(msg), fds, 2)) <= 0)
+		return (int)n;
 	job_start(msg, (size_t)n, fds[0], fds[1]);
 	return 0;
 }

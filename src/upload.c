@@ -26,6 +26,7 @@
 #include "certlist.h"
 #include "config.h"
 #include "conn.h"
+#include "fdpass.h"
 #include "feed.h"
 #include "log.h"
 #include "titan.h"
@@ -108,35 +109,15 @@ check_target(struct conn *c, const char *path, long long size)
 static int
 send_job(const struct conn_info *ci, const char *path, long long size)
 {
-	char		 msg[WRITER_MSG_MAX];
-	struct msghdr	 mh;
-	struct iovec	 iov;
-	struct cmsghdr	*cm;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	int		 sv[2], n;
+	char	msg[WRITER_MSG_MAX];
+	int	sv[2], n;
 
 	n = snprintf(msg, sizeof(msg), "HOST=%ld%cPATH=%s%cSIZE=%lld%c",
 	    (long)(ci->host - ci->cf->hosts), 0, path, 0, size, 0);
 	if (n < 0 || (size_t)n >= sizeof(msg) || writer_sock == -1 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		return -1;
-	memset(&mh, 0, sizeof(mh));
-	memset(&cbuf, 0, sizeof(cbuf));
-	iov.iov_base = msg;
-	iov.iov_len = (size_t)n;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf.buf;
-	mh.msg_controllen = sizeof(cbuf.buf);
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &sv[1], sizeof(int));
-	if (sendmsg(writer_sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != n ||
+	if (fdpass_send(writer_sock, msg, (size_t)n, &sv[1], 1) == -1 ||
 	    fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1) {
 		close(sv[0]);
 		close(sv[1]);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fdpass.h"
 #include "log.h"
 #include "sandbox.h"
 #include "titan.h"
@@ -298,62 +299,16 @@ bad:
 	close(sock);
 }
 
-/* One SCM_RIGHTS descriptor and nothing else, or the message is dropped. */
-static int
-take_fd(struct msghdr *mh)
-{
-	struct cmsghdr	*cm;
-	size_t		 i, nfd;
-	int		 fd, got = -1, nmsg = 0, extra = 0;
-
-	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		nmsg++;
-		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < nfd; i++) {
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
-			if (got == -1)
-				got = fd;
-			else {
-				close(fd);
-				extra = 1;
-			}
-		}
-	}
-	if (nmsg == 1 && got != -1 && !extra &&
-	    (mh->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0)
-		return got;
-	if (got != -1)
-		close(got);
-	return -1;
-}
-
-/* One job from a worker; -1 when every worker has gone. */
+/* One job from a worker, with its body's socket; -1: every worker gone. */
 static int
 receive(int sock)
 {
 	char		 msg[WRITER_MSG_MAX];
-	struct msghdr	 mh;
-	struct iovec	 iov = { msg, sizeof(msg) };
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
 	ssize_t		 n;
 	int		 fd;
 
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf.buf;
-	mh.msg_controllen = sizeof(cbuf.buf);
-	if ((n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) == 0)
-		return -1;
-	if (n < 0)
-		return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
-	if ((fd = take_fd(&mh)) == -1)
-		return 0;
+	if ((n = fdpass_recv(sock, msg, sizeof(msg), &fd, 1)) <= 0)
+		return (int)n;
 	job_start(msg, (size_t)n, fd);
 	return 0;
 }
