@@ -117,7 +117,7 @@ test_many(void)
 	size_t		 i, len = 0;
 	int		 r;
 
-	if ((buf = malloc((CERTLIST_MAX + 1) * 72)) == NULL)
+	if ((buf = malloc((CERTLIST_MAX + 1) * 72 + 1)) == NULL)	/* + NUL */
 		return;
 	for (i = 0; i <= CERTLIST_MAX; i++)
 		len += (size_t)snprintf(buf + len, 73, "SHA256:%064zX\n", i);
