@@ -243,18 +243,6 @@ list_now(const char *path)
 }
 
 int
-access_path_match(const char *rule, const char *path)
-{
-	size_t	n = strlen(rule);
-
-	if (strncmp(path, rule, n) == 0)
-		return rule[n - 1] == '/' || path[n] == '\0' || path[n] == '/';
-	/* "/members" (which redirects to "/members/") is gated too */
-	return rule[n - 1] == '/' && strncmp(path, rule, n - 1) == 0 &&
-	    path[n - 1] == '\0';
-}
-
-int
 access_check(struct conn *c, const char *file, const struct cert_entry **who)
 {
 	const struct conn_info	*ci = conn_info(c);
@@ -282,17 +270,6 @@ access_check(struct conn *c, const char *file, const struct cert_entry **who)
 	return 0;
 }
 
-static const struct rule_cfg *
-rule_for(const struct host_cfg *h, const char *path)
-{
-	size_t	i;
-
-	for (i = 0; i < h->naccess; i++)
-		if (access_path_match(h->access[i].path, path))
-			return &h->access[i];
-	return NULL;
-}
-
 int
 route_certs(struct conn *c, const struct request *r)
 {
@@ -300,7 +277,7 @@ route_certs(struct conn *c, const struct request *r)
 	const struct cert_entry	*who;
 
 	if (r->titan != NULL ||
-	    (rule = rule_for(conn_info(c)->host, r->url.path)) == NULL)
+	    (rule = config_access_rule(conn_info(c)->host, r->url.path)) == NULL)
 		return 0;
 	return access_check(c, rule->file, &who);
 }
@@ -312,7 +289,7 @@ access_user(const struct conn_info *ci, const char *path)
 	const struct cert_entry	*e;
 
 	if (!ci->has_client_cert ||
-	    (rule = rule_for(ci->host, path)) == NULL ||
+	    (rule = config_access_rule(ci->host, path)) == NULL ||
 	    (e = certlist_find(list_now(rule->file), ci->client_hash)) ==
 	    NULL || e->name[0] == '\0')
 		return NULL;

@@ -35,9 +35,6 @@ const char *const *access_dirs(const struct access_files *);
 /* Worker, after fork: the lists it checks. */
 void	access_worker_init(struct access_files *);
 
-/* 1 if a rule's PATH covers the request path. */
-int	access_path_match(const char *rule, const char *path);
-
 /*
  * The certificate check of one rule: 0 when the client's certificate
  * is listed in file and in date (*who: its entry), else it answers 60,

@@ -942,3 +942,28 @@ config_find_host(const struct config *cf, const char *name)
 			return &cf->hosts[i];
 	return NULL;
 }
+
+int
+config_rule_covers(const char *rule, const char *path)
+{
+	size_t	n = strlen(rule);
+
+	if (n == 0)
+		return 0;
+	if (strncmp(path, rule, n) == 0)
+		return rule[n - 1] == '/' || path[n] == '\0' || path[n] == '/';
+	/* "/members" (which redirects to "/members/") is gated too */
+	return rule[n - 1] == '/' && strncmp(path, rule, n - 1) == 0 &&
+	    path[n - 1] == '\0';
+}
+
+const struct rule_cfg *
+config_access_rule(const struct host_cfg *h, const char *path)
+{
+	size_t	i;
+
+	for (i = 0; i < h->naccess; i++)
+		if (config_rule_covers(h->access[i].path, path))
+			return &h->access[i];
+	return NULL;
+}

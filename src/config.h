@@ -112,6 +112,15 @@ int	config_load(const char *path, struct config *cf, char *err,
 void	config_free(struct config *cf);
 
 /* The host for a canonical name, or NULL. */
+/*
+ * 1 if an access or titan rule's PATH covers the URL path: "/members/"
+ * covers "/members", "/members/" and everything under it.
+ */
+int	config_rule_covers(const char *rule, const char *path);
+/* The first `access` rule of h that covers path, or NULL: public. */
+const struct rule_cfg *config_access_rule(const struct host_cfg *h,
+	    const char *path);
+
 const struct host_cfg *config_find_host(const struct config *cf,
 	    const char *name);
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -1011,11 +1012,36 @@ pick_summaries(int dirfd, struct feed_entry *v, size_t n, char *buf)
 }
 
 /*
+ * A post under an access rule that its section's index is not under (a
+ * members' post in a public section): not listed in the section's
+ * index, its Atom feed or any latest-posts block, which would show its
+ * title and summary to whoever reads the section.
+ */
+static int
+hidden_post(const struct host_cfg *h, const struct feed_cfg *f,
+    const char *name)
+{
+	const struct rule_cfg	*rule;
+	char			 dir[sizeof(f->dir) + 2];
+	char			 path[sizeof(dir) + NAME_MAX + 1];
+
+	if (h->naccess == 0)
+		return 0;
+	if (snprintf(dir, sizeof(dir), "/%s/", f->dir) >= (int)sizeof(dir) ||
+	    snprintf(path, sizeof(path), "%s%s", dir, name) >=
+	    (int)sizeof(path))
+		return 1;
+	rule = config_access_rule(h, path);
+	return rule != NULL && rule != config_access_rule(h, dir);
+}
+
+/*
  * Read the directory again.  An entry whose stat is unchanged (and was
  * not racy) keeps what was read from it; only the others are read.
  */
 static int
-rescan(struct feed_cache *fc, int dirfd, const struct stat *dst)
+rescan(struct feed_cache *fc, const struct host_cfg *h,
+    const struct feed_cfg *f, int dirfd, const struct stat *dst)
 {
 	struct feed_entry	*v = NULL, *old;
 	struct fs_id		*ids = NULL, *oldid;
@@ -1037,7 +1063,7 @@ rescan(struct feed_cache *fc, int dirfd, const struct stat *dst)
 	for (i = 0; i < nnames && n < cap; i++) {
 		/* not a regular file (or gone): takes no place in the cap */
 		if (fstatat(dirfd, names[i], &st, 0) == -1 ||
-		    !S_ISREG(st.st_mode))
+		    !S_ISREG(st.st_mode) || hidden_post(h, f, names[i]))
 			continue;
 		old = fc->n == 0 ? NULL : bsearch(names[i], fc->v, fc->n,
 		    sizeof(*fc->v), entry_find);
@@ -1137,7 +1163,7 @@ cache_current(const struct host_cfg *h, const struct feed_cfg *f,
 
 	if ((fc = cache_slot(h, f)) == NULL)
 		return NULL;
-	if (!cache_fresh(fc, dirfd, st, need) && rescan(fc, dirfd, st) == -1)
+	if (!cache_fresh(fc, dirfd, st, need) && rescan(fc, h, f, dirfd, st) == -1)
 		return NULL;
 	return fc;
 }

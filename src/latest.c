@@ -329,6 +329,7 @@ struct page {
 	int			 built;		/* body is good for gens */
 	size_t			 need[CONFIG_MAX_FEEDS];	/* posts shown */
 	unsigned long		 gens[CONFIG_MAX_FEEDS];
+	const struct rule_cfg	*rule;		/* the access rule built for */
 	struct buf		 body;		/* as last made */
 };
 
@@ -495,25 +496,48 @@ feed_now(const struct host_cfg *h, int rootfd, size_t i, size_t need,
 	return r;
 }
 
+/*
+ * Feed i is shown on a page if it is public or under the page's own
+ * access rule: a public page never lists a members' section (feed.c
+ * leaves out of a section the posts under another rule than its own).
+ */
+static int
+feed_shown(const struct host_cfg *h, size_t i, const struct rule_cfg *rule)
+{
+	const struct rule_cfg	*r;
+	char			 dir[sizeof(h->feeds[i].dir) + 2];
+
+	if (h->naccess == 0)
+		return 1;
+	if (snprintf(dir, sizeof(dir), "/%s/", h->feeds[i].dir) >=
+	    (int)sizeof(dir))
+		return 0;
+	r = config_access_rule(h, dir);
+	return r == NULL || r == rule;
+}
+
 /* One marker's block: the newest m->n posts of its feeds. */
 static int
 make_block(struct buf *b, const struct latest_mark *m,
-    const struct host_cfg *h, const struct feed_entry *const *ev,
-    const size_t *en)
+    const struct host_cfg *h, const struct rule_cfg *rule,
+    const struct feed_entry *const *ev, const size_t *en)
 {
 	struct latest_item	*items;
 	size_t			 i, k, n = 0, cap = 0;
+	uint32_t		 dirs = 0;
 	int			 r;
 
 	for (i = 0; i < h->nfeeds; i++)
-		if (m->dirs & ((uint32_t)1 << i))
+		if ((m->dirs & ((uint32_t)1 << i)) && feed_shown(h, i, rule)) {
+			dirs |= (uint32_t)1 << i;
 			cap += en[i] < (size_t)m->n ? en[i] : (size_t)m->n;
+		}
 	if (cap == 0)
 		return 0;
 	if ((items = calloc(cap, sizeof(*items))) == NULL)
 		return -1;
 	for (i = 0; i < h->nfeeds; i++)
-		for (k = 0; (m->dirs & ((uint32_t)1 << i)) && k < en[i] &&
+		for (k = 0; (dirs & ((uint32_t)1 << i)) && k < en[i] &&
 		    k < (size_t)m->n; k++) {
 			items[n].dir = h->feeds[i].dir;
 			items[n++].e = &ev[i][k];
@@ -551,7 +575,8 @@ page_build(struct page *p, const struct host_cfg *h, const char *path,
 			}
 		/* a marker with a directory gone is dropped, as a bad one */
 		if (p->marks[k].n > 0 && !missing)
-			r = make_block(&blocks[k], &p->marks[k], h, ev, en);
+			r = make_block(&blocks[k], &p->marks[k], h, p->rule,
+			    ev, en);
 	}
 	buf_reset(&p->body);
 	p->built = 0;
@@ -578,8 +603,11 @@ page_current(struct page *p, const struct host_cfg *h, int rootfd,
 	const struct feed_entry	*ev[CONFIG_MAX_FEEDS];
 	unsigned long		 gens[CONFIG_MAX_FEEDS];
 	size_t			 en[CONFIG_MAX_FEEDS], i;
-	int			 same = p->built;
+	const struct rule_cfg	*rule = config_access_rule(h, path);
+	int			 same = p->built && p->rule == rule;
 
+	/* a file reached by two paths (a link) is built for each one's rule */
+	p->rule = rule;
 	memset(gens, 0, sizeof(gens));
 	for (i = 0; i < h->nfeeds && i < CONFIG_MAX_FEEDS; i++) {
 		ev[i] = NULL;

@@ -249,3 +249,59 @@ def test_the_branch_capsule_members_area_is_gated_by_run_ini(tmp_path,
         assert s.stop() == 0
     page = (ROOT / "capsule" / "members" / "index.gmi").read_text()
     assert "minutes" in page and "SHA256:" in page
+
+
+# -- what lists show: nothing of a gated post to those it is gated from --
+
+@pytest.fixture(scope="module")
+def lists_srv(tmp_path_factory, certs):
+    """A public news section holding one members-only post, a members'
+    section, and pages with latest-posts blocks on both sides."""
+    from conftest import build_capsule
+    work = tmp_path_factory.mktemp("access-lists")
+    root = build_capsule(work / "root")
+    build_members(root)
+    news = root / "news"
+    news.mkdir()
+    (news / "2026-02-01-open-meeting.gmi").write_text(
+        "# Open meeting\n\nAll welcome.\n")
+    (news / "2026-02-02-members-plan.gmi").write_text(
+        "# Secret plan\n\nFor members only.\n")
+    (root / "home.gmi").write_text(
+        "# Home\n\n<!-- capsuled:latest 10 news members/news -->\n")
+    (root / "members" / "home.gmi").write_text(
+        "# Members' home\n\n<!-- capsuled:latest 10 news members/news -->\n")
+    lists = work / "lists"
+    lists.mkdir()
+    members_file(lists / "members", certs)
+    extra = (f"access = /members/ {lists}/members\n"
+             f"access = /news/2026-02-02-members-plan.gmi {lists}/members\n"
+             "feeds = news members/news\n")
+    s = Server(work, root, host_extra=extra).start()
+    yield s
+    assert s.stop() == 0
+    assert s.sanitizer_reports() == []
+
+
+def test_a_public_page_lists_no_post_of_a_gated_section(lists_srv):
+    # the block must not show what the section itself answers 60 for
+    assert get(lists_srv, "/members/news/").status == 60
+    r = get(lists_srv, "/home.gmi")
+    assert r.status == 20
+    assert b"Open meeting" in r.body
+    assert b"Ballot result" not in r.body and b"members/" not in r.body
+
+
+def test_a_gated_post_is_left_out_of_its_public_section(lists_srv):
+    assert get(lists_srv, "/news/2026-02-02-members-plan.gmi").status == 60
+    for path in ("/news/", "/news/atom.xml", "/home.gmi"):
+        r = get(lists_srv, path)
+        assert r.status == 20 and b"Open meeting" in r.body, path
+        assert b"Secret plan" not in r.body, path
+        assert b"members-plan" not in r.body, path
+
+
+def test_a_members_page_lists_its_own_section(lists_srv, certs):
+    r = get(lists_srv, "/members/home.gmi", certs["member"])
+    assert r.status == 20
+    assert b"Ballot result" in r.body and b"Open meeting" in r.body
