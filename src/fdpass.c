@@ -7,7 +7,6 @@
 #include <sys/uio.h>
 
 #include <errno.h>
-#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,7 +30,7 @@ fdpass_send(int sock, const void *msg, size_t len, const int *fds,
 		return -1;
 	memset(&mh, 0, sizeof(mh));
 	memset(&cbuf, 0, sizeof(cbuf));
-	iov.iov_base = (void *)(uintptr_t)msg;
+	iov.iov_base = (void *)msg;	/* sendmsg only reads it */
 	iov.iov_len = len;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;

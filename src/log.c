@@ -384,18 +384,20 @@ log_access(const struct access_entry *e)
 	if (used < len)
 		memcpy(req + n, "...", 4);
 	log_escape(host, sizeof(host), e->host, strlen(e->host));
-	n = (size_t)snprintf(line, sizeof(line), "%s %s \"%s\" %d %llu %ldms%s",
-	    e->addr, *host ? host : "-", req, e->status, e->bytes, e->msec,
-	    e->cut ? " cut" : "");
+	n = (size_t)snprintf(line, sizeof(line), "%s %s \"%s\" %d %llu %ldms",
+	    e->addr, *host ? host : "-", req, e->status, e->bytes, e->msec);
 	/* an upload's line names who sent it: its list name or fingerprint */
-	if (e->user != NULL && n < sizeof(line) - 4) {
+	if (e->user != NULL && n < sizeof(line) - 8) {
 		line[n] = ' ';
 		line[n + 1] = '"';
-		n += 2 + log_escape(line + n + 2, sizeof(line) - n - 3, e->user,
+		n += 2 + log_escape(line + n + 2, sizeof(line) - n - 8, e->user,
 		    strlen(e->user));
-		line[n] = '"';
-		line[n + 1] = '\0';
+		line[n++] = '"';
+		line[n] = '\0';
 	}
+	/* last, always: what reads the log looks for it at the end */
+	if (e->cut && n < sizeof(line) - 5)
+		memcpy(line + n, " cut", 5);
 	if (emit(fd, LOG_INFO, line) == -1)
 		access_failed(errno);
 }

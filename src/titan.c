@@ -27,6 +27,28 @@ titan_is(const char *line, size_t len)
 	return line != NULL && len >= 6 && strncasecmp(line, "titan:", 6) == 0;
 }
 
+size_t
+titan_redact(const char *line, size_t len, char *out)
+{
+	size_t	i = 0, n = 0, end;
+
+	while (i < len) {
+		if (line[i] == ';' && len - i > 6 &&
+		    strncasecmp(line + i + 1, "token=", 6) == 0) {
+			/* to the next parameter, the query or the line's end */
+			for (end = i + 1; end < len && line[end] != ';' &&
+			    line[end] != '?' && line[end] != '\r' &&
+			    line[end] != '\n'; end++)
+				;
+			i = end;
+			continue;
+		}
+		out[n++] = line[i++];
+	}
+	out[n] = '\0';
+	return n;
+}
+
 /*
  * Percent-decode a parameter value into out (size bytes, NUL kept).
  * Only what a path segment may hold comes raw (RFC 3986 3.3 pchar

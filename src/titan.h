@@ -35,6 +35,13 @@ struct titan_params {
 int	titan_is(const char *line, size_t len);
 
 /*
+ * A Titan request line as the access log may show it: every ";token="
+ * parameter (the key in any case) left out, whether or not the line
+ * parses.  out needs len + 1 bytes; returns the length written.
+ */
+size_t	titan_redact(const char *line, size_t len, char *out);
+
+/*
  * Parse a complete Titan request line (CRLF included, as delimited by
  * request_find_end).  On success 0: r as request_parse() gives it for
  * the URL without its parameters (r->url.scheme is "titan"), and *tp.

@@ -341,8 +341,20 @@ upload_timeout(struct conn *c, struct upload *u)
 void
 upload_log(const struct upload *u, struct access_entry *e)
 {
-	if (u == NULL)
+	/* one line at a time, logged at once: a worker has one thread */
+	static char	 redacted[REQUEST_MAX + 1];
+	size_t		 len = e->reqlen;
+
+	if (u == NULL) {
+		/* refused before an upload began: the token is still secret */
+		if (e->request == NULL || !titan_is(e->request, len))
+			return;
+		if (len > sizeof(redacted) - 1)
+			len = sizeof(redacted) - 1;
+		e->reqlen = titan_redact(e->request, len, redacted);
+		e->request = redacted;
 		return;
+	}
 	e->request = u->logreq;
 	e->reqlen = strlen(u->logreq);
 	e->user = u->who;

@@ -369,3 +369,18 @@ def test_a_dead_writer_is_replaced_without_reading_the_config_file(srv,
             srv.log()
     finally:
         srv.conf.write_text(good)
+
+
+def test_a_refused_upload_logs_no_token(srv, certs):
+    # the token is a secret (a password, in some servers' use of it):
+    # the access log leaves it out whether the upload began or not
+    for cert, status in ((None, 60), (certs["stranger"], 61)):
+        ctx = cert.ctx() if cert else client_context()
+        line = (f"titan://localhost:{srv.port}/news/x.gmi;size=5;"
+                f"mime=text/gemini;token=HUNTER2-{status}\r\n").encode()
+        with tls_connect(srv.port, ctx=ctx) as s:
+            s.sendall(line)
+            assert read_response(s).status == status
+    assert wait_for(lambda: "/news/x.gmi;size=5;mime=text/gemini\" 61"
+                    in srv.log()), srv.log()
+    assert "HUNTER2" not in srv.log()

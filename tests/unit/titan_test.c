@@ -154,11 +154,42 @@ test_mime(void)
 	ok(!titan_mime_ok("text/gemini", ""), "titan_mime_ok: empty type");
 }
 
+/* The access log never shows a token, parsed or not. */
+static const struct {
+	const char	*in, *out, *why;
+} redact[] = {
+	{ "titan://h/a.gmi;size=3;token=s3cret;mime=text/plain",
+	  "titan://h/a.gmi;size=3;mime=text/plain", "a token between" },
+	{ "titan://h/a.gmi;size=3;token=s3cret",
+	  "titan://h/a.gmi;size=3", "a token last" },
+	{ "titan://h/a.gmi;TOKEN=x;Token=y;size=1",
+	  "titan://h/a.gmi;size=1", "any case, twice" },
+	{ "titan://h/a.gmi;size=1;token=x?q", "titan://h/a.gmi;size=1?q",
+	  "up to a query" },
+	{ "titan://h/a.gmi;size=1;tokens=x", "titan://h/a.gmi;size=1;tokens=x",
+	  "another key is kept" },
+	{ "titan://h/a.gmi;token=", "titan://h/a.gmi", "an empty token" },
+};
+
+static void
+test_redact(void)
+{
+	char	out[256];
+	size_t	i, n;
+
+	for (i = 0; i < sizeof(redact) / sizeof(redact[0]); i++) {
+		n = titan_redact(redact[i].in, strlen(redact[i].in), out);
+		ok(n == strlen(out) && strcmp(out, redact[i].out) == 0,
+		    "titan_redact: %s (%s)", redact[i].why, out);
+	}
+}
+
 int
 main(void)
 {
 	test_parse();
 	test_path();
 	test_mime();
+	test_redact();
 	return tap_done();
 }
