@@ -180,6 +180,18 @@ access_free(struct access_files *af)
 	free(af);
 }
 
+void
+access_close_fds(struct access_files *af)
+{
+	size_t	i;
+
+	for (i = 0; af != NULL && i < af->n; i++) {
+		if (af->v[i].dirfd != -1)
+			close(af->v[i].dirfd);
+		af->v[i].dirfd = af->fds[i] = -1;
+	}
+}
+
 const int *
 access_dirfds(const struct access_files *af, size_t *n)
 {

@@ -27,6 +27,9 @@ struct access_files;
 struct access_files *access_prepare(const struct config *cf, char *err,
 	    size_t errlen);
 void	access_free(struct access_files *);
+/* Close the list directories (the lists stay): before another
+ * generation forks, which must not inherit them. */
+void	access_close_fds(struct access_files *);
 /* The list directories, for the sandbox: *n descriptors, and their
  * paths in the same order. */
 const int *access_dirfds(const struct access_files *, size_t *n);

@@ -182,6 +182,7 @@ gen_close_fds(struct generation *g, const struct generation *keep)
 	gen_close_listeners(g, keep);
 	if (g->rootfds != NULL)
 		listen_roots_close(&g->cf, g->rootfds);
+	access_close_fds(g->af);
 	helper_close(&g->runner);	/* they end with their workers */
 	helper_close(&g->writer);
 }
@@ -737,6 +738,7 @@ handover(struct generation *g, char *err, size_t errlen)
 		gen->nworkers = 0;
 		return -1;
 	}
+	gen_close_fds(g, gen);	/* the new roots and lists: not theirs */
 	spawn_all(gen);
 	return -1;
 }

@@ -9,6 +9,7 @@ listings, generated feeds and CGI alike, and the list is re-read when it
 changes on disk: no reload.  Real daemon, real TLS, real certificates.
 """
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -305,3 +306,33 @@ def test_a_members_page_lists_its_own_section(lists_srv, certs):
     r = get(lists_srv, "/members/home.gmi", certs["member"])
     assert r.status == 20
     assert b"Ballot result" in r.body and b"Open meeting" in r.body
+
+
+def test_a_reload_leaves_new_workers_no_old_list_directory(make_server,
+                                                           tmp_path, certs):
+    # a reload closes the parent's copies of the old generation's
+    # descriptors before it forks the new one: the list directories too
+    from conftest import build_capsule
+    root = build_capsule(tmp_path / "root")
+    build_members(root)
+    old, new = tmp_path / "lists-old", tmp_path / "lists-new"
+    for d in (old, new):
+        d.mkdir()
+        members_file(d / "members", certs)
+    s = make_server(root=root, host_extra=f"access = /members/ {old}/members\n"
+                    ).start()
+    before = s.worker_pids()
+    s.params["host_extra"] = f"access = /members/ {new}/members\n"
+    s.write_config()
+    s.signal(signal.SIGHUP)
+    assert wait_for(lambda: s.worker_pids() and
+                    not set(s.worker_pids()) & set(before), timeout=10)
+    assert get(s, "/members/minutes.gmi", certs["member"]).status == 20
+
+    def dirs(pid):
+        fd = Path(f"/proc/{pid}/fd")
+        return {os.readlink(fd / n) for n in os.listdir(fd)
+                if os.path.exists(fd / n)}
+    for pid in s.worker_pids():
+        held = dirs(pid)
+        assert str(new) in held and str(old) not in held, held
