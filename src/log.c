@@ -37,13 +37,6 @@ static time_t		 access_said;	/* monotonic s; 0: all well */
 
 #define LOST_REPORT	60	/* seconds between "lines lost" reports */
 
-#ifndef __OpenBSD__
-static char		 syslog_path[sizeof(((struct sockaddr_un *)0)->sun_path)]
-			    = "/dev/log";
-static int		 syslog_fd = -1;
-static unsigned long	 syslog_dropped;	/* lines the socket refused */
-static time_t		 syslog_tried;		/* last connect, monotonic s */
-
 static time_t
 mono_s(void)
 {
@@ -52,6 +45,13 @@ mono_s(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
 }
+
+#ifndef __OpenBSD__
+static char		 syslog_path[sizeof(((struct sockaddr_un *)0)->sun_path)]
+			    = "/dev/log";
+static int		 syslog_fd = -1;
+static unsigned long	 syslog_dropped;	/* lines the socket refused */
+static time_t		 syslog_tried;		/* last connect, monotonic s */
 
 static void
 syslog_connect(void)
@@ -136,15 +136,6 @@ log_facility(int fac, const char *sock)
 	syslog_connect();
 }
 #else
-static time_t
-mono_s(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
 static void
 syslog_line(int prio, const char *line)
 {
