@@ -32,7 +32,7 @@ OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
 		src/netbio.o src/sandbox.o src/latest.o src/cgijob.o \
 		src/shared.o src/listen.o src/linger.o src/memstat.o src/proxyin.o \
-		src/fdpass.o \
+		src/fdpass.o src/selfpipe.o \
 		src/access.o src/upload.o src/writer.o
 HDRS =		src/*.h
 

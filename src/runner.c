@@ -38,6 +38,7 @@
 #include "log.h"
 #include "runner.h"
 #include "sandbox.h"
+#include "selfpipe.h"
 
 #define MAX_JOBS	1024
 #define ERR_LINE	256	/* longer stderr lines are split */
@@ -58,8 +59,6 @@ static const struct config	*cf;
 static const int		*rootfds;	/* rootfds[i]: cf->hosts[i] */
 static struct job		 jobs[MAX_JOBS];
 static size_t			 njobs;
-static int			 sigpipe_fds[2] = { -1, -1 };
-static volatile sig_atomic_t	 got_term;
 static pid_t			 runner_pid;
 
 static long
@@ -69,20 +68,6 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* SIGCHLD, and SIGTERM (the parent, stopping: kill the scripts, go) */
-static void
-on_signal(int sig)
-{
-	int	saved = errno;
-
-	if (sig == SIGTERM)
-		got_term = 1;
-	if (write(sigpipe_fds[1], "s", 1) == -1) {
-		/* the pipe is full: a wake-up is pending already */
-	}
-	errno = saved;
 }
 
 /*
@@ -211,7 +196,7 @@ job_find(pid_t pid)
 static void
 reap(void)
 {
-	char		 buf[64];
+	char		 buf[64];	/* the word to the worker */
 	pid_t		 pid;
 	size_t		 i;
 	int		 st;
@@ -219,8 +204,7 @@ reap(void)
 	siginfo_t	 si;
 #endif
 
-	while (read(sigpipe_fds[0], buf, sizeof(buf)) > 0)
-		;
+	selfpipe_drain();
 	for (;;) {
 #ifdef WNOWAIT
 		memset(&si, 0, sizeof(si));
@@ -515,8 +499,6 @@ void
 cgi_runner_main(const struct config *config, const int *roots, int sock)
 {
 	struct pollfd		 pfd[2 * MAX_JOBS + 2];
-	struct sigaction	 sa;
-	sigset_t		 none;
 	int			 open_sock = 1;
 	short			 sock_ready;
 	size_t			 i, n;
@@ -533,17 +515,11 @@ cgi_runner_main(const struct config *config, const int *roots, int sock)
 #ifdef PR_SET_CHILD_SUBREAPER
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 #endif
-	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1)
+	/* SIGCHLD, and SIGTERM (the parent, stopping: kill what runs, go) */
+	if (selfpipe_init() == -1)
 		_exit(1);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
 
-	while ((open_sock || njobs > 0) && !got_term) {
+	while ((open_sock || njobs > 0) && !selfpipe_term()) {
 		n = njobs;
 		for (i = 0; i < n; i++) {
 			pfd[2 * i].fd = jobs[i].ctl;
@@ -551,7 +527,7 @@ cgi_runner_main(const struct config *config, const int *roots, int sock)
 			pfd[2 * i + 1].fd = jobs[i].err;
 			pfd[2 * i + 1].events = POLLIN;
 		}
-		pfd[2 * n].fd = sigpipe_fds[0];
+		pfd[2 * n].fd = selfpipe_fd();
 		pfd[2 * n].events = POLLIN;
 		pfd[2 * n + 1].fd = open_sock ? sock : -1;
 		pfd[2 * n + 1].events = POLLIN;

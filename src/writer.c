@@ -30,35 +30,18 @@
 #include "fdpass.h"
 #include "log.h"
 #include "sandbox.h"
+#include "selfpipe.h"
 #include "titan.h"
 #include "writer.h"
 
 static const struct config	*cf;
 static const int		*rootfds;
-static int			 sigpipe_fds[2] = { -1, -1 };
-static volatile sig_atomic_t	 got_term;
 static size_t			 running;
-
-static void
-on_signal(int sig)
-{
-	int	saved = errno;
-
-	if (sig == SIGTERM)
-		got_term = 1;
-	if (write(sigpipe_fds[1], "s", 1) == -1) {
-		/* the pipe is full: a wake-up is pending already */
-	}
-	errno = saved;
-}
 
 static void
 reap(void)
 {
-	char	buf[64];
-
-	while (read(sigpipe_fds[0], buf, sizeof(buf)) > 0)
-		;
+	selfpipe_drain();
 	while (running > 0 && waitpid(-1, NULL, WNOHANG) > 0)
 		running--;
 }
@@ -317,8 +300,6 @@ void
 writer_main(const struct config *config, const int *roots, int sock)
 {
 	struct pollfd		 pfd[2];
-	struct sigaction	 sa;
-	sigset_t		 none;
 	int			 open_sock = 1, tries;
 
 	cf = config;
@@ -327,17 +308,11 @@ writer_main(const struct config *config, const int *roots, int sock)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGUSR1, SIG_IGN);
-	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1)
+	/* SIGCHLD, and SIGTERM (the parent, stopping: kill what runs, go) */
+	if (selfpipe_init() == -1)
 		_exit(1);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	while ((open_sock || running > 0) && !got_term) {
-		pfd[0].fd = sigpipe_fds[0];
+	while ((open_sock || running > 0) && !selfpipe_term()) {
+		pfd[0].fd = selfpipe_fd();
 		pfd[0].events = POLLIN;
 		pfd[1].fd = open_sock ? sock : -1;
 		pfd[1].events = POLLIN;
