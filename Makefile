@@ -80,10 +80,10 @@ tests/unit/request_test: tests/unit/request_test.c src/request.o src/url.o tests
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/request_test.c src/request.o src/url.o $(LDFLAGS)
 tests/unit/config_test: tests/unit/config_test.c src/config.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/config_test.c src/config.o src/url.o $(LDFLAGS) $(PKG_LIBS)
-tests/unit/feed_test: tests/unit/feed_test.c src/feed.o src/fs.o src/url.o src/config.o tests/unit/tap.h
+tests/unit/feed_test: tests/unit/feed_test.c tests/unit/files.h src/feed.o src/fs.o src/url.o src/config.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/feed_test.c src/feed.o src/fs.o src/url.o src/config.o $(LDFLAGS) $(PKG_LIBS)
 
-tests/unit/latest_test: tests/unit/latest_test.c src/latest.o src/feed.o src/fs.o src/url.o src/config.o tests/unit/tap.h
+tests/unit/latest_test: tests/unit/latest_test.c tests/unit/files.h src/latest.o src/feed.o src/fs.o src/url.o src/config.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/latest_test.c src/latest.o src/feed.o src/fs.o src/url.o src/config.o $(LDFLAGS) $(PKG_LIBS)
 tests/unit/titan_test: tests/unit/titan_test.c src/titan.o src/request.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/titan_test.c src/titan.o src/request.o src/url.o $(LDFLAGS)

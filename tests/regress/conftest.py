@@ -45,6 +45,15 @@ def free_port(family=socket.AF_INET, addr="127.0.0.1"):
         return s.getsockname()[1]
 
 
+def refuses(port, addr="127.0.0.1"):
+    """Nothing listens on addr:port (the connection is refused)."""
+    try:
+        socket.create_connection((addr, port), timeout=1).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+
+
 @dataclass
 class Response:
     header: bytes

@@ -13,7 +13,7 @@ import socket
 
 import pytest
 
-from conftest import free_port, tls_connect, wait_for
+from conftest import free_port, refuses, tls_connect, wait_for
 
 root_only = pytest.mark.skipif(
     os.geteuid() != 0,
@@ -36,14 +36,6 @@ def reload_and_wait(s, word):
     before = s.log().count(word)
     s.signal(signal.SIGHUP)
     assert wait_for(lambda: s.log().count(word) > before), s.log()
-
-
-def refuses(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return False
-    except ConnectionRefusedError:
-        return True
 
 
 def running(pid):

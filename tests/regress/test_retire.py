@@ -9,7 +9,6 @@ key, so readers resume their sessions across it.
 """
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -19,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (CAPSULED, client_context, free_port, tls_connect,
-                      wait_for)
+from conftest import (CAPSULED, client_context, free_port, refuses,
+                      tls_connect, wait_for)
 
 MB = 1 << 20
 # read at RATE for longer than the old fixed grace of 10 s
@@ -84,14 +83,6 @@ def test_downloads_outlive_a_reload_and_a_rotation(make_server, tmp_path):
         n, notify = got[path]
         assert SIZE < n < SIZE + 100, f"{path}: {n} bytes of {SIZE} + header"
         assert notify, f"{path}: the whole response ends with close_notify"
-
-
-def refuses(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return False
-    except ConnectionRefusedError:
-        return True
 
 
 def test_a_listener_moved_away_and_back_while_a_download_runs(make_server):

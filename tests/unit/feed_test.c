@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "feed.h"
+#include "files.h"
 #include "tap.h"
 #include "url.h"
 
@@ -386,22 +387,6 @@ test_lookup(void)
 	ok(feed_lookup(&h, "/news/x.gmi", &atom) == NULL,
 	    "lookup: a file in it");
 	ok(feed_lookup(&h, "/a/", &atom) == NULL, "lookup: a parent");
-}
-
-/* Write a file and put its mtime `ago` seconds in the past. */
-static void
-put(int dirfd, const char *name, const char *text, time_t ago)
-{
-	struct timespec	ts[2];
-	int		fd;
-
-	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd == -1 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-		abort();
-	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - ago;
-	ts[0].tv_nsec = ts[1].tv_nsec = 0;
-	futimens(fd, ts);
-	close(fd);
 }
 
 static void

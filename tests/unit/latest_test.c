@@ -15,6 +15,7 @@
 
 #include "feed.h"
 #include "latest.h"
+#include "files.h"
 #include "tap.h"
 
 static const char *const dirs[] = { "news", "letters", "a/b" };
@@ -211,21 +212,6 @@ warn(void *arg, const char *msg)
 	(void)arg;
 	warnings++;
 	(void)snprintf(last_warning, sizeof(last_warning), "%s", msg);
-}
-
-static void
-put(int dirfd, const char *name, const char *text, time_t ago)
-{
-	struct timespec	ts[2];
-	int		fd;
-
-	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd == -1 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-		abort();
-	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - ago;
-	ts[0].tv_nsec = ts[1].tv_nsec = 0;
-	futimens(fd, ts);
-	close(fd);
 }
 
 static void
