@@ -33,13 +33,14 @@ OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/netbio.o src/sandbox.o src/latest.o src/cgijob.o \
 		src/shared.o src/listen.o src/linger.o src/memstat.o src/proxyin.o \
 		src/fdpass.o src/selfpipe.o \
-		src/access.o src/upload.o src/writer.o
+		src/access.o src/upload.o src/writer.o src/conn.o src/plan.o
 HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/feed_test tests/unit/log_test tests/unit/proxy_test \
 		tests/unit/limit_test tests/unit/listing_test \
-		tests/unit/latest_test tests/unit/titan_test tests/unit/certlist_test
+		tests/unit/latest_test tests/unit/titan_test tests/unit/certlist_test \
+		tests/unit/route_test
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload bench/floor bench/limits
 
@@ -90,6 +91,15 @@ tests/unit/titan_test: tests/unit/titan_test.c src/titan.o src/request.o src/url
 tests/unit/certlist_test: tests/unit/certlist_test.c src/certlist.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/certlist_test.c src/certlist.o src/url.o $(LDFLAGS)
 
+# the routing table without the engine: no conn.o, no server.o
+ROUTE_OBJS =	src/route.o src/plan.o src/access.o src/certlist.o src/cgi.o \
+		src/cgijob.o src/fdpass.o src/upload.o src/titan.o \
+		src/request.o src/url.o src/config.o src/fs.o src/feed.o \
+		src/latest.o src/mime.o src/log.o src/shared.o src/limit.o \
+		src/tls.o
+tests/unit/route_test: tests/unit/route_test.c tests/unit/files.h $(ROUTE_OBJS) tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/route_test.c $(ROUTE_OBJS) $(LDFLAGS) $(PKG_LIBS)
+
 tests/unit/limit_test: tests/unit/limit_test.c src/limit.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/limit_test.c src/limit.o $(LDFLAGS)
 
@@ -114,8 +124,8 @@ fuzz-regress:
 tests/unit/listing_test: tests/unit/listing_test.c src/fs.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/listing_test.c src/fs.o src/url.o $(LDFLAGS)
 
-tests/unit/log_test: tests/unit/log_test.c src/log.o src/url.o tests/unit/tap.h
-	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/log_test.c src/log.o src/url.o $(LDFLAGS)
+tests/unit/log_test: tests/unit/log_test.c src/log.o src/titan.o src/request.o src/url.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/log_test.c src/log.o src/titan.o src/request.o src/url.o $(LDFLAGS)
 
 tests/unit/proxy_test: tests/unit/proxy_test.c src/proxy.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/proxy_test.c src/proxy.o $(LDFLAGS)
@@ -127,6 +137,7 @@ run: all
 
 check: deps
 	@sh mk/deps.sh check
+	@sh mk/floors.sh
 	@$(MAKE) -s build $(UNIT) fuzz-regress
 	@sh tests/run
 
@@ -137,6 +148,7 @@ bench: all
 # Static analysis: cppcheck and clang-tidy (config in .clang-tidy).
 LINT_DEFS =	-D_GNU_SOURCE -DSYSCONFDIR=\"/etc\" -DCAPSULED_VERSION=\"lint\"
 lint:
+	sh mk/floors.sh
 	cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
 	    --enable=warning,performance,portability -D__linux__ \
 	    $(LINT_DEFS) -I src src src/strike bench

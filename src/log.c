@@ -25,6 +25,8 @@
 
 #include "config.h"
 #include "log.h"
+#include "request.h"
+#include "titan.h"
 #include "url.h"
 
 static int		 foreground = 1;
@@ -343,6 +345,17 @@ access_failed(int err)
 	    "minute" : "; said again each minute while it lasts");
 	access_said = now > 0 ? now : 1;
 	access_lost = 0;
+}
+
+const char *
+log_request(const char *line, size_t *len, char out[REQUEST_MAX + 1])
+{
+	if (line == NULL || !titan_is(line, *len))
+		return line;
+	if (*len > REQUEST_MAX)
+		*len = REQUEST_MAX;
+	*len = titan_redact(line, *len, out);
+	return out;
 }
 
 void

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "request.h"
 
 /* Error log: foreground -> stderr; otherwise syslog as "capsuled". */
 void	log_init(int foreground);
@@ -39,6 +40,14 @@ struct access_entry {
 					   or fingerprint; NULL otherwise */
 };
 void	log_access(const struct access_entry *);
+
+/*
+ * A request line as the access log may show it: a Titan line's token
+ * (a secret) left out, into out; any other line as it is.  *len is the
+ * line's length, then the result's.
+ */
+const char *log_request(const char *line, size_t *len,
+	    char out[REQUEST_MAX + 1]);
 
 /* Copy src to dst escaping control bytes, '\\' and '"' as \xNN. */
 size_t	log_escape(char *dst, size_t dstlen, const char *src, size_t len);

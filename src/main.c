@@ -38,6 +38,7 @@
 #include "listen.h"
 #include "log.h"
 #include "mime.h"
+#include "runner.h"
 #include "sandbox.h"
 #include "server.h"
 #include "shared.h"
@@ -562,11 +563,11 @@ spawn(struct generation *g, int i)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		access_worker_init(g->af);
+		cgi_worker_init(g->runner.wsock);
 		upload_worker_init(g->writer.wsock);
 		if (sandbox_worker(&g->cf, &g->sb, g->rootfds) == -1)
 			_exit(1);
-		server_worker(&g->cf, &g->tls, g->listenfds, g->rootfds,
-		    g->runner.wsock);
+		server_worker(&g->cf, &g->tls, g->listenfds, g->rootfds);
 	}
 	shared_slot_bind(slot, pid);
 	g->pids[i] = pid;
