@@ -33,7 +33,8 @@ OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/netbio.o src/sandbox.o src/latest.o src/cgijob.o \
 		src/shared.o src/listen.o src/linger.o src/memstat.o src/proxyin.o \
 		src/fdpass.o src/selfpipe.o \
-		src/access.o src/upload.o src/writer.o src/conn.o src/plan.o
+		src/access.o src/upload.o src/writer.o src/conn.o src/plan.o \
+		src/gen.o src/helper.o src/supervise.o
 HDRS =		src/*.h
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
