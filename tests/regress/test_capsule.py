@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ LINT = ROOT / "tests" / "gemlint.py"
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") \
     else sys.executable
 DATED = re.compile(r"^\d{4}-\d{2}-\d{2}-[^/]+\.gmi$")
+A = "{http://www.w3.org/2005/Atom}"
 
 
 def lint(*args, cwd=None):
@@ -472,3 +474,62 @@ def test_the_counter_reads_its_data_file_through_the_daemon(capsule_server):
     body = r.body.decode("utf-8")
     assert "\n81 days of strike action.\n" in body
     assert "only strike action was suspended" in body
+
+
+# --- every generated list tells the truth about dates -------------------------
+
+MARK = " (date inferred)"
+LISTED = re.compile(r"^=> (\S+) (\d{4}-\d{2}-\d{2}) (.*)$")
+
+
+def says_inferred(path):
+    """The form README "Publishing" defines: a line "Date inferred: ..."."""
+    return any(l.startswith("Date inferred:") for l in
+               (CAPSULE / path).read_text("utf-8").splitlines())
+
+
+def check_listed(where, path, date, label):
+    assert path.endswith(".gmi") and Path(path).name.startswith(date + "-")
+    if says_inferred(path):
+        assert label.endswith(MARK), (where, path, label)
+    else:
+        assert MARK not in label, (where, path, label)
+
+
+def test_every_generated_list_marks_an_inferred_date(capsule_server):
+    # .dates and the posts agree on which dates were inferred ...
+    inferred = {p for p, (_, how) in dates().items() if how == "inferred"}
+    assert inferred == {p for p in dated_files() if says_inferred(p)}
+    assert inferred
+    seen = set()
+    # ... and each section index (gemfeed: "=> NAME DATE TITLE"), each
+    # Atom feed and the home page's latest block lists such a post with
+    # "(date inferred)" after its title, and no other post so
+    for section in sorted({Path(p).parent.as_posix() for p in dated_files()}):
+        r = capsule_server.get(f"/{section}/")
+        assert r.status == 20, (section, r.status, r.meta)
+        for l in r.body.decode("utf-8").splitlines():
+            m = LISTED.match(l)
+            if m and m.group(1) not in ("atom.xml", "/"):
+                path = f"{section}/{m.group(1)}"
+                check_listed(f"/{section}/", path, m.group(2), m.group(3))
+                seen.add(path)
+        r = capsule_server.get(f"/{section}/atom.xml")
+        assert r.status == 20, (section, r.status, r.meta)
+        feed = ET.fromstring(r.body)
+        for e in feed.findall(A + "entry"):
+            href = e.find(A + "link").get("href")
+            path = href.split("/", 3)[3]
+            title = e.find(A + "title").text
+            check_listed(f"/{section}/atom.xml", path, Path(path).name[:10],
+                         title)
+            seen.add(path)
+    assert inferred <= seen, "an inferred post is missing from the lists"
+    r = capsule_server.get("/")
+    assert r.status == 20
+    # hand-written links on the page carry no date: only the block's match
+    latest = [m for m in map(LISTED.match,
+                             r.body.decode("utf-8").splitlines()) if m]
+    assert len(latest) == 5, [m.group(0) for m in latest]
+    for m in latest:
+        check_listed("/ (latest)", m.group(1)[1:], m.group(2), m.group(3))
