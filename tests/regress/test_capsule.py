@@ -472,8 +472,11 @@ def test_the_counter_reads_its_data_file_through_the_daemon(capsule_server):
     r = capsule_server.get("/cgi-bin/strike/mental-health")
     assert r.status == 20, (r.status, r.meta, capsule_server.log())
     body = r.body.decode("utf-8")
-    assert "\n81 days of strike action.\n" in body
-    assert "only strike action was suspended" in body
+    assert "\n81 days of strike action taken; today is not a strike " \
+        "day.\n" in body
+    assert "only strike action" in body and "suspended" in body
+    assert "The newest report we hold is of Wednesday 4 September 2024" \
+        in body
 
 
 # --- every generated list tells the truth about dates -------------------------
