@@ -638,6 +638,13 @@ def run_ini_feed_lines():
                                            "feed_entries", "feed_author")]
 
 
+def inferred_mark(path):
+    """README "Publishing": a line "Date inferred: ..." marks the post."""
+    return " (date inferred)" if any(
+        l.startswith("Date inferred:")
+        for l in path.read_text("utf-8").splitlines()) else ""
+
+
 def first_heading(path):
     for line in path.read_text("utf-8").splitlines():
         if line.startswith("#") and not line.startswith("##"):
@@ -659,8 +666,10 @@ def test_make_run_gives_every_dated_section_of_the_capsule_a_feed(
         posts = sorted((p for p in (capsule / d).iterdir()
                         if DATED.match(p.name)), reverse=True)
         got = entries(s.get(f"/{d}/").body)
+        # a post whose date was inferred says so after its title
         assert [(n, t) for n, _, t in got] == \
-            [(p.name, first_heading(p)) for p in posts], d
+            [(p.name, first_heading(p) + inferred_mark(p))
+             for p in posts], d
         body = s.get(f"/{d}/atom.xml").body
         es = check_trusted(body)
         assert len(es) == len(posts)
