@@ -77,6 +77,7 @@ struct reply {
 	void			*job;
 	long long		 sinkleft;	/* body bytes still to read */
 	int			 answering;	/* the sink has the body */
+	int			 on_client;	/* the sink's last wait was */
 	struct event		 also;		/* a job's second descriptor */
 	int			 alsofd;	/* -1: not set */
 	/* for the access-log line */
@@ -284,21 +285,21 @@ stream_wait(struct conn *c, const struct plan_wait *w)
 }
 
 /*
- * An upload's wait: on the sink's fd, or (-1) the client's socket; each
- * bounded by what the sink allows.
+ * An upload's wait, as its sink says: on the sink's descriptor, or (-1)
+ * the client's socket (and also the sink's, which speaks when it stops
+ * taking the body), for as long as it allows.
  */
 static void
-sink_wait(struct conn *c, int fd, short what)
+sink_wait(struct conn *c, int fd, short what, const struct plan_wait *w)
 {
-	struct reply	*rp = c->rp;
-	long		 left = rp->sink->left(rp->job, elapsed_ms(c));
-
 	if (conn_flush(c) != 1) {
 		fd = c->fd;
 		what = EV_WRITE;
 	} else if (fd == -1)
 		fd = c->fd;
-	wait_fd(c, fd, what, left);
+	also_watch(c, fd == c->fd ? w->also : -1);
+	c->rp->on_client = fd == c->fd;
+	wait_fd(c, fd, what, w->left);
 }
 
 /* Stop reading the stream (a CGI job: the runner kills the script). */
@@ -439,7 +440,7 @@ reply_start(struct conn *c, struct plan *p)
 	/* copies: the job they came from may end before the log line */
 	if (p->log_request != NULL)
 		rp->log_request = strdup(p->log_request);
-	if (p->log_user != NULL)
+	if (p->log_user[0] != '\0')
 		rp->log_user = strdup(p->log_user);
 	switch (p->body) {
 	case PLAN_STREAM:
@@ -557,14 +558,14 @@ read_header(struct conn *c)
 
 /* After a failed SSL_read of an upload: wait as OpenSSL asks, or -1. */
 static int
-sink_client_wait(struct conn *c, int r)
+sink_client_wait(struct conn *c, int r, const struct plan_wait *w)
 {
 	switch (SSL_get_error(c->ssl, r)) {
 	case SSL_ERROR_WANT_READ:
-		sink_wait(c, -1, EV_READ);
+		sink_wait(c, -1, EV_READ, w);
 		return 0;
 	case SSL_ERROR_WANT_WRITE:
-		sink_wait(c, -1, EV_WRITE);
+		sink_wait(c, -1, EV_WRITE, w);
 		return 0;
 	default:
 		ERR_clear_error();
@@ -572,7 +573,10 @@ sink_client_wait(struct conn *c, int r)
 	}
 }
 
-/* Client -> sink until the body is all passed on; 1 then, 0 waiting. */
+/*
+ * Client -> sink until the body is all passed on, or the sink takes no
+ * more: 1 then, 0 waiting, -1 the client is gone.
+ */
 static int
 sink_feed(struct conn *c)
 {
@@ -584,9 +588,9 @@ sink_feed(struct conn *c)
 	for (;;) {
 		while (rp->outoff < rp->outlen) {
 			n = rp->sink->write(rp->job, rp->out + rp->outoff,
-			    rp->outlen - rp->outoff, &w);
+			    rp->outlen - rp->outoff, elapsed_ms(c), &w);
 			if (n == 0) {
-				sink_wait(c, w.fd, ev_of(w.events));
+				sink_wait(c, w.fd, ev_of(w.events), &w);
 				return 0;
 			}
 			if (n < 0)
@@ -595,10 +599,16 @@ sink_feed(struct conn *c)
 		}
 		if (rp->sinkleft == 0)
 			return 1;
+		if ((r = rp->sink->ready(rp->job, elapsed_ms(c), &w)) < 0)
+			return 1;
+		if (r == 0) {
+			sink_wait(c, w.fd, ev_of(w.events), &w);
+			return 0;
+		}
 		r = SSL_read(c->ssl, rp->out, rp->sinkleft < (long long)
 		    rp->outcap ? (int)rp->sinkleft : (int)rp->outcap);
 		if (r <= 0)
-			return sink_client_wait(c, r);
+			return sink_client_wait(c, r, &w);
 		rp->outlen = (size_t)r;
 		rp->outoff = 0;
 		rp->sinkleft -= r;
@@ -617,10 +627,12 @@ sink_step(struct conn *c)
 	if (!rp->answering) {
 		if ((r = sink_feed(c)) != 1)
 			return r;
+		also_watch(c, -1);
 		rp->answering = 1;
 	}
-	if (rp->sink->answer(rp->job, &status, meta, &w) == 0) {
-		sink_wait(c, w.fd, ev_of(w.events));
+	if (rp->sink->answer(rp->job, elapsed_ms(c), &status, meta, &w) ==
+	    0) {
+		sink_wait(c, w.fd, ev_of(w.events), &w);
 		return 0;
 	}
 	rp->outlen = rp->outoff = 0;
@@ -723,9 +735,12 @@ conn_timeout(struct conn *c)
 	case C_HEADER:
 		break;		/* the stream knows its deadline: ask it */
 	case C_SINK:
-		rp->sink->expire(rp->job, &status, meta);
-		rp->outlen = rp->outoff = 0;
-		reply_header(c, status, meta);
+		if (rp->sink->expire(rp->job, elapsed_ms(c), rp->on_client,
+		    &status, meta) == 1) {
+			also_watch(c, -1);
+			rp->outlen = rp->outoff = 0;
+			reply_header(c, status, meta);
+		}
 		break;
 	default:
 		conn_close(c);

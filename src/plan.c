@@ -84,6 +84,15 @@ plan_sink(struct plan *p, const struct sink_ops *ops, void *job,
 }
 
 void
+plan_user(struct plan *p, const char *who)
+{
+	size_t	len = request_meta_len(who, PLAN_USER_MAX);
+
+	memcpy(p->log_user, who, len);
+	p->log_user[len] = '\0';
+}
+
+void
 plan_free(struct plan *p)
 {
 	switch (p->body) {
@@ -106,5 +115,5 @@ plan_free(struct plan *p)
 	p->fd = -1;
 	p->mem = NULL;
 	p->job = NULL;
-	p->log_request = p->log_user = NULL;
+	p->log_request = NULL;
 }

@@ -85,23 +85,36 @@ struct stream_ops {
 /*
  * A sink: an upload.  The engine reads the body the client sends after
  * its request line (exactly the plan's sink_size bytes) and feeds it to
- * the sink; the sink's answer becomes the response.
+ * the sink; the sink's answer becomes the response.  The sink says how
+ * long every wait may be, the engine's for the client included.
  */
 struct sink_ops {
+	/*
+	 * Before each read from the client: 1 read on, and *w says what
+	 * to watch meanwhile (also: the sink's descriptor, which speaks
+	 * when it stops taking the body) and for how long (left); 0 not
+	 * yet, wait as *w says; -1 it takes no more (its answer says why).
+	 */
+	int	(*ready)(void *, long now, struct plan_wait *w);
 	/* Take body bytes: > 0 taken; 0 none now, wait as *w says; -1 it
-	 * takes no more (its answer says why). */
-	ssize_t	(*write)(void *, const char *buf, size_t len,
+	 * takes no more. */
+	ssize_t	(*write)(void *, const char *buf, size_t len, long now,
 		    struct plan_wait *w);
 	/* Once the body is in (or refused): 1 *status and meta, its
 	 * answer; 0 wait as *w says. */
-	int	(*answer)(void *, int *status, char meta[URL_MAX + 1],
-		    struct plan_wait *w);
-	/* How long, from now, any wait of the upload may last (ms). */
-	long	(*left)(void *, long now);
-	/* That time is up: drop the job (nothing is kept) and the answer. */
-	void	(*expire)(void *, int *status, char meta[URL_MAX + 1]);
+	int	(*answer)(void *, long now, int *status,
+		    char meta[URL_MAX + 1], struct plan_wait *w);
+	/*
+	 * A wait ran out of time (client: it was the client's): 1 the job
+	 * is dropped and *status and meta are the answer; 0 wait on (a
+	 * change under way is not cut short).
+	 */
+	int	(*expire)(void *, long now, int client, int *status,
+		    char meta[URL_MAX + 1]);
 	void	(*finish)(void *);
 };
+
+#define PLAN_USER_MAX	159	/* an uploader's name or fingerprint */
 
 enum plan_body {
 	PLAN_NONE,	/* the header alone */
@@ -127,16 +140,16 @@ struct plan {
 	const struct sink_ops	*sink;		/* PLAN_SINK */
 	void			*job;		/* the stream's or the sink's */
 	long long		 sink_size;	/* body bytes the client sends */
-	/* for the access-log line */
+	/* for the access-log line (the engine copies them) */
 	const struct host_cfg	*host;		/* NULL: not ours (53) */
 	const char		*log_request;	/* NULL: the line as sent */
-	const char		*log_user;	/* NULL: none */
+	char			 log_user[PLAN_USER_MAX + 1];	/* "": none */
 };
 
 /*
  * A routing step: 1 when it planned the response, 0 when the request is
- * not its business.  log_request and log_user, when a step sets them,
- * live as long as its job.
+ * not its business.  log_request, when a step sets it, lives as long as
+ * the plan (its job's, or static).
  */
 typedef int (*route_fn)(const struct facts *, const struct request *,
 	    struct plan *);
@@ -158,6 +171,9 @@ void	plan_mem(struct plan *, char *mem, size_t len);
 int	plan_stream(struct plan *, const struct stream_ops *, void *job);
 int	plan_sink(struct plan *, const struct sink_ops *, void *job,
 	    long long size);
+
+/* Who made the request, for its log line (a Titan uploader), cut. */
+void	plan_user(struct plan *, const char *who);
 
 /* Release the body: close, free, finish the job.  Empty after. */
 void	plan_free(struct plan *);

@@ -207,17 +207,38 @@ route_titan(const struct facts *f, const struct request *r, struct plan *p)
 		return plan_reply(p, 40, "Cannot store uploads now");
 	}
 	p->log_request = u->logreq;
-	p->log_user = u->who;
+	plan_user(p, u->who);
 	return plan_sink(p, &upload_sink, u, tp->size);
+}
+
+/* Each wait of an upload has request_timeout: a stall leaves nothing. */
+static void
+upload_wait(const struct upload *u, int fd, int events, struct plan_wait *w)
+{
+	w->fd = fd;
+	w->events = events;
+	w->also = -1;
+	w->left = u->wait_ms;
+}
+
+/* The client's turn: read the body on. */
+static int
+upload_ready(void *arg, long now, struct plan_wait *w)
+{
+	(void)now;
+	upload_wait(arg, -1, PLAN_READ, w);
+	return 1;
 }
 
 /* Body bytes to the writer; -1 when it has said no (its answer says why). */
 static ssize_t
-upload_write(void *arg, const char *buf, size_t len, struct plan_wait *w)
+upload_write(void *arg, const char *buf, size_t len, long now,
+    struct plan_wait *w)
 {
 	struct upload	*u = arg;
 	ssize_t		 n;
 
+	(void)now;
 	for (;;) {
 		if ((n = send(u->sock, buf, len, MSG_NOSIGNAL)) >= 0)
 			return n;
@@ -225,9 +246,7 @@ upload_write(void *arg, const char *buf, size_t len, struct plan_wait *w)
 			continue;
 		if (errno != EAGAIN)
 			return -1;
-		w->fd = u->sock;
-		w->events = PLAN_WRITE;
-		w->also = -1;
+		upload_wait(u, u->sock, PLAN_WRITE, w);
 		return 0;
 	}
 }
@@ -244,13 +263,14 @@ set_meta(char meta[URL_MAX + 1], const char *s)
 
 /* The writer's line: "30", or "NN why". */
 static int
-upload_answer(void *arg, int *status, char meta[URL_MAX + 1],
+upload_answer(void *arg, long now, int *status, char meta[URL_MAX + 1],
     struct plan_wait *w)
 {
 	struct upload	*u = arg;
 	char		*nl;
 	ssize_t		 n;
 
+	(void)now;
 	u->answering = 1;
 	while ((nl = memchr(u->answer, '\n', u->alen)) == NULL) {
 		if (u->alen == sizeof(u->answer) - 1)
@@ -258,9 +278,7 @@ upload_answer(void *arg, int *status, char meta[URL_MAX + 1],
 		n = read(u->sock, u->answer + u->alen,
 		    sizeof(u->answer) - 1 - u->alen);
 		if (n < 0 && errno == EAGAIN) {
-			w->fd = u->sock;
-			w->events = PLAN_READ;
-			w->also = -1;
+			upload_wait(u, u->sock, PLAN_READ, w);
 			return 0;
 		}
 		if (n < 0 && errno == EINTR)
@@ -281,19 +299,15 @@ upload_answer(void *arg, int *status, char meta[URL_MAX + 1],
 	return 1;
 }
 
-/* Each wait of an upload has request_timeout: a stall leaves nothing. */
-static long
-upload_left(void *arg, long now)
-{
-	(void)now;
-	return ((struct upload *)arg)->wait_ms;
-}
-
-static void
-upload_expire(void *arg, int *status, char meta[URL_MAX + 1])
+/* No progress for request_timeout: the writer drops the job. */
+static int
+upload_expire(void *arg, long now, int client, int *status,
+    char meta[URL_MAX + 1])
 {
 	struct upload	*u = arg;
 
+	(void)now;
+	(void)client;
 	if (u->sock != -1) {
 		close(u->sock);		/* the writer drops the job */
 		u->sock = -1;
@@ -301,12 +315,13 @@ upload_expire(void *arg, int *status, char meta[URL_MAX + 1])
 	*status = 59;
 	set_meta(meta, u->answering ? "Upload timeout" :
 	    "Upload timeout: the body did not come in time");
+	return 1;
 }
 
 static const struct sink_ops	upload_sink = {
+	upload_ready,
 	upload_write,
 	upload_answer,
-	upload_left,
 	upload_expire,
 	upload_free,
 };

@@ -309,7 +309,7 @@ run_titan(void)
 	    "an upload: the plan's sink, for its 5 bytes");
 	ok(p.log_request != NULL && strcmp(p.log_request,
 	    "titan://localhost/inbox/x.gmi;size=5;mime=text/gemini") == 0 &&
-	    p.log_user != NULL && strcmp(p.log_user, "Branch secretary") == 0,
+	    strcmp(p.log_user, "Branch secretary") == 0,
 	    "its log line: the request without the token, the list's name");
 	n = fdpass_recv(sv[1], msg, sizeof(msg), &fd, 1);
 	if (n > 0)
