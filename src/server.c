@@ -62,6 +62,7 @@ counted(size_t open, int closed)
 {
 	nconns = open;
 	publish();
+	memstat_busy();
 	if (!closed)
 		return;
 	if (stopping && nconns == 0)
