@@ -280,7 +280,7 @@ stream_wait(struct conn *c, const struct plan_wait *w)
 		return r;
 	}
 	also_watch(c, w->also);
-	wait_fd(c, w->fd, ev_of(w->events), w->left);
+	wait_fd(c, w->fd != -1 ? w->fd : c->fd, ev_of(w->events), w->left);
 	return 0;
 }
 
@@ -360,8 +360,13 @@ reply_header(struct conn *c, int status, const char *meta)
 {
 	struct reply	*rp;
 
-	if (c->status != 0)
-		return;		/* one header per connection, ever */
+	if (c->status != 0) {
+		/* one header per connection, ever: a second is a bug */
+		log_warnx("internal: a second response header (%d)", status);
+		c->cut = 1;
+		c->state = C_FLUSH;
+		return;
+	}
 	if (status < 10 || status > 69) {
 		log_warnx("internal: status %d is not a Gemini status", status);
 		status = 40;
@@ -692,7 +697,7 @@ static int
 write_reply(struct conn *c)
 {
 	struct reply		*rp = c->rp;
-	struct plan_wait	 w;
+	struct plan_wait	 w = { -1, PLAN_READ, -1, 0 };
 	int			 r, burst;
 
 	for (burst = 0; burst < WRITE_BURST; burst++) {

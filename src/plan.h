@@ -44,8 +44,9 @@ struct facts {
 
 /*
  * A job (a stream or a sink, below) says what it waits for: fd ready
- * for events, or also readable (-1: nothing more), for at most left ms.
- * The engine waits; the job never touches the event loop.
+ * for events (-1: the client's socket), or also readable (-1: nothing
+ * more), for at most left ms.  The engine waits; the job never touches
+ * the event loop.
  */
 #define PLAN_READ	1
 #define PLAN_WRITE	2
