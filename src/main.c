@@ -193,6 +193,7 @@ main(int argc, char *argv[])
 	}
 	if (nflag) {
 		fprintf(stderr, "capsuled: %s: configuration OK\n", path);
+		gen_free(g, NULL);
 		return 0;
 	}
 	/* reloads happen after daemon(3) has moved to "/" */
