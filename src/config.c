@@ -259,6 +259,52 @@ server_facility(struct parse *p, const char *value)
 	    "local7, not \"%s\"", value);
 }
 
+/*
+ * The logs and the metrics (log_format, log_ip, metrics_file,
+ * metrics_interval): 1 handled, 0 error, -1 not one of these keys.
+ */
+static int
+server_logs_key(struct parse *p, const char *name, const char *value)
+{
+	static const char *const formats[] = { "capsuled", "common",
+	    "combined", "json" };
+	static const char *const ips[] = { "full", "truncated", "off" };
+	struct config	*cf = p->cf;
+	size_t		 i, len = strlen(value);
+	long		 v;
+
+	if (strcmp(name, "log_format") == 0) {
+		for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+			if (strcmp(value, formats[i]) == 0)
+				return cf->log_format = (enum log_format)i, 1;
+		return fail(p, "log_format: expected capsuled, common, "
+		    "combined or json, not \"%s\"", value);
+	}
+	if (strcmp(name, "log_ip") == 0) {
+		for (i = 0; i < sizeof(ips) / sizeof(ips[0]); i++)
+			if (strcmp(value, ips[i]) == 0)
+				return cf->log_ip = (enum log_ip)i, 1;
+		return fail(p, "log_ip: expected full, truncated or off, not "
+		    "\"%s\"", value);
+	}
+	if (strcmp(name, "metrics_file") == 0) {
+		/* a file: written beside it as NAME.tmp, then renamed */
+		if (len == 0 || value[len - 1] == '/' || resolve_path(cf,
+		    value, cf->metrics_file, sizeof(cf->metrics_file)) == -1)
+			return fail(p, "metrics_file: expected a file's path, "
+			    "not \"%s\"", value);
+		return 1;
+	}
+	if (strcmp(name, "metrics_interval") == 0) {
+		if (parse_int(value, 1, 3600, &v) == -1)
+			return fail(p, "metrics_interval: expected a number "
+			    "from 1 to 3600, not \"%s\"", value);
+		cf->metrics_interval = (int)v;
+		return 1;
+	}
+	return -1;
+}
+
 struct int_key {
 	const char	*name;
 	long		 min, max;
@@ -354,6 +400,8 @@ server_key(struct parse *p, const char *name, const char *value)
 			    "not \"%s\"", value);
 		return 1;
 	}
+	if ((r = server_logs_key(p, name, value)) != -1)
+		return r;
 	r = set_int(p, server_ints, sizeof(server_ints) / sizeof(server_ints[0]),
 	    p->cf, name, value);
 	if (r != -1)
@@ -605,6 +653,29 @@ host_key(struct parse *p, struct host_cfg *h, const char *name,
 	return fail(p, "unknown key \"%s\" in [host]", name);
 }
 
+/*
+ * The line that sets key (the first), for errors found after parsing;
+ * 0 when none does.
+ */
+static int
+key_line(const char *text, const char *key)
+{
+	const char	*s = text, *e;
+	size_t		 len = strlen(key);
+	int		 line = 1;
+
+	for (; *s != '\0'; line++) {
+		s += strspn(s, " \t");
+		if (strncmp(s, key, len) == 0 && s[len] != '\0' &&
+		    strchr(" \t=:", s[len]) != NULL)
+			return line;
+		if ((e = strchr(s, '\n')) == NULL)
+			break;
+		s = e + 1;
+	}
+	return 0;
+}
+
 /* The line of "[section]" in the text, for errors found after parsing. */
 static int
 section_line(const char *text, const char *section)
@@ -729,6 +800,9 @@ defaults(struct config *cf)
 {
 	cf->workers = 0;
 	cf->access_log = ACCESS_STDERR;
+	cf->log_format = LOG_CAPSULED;
+	cf->log_ip = LOG_IP_TRUNCATED;	/* data minimisation: README */
+	cf->metrics_interval = 15;
 	cf->syslog_facility = LOG_DAEMON;
 	snprintf(cf->syslog_socket, sizeof(cf->syslog_socket), "/dev/log");
 	cf->request_timeout = 10;
@@ -765,6 +839,8 @@ validate(struct parse *p, int *line)
 			return fail(p, "host has no %s", missing), -1;
 		}
 	}
+	if (cf->metrics_file[0] != '\0')
+		cf->metrics_line = key_line(p->text, "metrics_file");
 	if (cf->nlisten == 0) {
 		(void)parse_addr("0.0.0.0:1965", &cf->listen[0]);
 		(void)parse_addr("[::]:1965", &cf->listen[1]);
