@@ -215,9 +215,8 @@ metrics_reaped(int slot)
 	}
 }
 
-/* The parent's total and every live worker's block. */
-static void
-metrics_sum(struct metrics_counts *t)
+void
+metrics_snapshot(struct metrics_counts *t)
 {
 	const counter	*b;
 	size_t		 i;
@@ -293,7 +292,7 @@ metrics_write(const struct config *cf)
 	size_t		 i, need;
 	char		*nb;
 
-	metrics_sum(&t);
+	metrics_snapshot(&t);
 	for (i = 0; i < nnames; i++)
 		hosts[i] = names[i];
 	if (nnames == HOST_OTHER)

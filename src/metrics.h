@@ -92,6 +92,8 @@ void	metrics_hosts(const struct config *);
 void	metrics_worker(int slot, const struct config *cf);
 /* Parent: slot's worker is gone (-1: not a worker): fold its block. */
 void	metrics_reaped(int slot);
+/* Parent: the totals now, its own and every live worker's. */
+void	metrics_snapshot(struct metrics_counts *);
 /* Parent: a serving worker died (not retired): it is restarted. */
 void	metrics_worker_died(void);
 /*
