@@ -258,23 +258,30 @@ body_bytes(const struct access_entry *e)
 }
 
 /*
- * common:   ADDR - USER [TIME] "REQUEST" HTTP BYTES GEMINI MS[ cut]
- * combined: the same with "-" "-" (referer, user agent) after BYTES.
+ * common:   ADDR GEMINI USER [TIME] "REQUEST" HTTP BYTES
+ * combined: the same, then "-" "-" (no referer, no user agent) MS CUT
+ *
+ * The exact Gemini status goes in the second field, RFC 1413's identity,
+ * which no Gemini client has and every analyser skips: a common line
+ * keeps its seven fields (GoAccess reads a common line's bytes to its
+ * end).  A combined line adds the duration and "cut" or "-" after its
+ * nine: a field always there, so that an analyser told to read the
+ * duration (GoAccess: "%L %^") finds a word after it.
  */
 static void
 line_clf(struct line *l, const struct access_entry *e, const struct tm *tm,
     int combined)
 {
 	put_text(l, e->addr, strlen(e->addr), LOGFMT_ADDR_MAX, ESC_SPACE | DASH);
-	puts_(l, " - ");
+	putf(l, " %d ", e->status);
 	put_user(l, e);
 	putf(l, " [%02d/%s/%04d:%02d:%02d:%02d +0000] \"", tm->tm_mday,
 	    months[tm->tm_mon % 12], tm->tm_year + 1900, tm->tm_hour,
 	    tm->tm_min, tm->tm_sec);
 	put_text(l, e->request, e->reqlen, REQUEST_FIELD, DASH);
-	putf(l, "\" %d %llu%s %d %ld%s", logfmt_http_status(e->status),
-	    body_bytes(e), combined ? " \"-\" \"-\"" : "", e->status, e->msec,
-	    e->cut ? " cut" : "");
+	putf(l, "\" %d %llu", logfmt_http_status(e->status), body_bytes(e));
+	if (combined)
+		putf(l, " \"-\" \"-\" %ld %s", e->msec, e->cut ? "cut" : "-");
 }
 
 static void

@@ -178,24 +178,23 @@ digits(const char *p)
 }
 
 /*
- * ADDR - USER [DD/Mon/YYYY:HH:MM:SS +0000] "REQ" HTTP BYTES
- * ["-" "-"] GEMINI MS[ cut]
+ * ADDR GEMINI USER [DD/Mon/YYYY:HH:MM:SS +0000] "REQ" HTTP BYTES
+ * and for combined: "-" "-" MS CUT
  */
 static int
 clf(const char *p, int combined)
 {
-	if ((p = word(p)) == NULL || strncmp(p, "- ", 2) != 0 ||
-	    (p = word(p + 2)) == NULL || *p != '[' ||
+	if ((p = word(p)) == NULL || (p = digits(p)) == NULL || *p++ != ' ' ||
+	    (p = word(p)) == NULL || *p != '[' ||
 	    strlen(p) < 29 || strncmp(p + 21, " +0000] ", 8) != 0 ||
 	    (p = quoted(p + 29)) == NULL || (p = digits(p)) == NULL ||
-	    *p++ != ' ' || (p = digits(p)) == NULL || *p++ != ' ')
+	    *p++ != ' ' || (p = digits(p)) == NULL)
 		return 0;
-	if (combined && strncmp(p, "\"-\" \"-\" ", 8) != 0)
+	if (!combined)
+		return *p == '\0';
+	if (strncmp(p, " \"-\" \"-\" ", 9) != 0 || (p = digits(p + 9)) == NULL)
 		return 0;
-	p += combined ? 8 : 0;
-	if ((p = digits(p)) == NULL || *p++ != ' ' || (p = digits(p)) == NULL)
-		return 0;
-	return *p == '\0' || strcmp(p, " cut") == 0;
+	return strcmp(p, " -") == 0 || strcmp(p, " cut") == 0;
 }
 
 /* -- the line, whatever the format ------------------------------------- */

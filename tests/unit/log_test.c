@@ -97,12 +97,12 @@ formats(void)
 	line_is(LOG_CAPSULED, &e, "192.0.2.0 localhost "
 	    "\"gemini://localhost/news/\" 20 142 7ms",
 	    "capsuled: as before, header bytes counted");
-	line_is(LOG_COMMON, &e, "192.0.2.0 - - [10/Oct/2024:13:55:36 +0000] "
-	    "\"gemini://localhost/news/\" 200 100 20 7",
-	    "common: HTTP status, body bytes, then the Gemini status and ms");
-	line_is(LOG_COMBINED, &e, "192.0.2.0 - - [10/Oct/2024:13:55:36 +0000] "
-	    "\"gemini://localhost/news/\" 200 100 \"-\" \"-\" 20 7",
-	    "combined: no referer, no user agent");
+	line_is(LOG_COMMON, &e, "192.0.2.0 20 - [10/Oct/2024:13:55:36 +0000] "
+	    "\"gemini://localhost/news/\" 200 100",
+	    "common: the Gemini status second, the HTTP one, body bytes");
+	line_is(LOG_COMBINED, &e, "192.0.2.0 20 - [10/Oct/2024:13:55:36 +0000] "
+	    "\"gemini://localhost/news/\" 200 100 \"-\" \"-\" 7 -",
+	    "combined: no referer, no user agent; ms and cut after");
 	line_is(LOG_JSON, &e, "{\"time\":\"2024-10-10T13:55:36Z\","
 	    "\"client\":\"192.0.2.0\",\"host\":\"localhost\","
 	    "\"request\":\"gemini://localhost/news/\",\"status\":20,"
@@ -123,8 +123,8 @@ formats(void)
 	e.tls = NULL;
 	line_is(LOG_CAPSULED, &e, "- - \"\" 59 21 3000ms",
 	    "capsuled: no request, no host");
-	line_is(LOG_COMMON, &e, "- - - [10/Oct/2024:13:55:36 +0000] \"-\" "
-	    "400 0 59 3000", "common: no request is \"-\", as Apache writes it");
+	line_is(LOG_COMMON, &e, "- 59 - [10/Oct/2024:13:55:36 +0000] \"-\" "
+	    "400 0", "common: no request is \"-\", as Apache writes it");
 	line_is(LOG_JSON, &e, "{\"time\":\"2024-10-10T13:55:36Z\","
 	    "\"client\":null,\"host\":null,\"request\":null,\"status\":59,"
 	    "\"meta\":\"Request timeout\",\"bytes\":0,\"header_bytes\":21,"
@@ -149,10 +149,10 @@ formats(void)
 	    "\"titan://localhost/news/a.gmi;size=9;mime=text/gemini\" 30 36 "
 	    "7ms \"Branch \\x22sec\\x22 1\" cut",
 	    "capsuled: an upload names its sender, cut stays last");
-	line_is(LOG_COMMON, &e, "192.0.2.0 - Branch\\x20\\x22sec\\x22\\x201 "
+	line_is(LOG_COMBINED, &e, "192.0.2.0 30 Branch\\x20\\x22sec\\x22\\x201 "
 	    "[10/Oct/2024:13:55:36 +0000] "
 	    "\"titan://localhost/news/a.gmi;size=9;mime=text/gemini\" 302 0 "
-	    "30 7 cut", "common: the identity field, its spaces escaped");
+	    "\"-\" \"-\" 7 cut", "combined: the user field, its spaces escaped");
 	line_is(LOG_JSON, &e, "{\"time\":\"2024-10-10T13:55:36Z\","
 	    "\"client\":\"192.0.2.0\",\"host\":\"localhost\","
 	    "\"request\":\"titan://localhost/news/a.gmi;size=9;"
