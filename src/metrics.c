@@ -424,8 +424,8 @@ labelled(struct out *o, const struct metrics_counts *c, const char *name,
 static int
 status_shown(const struct metrics_counts *c, int st)
 {
-	static const int defined[] = { 10, 11, 20, 30, 31, 40, 41, 42, 43,
-	    44, 50, 51, 52, 53, 59, 60, 61, 62 };
+	static const int defined[] = { 0, 10, 11, 20, 30, 31, 40, 41, 42,
+	    43, 44, 50, 51, 52, 53, 59, 60, 61, 62 };
 	size_t	i;
 
 	for (i = 0; i < sizeof(defined) / sizeof(defined[0]); i++)
