@@ -358,7 +358,7 @@ logfmt_line(char buf[LOGFMT_LINE_MAX], enum log_format fmt,
 	struct tm	tm;
 
 	buf[0] = '\0';
-	if (gmtime_r(&now, &tm) == NULL)
+	if (fmt != LOG_CAPSULED && gmtime_r(&now, &tm) == NULL)
 		memset(&tm, 0, sizeof(tm));
 	switch (fmt) {
 	case LOG_COMMON:
