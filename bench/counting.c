@@ -8,8 +8,9 @@
  * request (a full handshake, then metrics_access where the access-log
  * line is written), into a real block of shared memory; then makes the
  * access-log line of a typical request count times in each log_format
- * (the formatting only: the write(2) is the same for all).  Prints the
- * CPU time of each per request.
+ * (the formatting only: the write(2) is the same for all), and a
+ * client's address as log_ip truncated keeps it (once per connection).
+ * Prints the CPU time of each per request.
  */
 #include <sys/types.h>
 
@@ -44,6 +45,7 @@ main(int argc, char *argv[])
 	struct host_cfg		 host;
 	struct config		 cf;
 	char			 err[256], line[LOGFMT_LINE_MAX];
+	char			 addr[LOGFMT_ADDR_MAX];
 	double			 t0, sink = 0;
 	long			 count = 10000000, i;
 	int			 ch, slot, f;
@@ -94,5 +96,13 @@ main(int argc, char *argv[])
 		printf("log line, %s: %.1f ns\n", names[f],
 		    (cpu_ns() - t0) / (count / 10));
 	}
+	t0 = cpu_ns();
+	for (i = 0; i < count / 10; i++) {
+		logfmt_addr(i & 1 ? "192.0.2.77" : "2001:db8:1:2::7",
+		    LOG_IP_TRUNCATED, addr);
+		sink += addr[0];
+	}
+	printf("log_ip truncated: %.1f ns per connection\n",
+	    (cpu_ns() - t0) / (count / 10));
 	return sink > 0 ? 0 : 1;
 }
