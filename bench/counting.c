@@ -47,7 +47,7 @@ main(int argc, char *argv[])
 	char			 err[256], line[LOGFMT_LINE_MAX];
 	char			 addr[LOGFMT_ADDR_MAX];
 	double			 t0, sink = 0;
-	long			 count = 10000000, i;
+	long			 count = 10000000, lines, i;
 	int			 ch, slot, f;
 
 	while ((ch = getopt(argc, argv, "n:")) != -1) {
@@ -70,6 +70,7 @@ main(int argc, char *argv[])
 	slot = shared_slot_claim();
 	shared_slot_bind(slot, getpid());
 	metrics_worker(slot, &cf);
+	lines = count / 10 > 0 ? count / 10 : 1;
 
 	memset(&e, 0, sizeof(e));
 	e.addr = "192.0.2.0";
@@ -87,22 +88,23 @@ main(int argc, char *argv[])
 		metrics_handshake(METRICS_TLS_FULL);
 		metrics_access(&e);
 	}
-	printf("counting: %.1f ns per request\n", (cpu_ns() - t0) / count);
+	printf("counting: %.1f ns per request\n", (cpu_ns() - t0) /
+	    (double)count);
 	for (f = LOG_CAPSULED; f <= LOG_JSON; f++) {
 		t0 = cpu_ns();
-		for (i = 0; i < count / 10; i++)
+		for (i = 0; i < lines; i++)
 			sink += (double)logfmt_line(line, (enum log_format)f,
 			    &e, (time_t)1772619302 + i);
 		printf("log line, %s: %.1f ns\n", names[f],
-		    (cpu_ns() - t0) / (count / 10));
+		    (cpu_ns() - t0) / (double)lines);
 	}
 	t0 = cpu_ns();
-	for (i = 0; i < count / 10; i++) {
+	for (i = 0; i < lines; i++) {
 		logfmt_addr(i & 1 ? "192.0.2.77" : "2001:db8:1:2::7",
 		    LOG_IP_TRUNCATED, addr);
 		sink += addr[0];
 	}
 	printf("log_ip truncated: %.1f ns per connection\n",
-	    (cpu_ns() - t0) / (count / 10));
+	    (cpu_ns() - t0) / (double)lines);
 	return sink > 0 ? 0 : 1;
 }

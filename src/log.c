@@ -77,7 +77,7 @@ syslog_connect(void)
 static int
 syslog_send(int prio, const char *line)
 {
-	char		 buf[LOGFMT_LINE_MAX + 128], ts[32];	/* header, line */
+	char		 buf[LOGFMT_LINE_MAX + 128], ts[32];	/* and header */
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 	int		 n;

@@ -23,7 +23,7 @@
 #define REQUEST_FIELD	2048	/* escaped bytes of a request, at most */
 #define META_FIELD	1024
 #define USER_FIELD	512
-#define HOST_FIELD	(URL_HOST_MAX * 4)	/* every byte escaped */
+#define HOST_FIELD	((size_t)URL_HOST_MAX * 4)	/* every byte escaped */
 #define ESC_SPACE	1	/* escape ' ' too: a field with no quotes */
 #define DASH		2	/* put_text: "-" for an empty field */
 
@@ -272,7 +272,8 @@ static void
 line_clf(struct line *l, const struct access_entry *e, const struct tm *tm,
     int combined)
 {
-	put_text(l, e->addr, strlen(e->addr), LOGFMT_ADDR_MAX, ESC_SPACE | DASH);
+	put_text(l, e->addr, strlen(e->addr), LOGFMT_ADDR_MAX,
+	    ESC_SPACE | DASH);
 	putf(l, " %d ", e->status);
 	put_user(l, e);
 	putf(l, " [%02d/%s/%04d:%02d:%02d:%02d +0000] \"", tm->tm_mday,
@@ -331,7 +332,8 @@ line_capsuled(struct line *l, const struct access_entry *e)
 	char	tmp[USER_FIELD + 4];
 	size_t	n;
 
-	put_text(l, e->addr, strlen(e->addr), LOGFMT_ADDR_MAX, ESC_SPACE | DASH);
+	put_text(l, e->addr, strlen(e->addr), LOGFMT_ADDR_MAX,
+	    ESC_SPACE | DASH);
 	put(l, " ", 1);
 	put_text(l, e->host, strlen(e->host), HOST_FIELD, DASH);
 	puts_(l, " \"");

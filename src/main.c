@@ -959,7 +959,8 @@ supervise(const char *path)
 	notify("READY=1");
 	for (;;) {
 		/* sigsuspend(), woken for metrics_file when it is due too */
-		(void)pselect(0, NULL, NULL, NULL, metrics_tick(&gen->cf), &old);
+		(void)pselect(0, NULL, NULL, NULL, metrics_tick(&gen->cf),
+		    &old);
 		if (got_chld) {
 			got_chld = 0;
 			reap();

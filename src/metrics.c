@@ -458,8 +458,9 @@ render_requests(struct out *o, const struct metrics_view *v)
 	    "status (0: none sent), every host.");
 	for (st = 0; st < METRICS_STATUSES; st++)
 		if (status_shown(c, st))
-			putf(o, "capsuled_responses_total{status=\"%d\"} %llu\n",
-			    st, (unsigned long long)c->v[M_STATUS + (size_t)st]);
+			putf(o, "capsuled_responses_total{status=\"%d\"} "
+			    "%llu\n", st,
+			    (unsigned long long)c->v[M_STATUS + (size_t)st]);
 	family(o, "capsuled_response_bytes_total", "counter", "Body bytes "
 	    "sent, by host.");
 	for (h = 0; h < v->nhosts && h < METRICS_HOSTS; h++) {

@@ -94,7 +94,7 @@ struct conn {
 
 	int			 status;	/* 0 until conn_reply */
 	size_t			 hdrlen;	/* of the header sent */
-	char			*meta;		/* a response's not 2x, to log */
+	char			*meta;		/* of a response not 2x */
 	unsigned long long	 sent;
 
 	char			*out;		/* pending bytes */
@@ -762,7 +762,8 @@ conn_entry(struct conn *c, struct access_entry *e)
 	e->tls = SSL_is_init_finished(c->ssl) ? SSL_get_version(c->ssl) : NULL;
 	e->resumed = SSL_session_reused(c->ssl);
 	/* a fingerprint tracks a reader: only where a list looked at it */
-	if (c->has_client_cert && (c->cert_checked || cf->log_ip == LOG_IP_FULL))
+	if (c->has_client_cert && (c->cert_checked ||
+	    cf->log_ip == LOG_IP_FULL))
 		e->cert = c->client_hash;
 	upload_log(c->up, e);
 }

@@ -152,7 +152,8 @@ formats(void)
 	line_is(LOG_COMBINED, &e, "192.0.2.0 30 Branch\\x20\\x22sec\\x22\\x201 "
 	    "[10/Oct/2024:13:55:36 +0000] "
 	    "\"titan://localhost/news/a.gmi;size=9;mime=text/gemini\" 302 0 "
-	    "\"-\" \"-\" 7 cut", "combined: the user field, its spaces escaped");
+	    "\"-\" \"-\" 7 cut",
+	    "combined: the user field, its spaces escaped");
 	line_is(LOG_JSON, &e, "{\"time\":\"2024-10-10T13:55:36Z\","
 	    "\"client\":\"192.0.2.0\",\"host\":\"localhost\","
 	    "\"request\":\"titan://localhost/news/a.gmi;size=9;"
@@ -223,7 +224,8 @@ status_table(void)
 		    "Gemini %d is HTTP %d", rows[i].gemini, rows[i].http);
 	/* GoAccess 1.7 takes 100-599 only: a two-digit status is an error */
 	for (st = 10; st < 70; st++)
-		if (logfmt_http_status(st) < 100 || logfmt_http_status(st) > 599)
+		if (logfmt_http_status(st) < 100 ||
+		    logfmt_http_status(st) > 599)
 			all = 0;
 	ok(all, "every status 10-69 is an HTTP status GoAccess reads");
 }
