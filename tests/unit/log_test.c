@@ -187,9 +187,10 @@ hostile(void)
 	    "\"header_bytes\":42,\"duration_ms\":7,\"tls\":\"TLSv1.3\","
 	    "\"resumed\":false,\"cert\":null,\"user\":null,\"upload\":null,"
 	    "\"cut\":false}", "json: a client's escapes are text, not JSON's");
-	memset(big, '\x01', sizeof(big));
+	memset(big, '\x01', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';	/* meta is a string */
 	e.request = big;
-	e.reqlen = sizeof(big);
+	e.reqlen = sizeof(big) - 1;
 	e.meta = big;
 	e.status = 40;
 	e.user = "x";
