@@ -39,6 +39,8 @@ struct parse {
 	int		 line;		/* the key's line (key_line) */
 	char		 msg[CONFIG_ERR_MAX];
 	int		 failed;
+	int		 fail_line;	/* the key's line at the first refusal */
+	int		 after_key;	/* key_line: an indented line continues */
 	char		 section[300];	/* the [host ...] being filled */
 	int		 in_server;	/* last section seen was [server] */
 	int		 seen_server;
@@ -717,39 +719,55 @@ remember(struct parse *p, const char *name)
 }
 
 /*
- * The line of the key inih hands the handler now: it calls it once for
- * each line that is not blank, a comment or a section header (a
- * continuation line too), in order.  For checks made after the parse
- * (a redirect loop), which inih cannot place.
+ * The line of the key inih hands the handler now, found as inih (r55,
+ * multi-line values and inline comments on, its defaults) finds it: a
+ * line that is not blank or a comment and either is indented after a
+ * key (a continuation of its value) or, not a section header, holds
+ * '=' or ':' before any inline " ;" comment; any other line is one of
+ * inih's syntax errors and calls no handler.  For the checks made after
+ * the parse (a redirect loop), which inih cannot place.
  */
 static int
 key_line(struct parse *p)
 {
-	const char	*s, *e;
+	const char	*s, *t, *eol;
+	int		 space;
 
 	while (*p->cursor != '\0') {
 		s = p->cursor;
-		e = strchr(s, '\n');
-		p->cursor = e != NULL ? e + 1 : s + strlen(s);
+		eol = s + strcspn(s, "\n");
+		p->cursor = *eol == '\n' ? eol + 1 : eol;
 		/* inih skips a UTF-8 byte order mark on the first line */
 		if (p->line++ == 0 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
 			s += 3;
-		while (s < p->cursor && isspace((unsigned char)*s))
-			s++;
-		if (s < p->cursor && *s != ';' && *s != '#' && *s != '[')
-			break;
+		for (t = s; t < eol && isspace((unsigned char)*t); t++)
+			;
+		if (t == eol || *t == ';' || *t == '#')
+			continue;
+		if (p->after_key && t > s)
+			return p->line;
+		if (*t == '[') {
+			p->after_key = 0;
+			continue;
+		}
+		for (space = 0; t < eol && *t != '=' && *t != ':' &&
+		    !(space && *t == ';'); t++)
+			space = isspace((unsigned char)*t);
+		if (t < eol && *t != ';') {
+			p->after_key = 1;
+			return p->line;
+		}
 	}
 	return p->line;
 }
 
 static int
-handler(void *user, const char *section, const char *name, const char *value)
+handle_key(struct parse *p, const char *section, const char *name,
+    const char *value)
 {
-	struct parse	*p = user;
 	struct config	*cf = p->cf;
 	int		 r;
 
-	(void)key_line(p);
 	if (p->failed)
 		return 1;	/* inih keeps going; report the first error */
 	if (strcmp(section, "server") == 0) {
@@ -778,6 +796,20 @@ handler(void *user, const char *section, const char *name, const char *value)
 	    host_key(p, &cf->hosts[cf->nhosts - 1], name, value);
 	if (r == 1 && !repeatable(name))
 		remember(p, name);
+	return r;
+}
+
+/* Each key: its line known first, and that of the first refusal. */
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse	*p = user;
+	int		 r;
+
+	(void)key_line(p);
+	r = handle_key(p, section, name, value);
+	if (p->failed && p->fail_line == 0)
+		p->fail_line = p->line;
 	return r;
 }
 
@@ -962,7 +994,8 @@ config_parse_string(const char *text, const char *name, const char *dir,
 		line = ini_parse_string(text, handler, &p);
 	if (line == 0 && !p.failed && validate(&p, &line) == 0)
 		return 0;
-	if (!p.failed)
+	/* inih's own error (a line with no '=') before the key we refused */
+	if (!p.failed || (line > 0 && p.fail_line > line))
 		(void)copy(p.msg, sizeof(p.msg), "syntax error (expected "
 		    "[section], key = value, or a ; comment)");
 	if (line > 0)

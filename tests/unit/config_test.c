@@ -144,6 +144,12 @@ static const struct {
 	  "unterminated header" },
 	{ "[server]\njust words\n" HOST, "test.ini:2: syntax error",
 	  "a line without =" },
+	{ "[server]\njust words\nbogus = 1\n" HOST,
+	  "test.ini:2: syntax error", "a line without =, then a bad key: "
+	  "the first error, and its own message" },
+	{ "[server]\nbogus = 1\njust words\n" HOST,
+	  "test.ini:2: unknown key \"bogus\"", "a bad key, then a line "
+	  "without =: the first error" },
 	/* the routing rules (rules.h; rules_test.c has their own rows) */
 	{ HOST "redirect = /old.gmi /new.gmi\nredirect = /blog/ /news/ "
 	  "permanent\ngone = /campaign/\nlang = en-GB\nlang = /cy/ cy\n"
@@ -184,6 +190,11 @@ static const struct {
 	  "redirect = /a gemini://localhost:1966/a\n",
 	  "test.ini:7: redirect: loop: /a -> gemini://localhost:1966/a",
 	  "a URL on a port we listen on is ours" },
+	{ HOST "redirect = /x /y\n  /b /a\nredirect = /a /b\n",
+	  "test.ini:6: redirect: loop: /b -> /a -> /b",
+	  "an indented line continues a key (inih): a rule of its own line" },
+	{ HOST "gone = /g ; a comment: with = and :\nredirect = /a /a\n",
+	  "test.ini:6: redirect: loop", "an inline comment is no key line" },
 	{ "\xef\xbb\xbf" HOST "redirect = /a /a\n",
 	  "test.ini:5: redirect: loop", "a byte order mark is no line" },
 	{ "[server]\naccess_log = /var/log/"
