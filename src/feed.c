@@ -1168,8 +1168,10 @@ make_atom(struct feed_cache *fc, const struct host_cfg *h,
 	fi.dirpath = enc;
 	/* RFC 4287 4.1.1: a feed needs an author; the host knows no better */
 	fi.author = h->feed_author[0] != '\0' ? h->feed_author : h->name;
-	/* the section's own lang (a PATH rule) or the host's; xml:lang
-	 * takes one tag, so a list is left to the reader */
+	/*
+	 * The section's own lang (a PATH rule) or the host's; xml:lang
+	 * takes one tag, so a list is left to the reader.
+	 */
 	fi.lang = rules_lang(&h->rules, path, h->lang);
 	if (strchr(fi.lang, ',') != NULL)
 		fi.lang = NULL;
