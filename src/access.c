@@ -266,6 +266,7 @@ access_check(struct conn *c, const char *file, const struct cert_entry **who)
 		    "identity for this page and try again");
 		return 1;
 	}
+	conn_identify(c, NULL);
 	if ((e = certlist_find(list_now(file), ci->client_hash)) == NULL) {
 		certlist_hex(ci->client_hash, hex);
 		(void)snprintf(meta, sizeof(meta), "Certificate not "
@@ -278,6 +279,8 @@ access_check(struct conn *c, const char *file, const struct cert_entry **who)
 		    "validity dates; make a new identity");
 		return 1;
 	}
+	certlist_hex(ci->client_hash, hex);
+	conn_identify(c, e->name[0] != '\0' ? e->name : hex);
 	*who = e;
 	return 0;
 }

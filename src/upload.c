@@ -50,6 +50,7 @@ struct upload {
 	char		 target[URL_HOST_MAX + URL_MAX * 3 + 32];
 	char		 logreq[URL_MAX * 3 + 64];	/* no token */
 	char		 who[CERTLIST_NAME_MAX + CERTLIST_HEX_LEN + 4];
+	int		 remove;	/* size 0: a delete */
 };
 
 static int	writer_sock = -1;
@@ -169,6 +170,7 @@ upload_new(struct conn *c, const struct request *r,
 	else
 		certlist_hex(ci->client_hash, u->who);
 	u->left = r->titan->size;
+	u->remove = u->left == 0;
 	u->phase = u->left > 0 ? U_BODY : U_ANSWER;
 	return u;
 }
@@ -227,7 +229,7 @@ route_titan(struct conn *c, const struct request *r)
 		return reply(c, 40, "Out of memory");
 	if ((u->sock = send_job(ci, r->url.path, tp->size)) == -1) {
 		log_warnx("%s: titan %s: cannot reach the writer: %s",
-		    ci->peer_addr, r->url.path, strerror(errno));
+		    ci->peer_log, r->url.path, strerror(errno));
 		upload_free(u);
 		return reply(c, 40, "Cannot store uploads now");
 	}
@@ -353,6 +355,7 @@ upload_log(const struct upload *u, struct access_entry *e)
 		/* refused before an upload began: the token is still secret */
 		if (e->request == NULL || !titan_is(e->request, len))
 			return;
+		e->kind = ENTRY_TITAN_REFUSED;
 		if (len > sizeof(redacted) - 1)
 			len = sizeof(redacted) - 1;
 		e->reqlen = titan_redact(e->request, len, redacted);
@@ -362,6 +365,7 @@ upload_log(const struct upload *u, struct access_entry *e)
 	e->request = u->logreq;
 	e->reqlen = strlen(u->logreq);
 	e->user = u->who;
+	e->kind = u->remove ? ENTRY_TITAN_DELETE : ENTRY_TITAN_WRITE;
 }
 
 void
