@@ -263,6 +263,7 @@ access_check(const struct facts *f, const char *file,
 	if (f->cert == CERT_NONE)
 		return plan_reply(p, 60, "Client certificate required: choose "
 		    "an identity for this page and try again");
+	p->cert_checked = 1;	/* the access log may show its fingerprint */
 	if ((e = certlist_find(list_now(file), f->client_hash)) == NULL) {
 		certlist_hex(f->client_hash, hex);
 		(void)snprintf(meta, sizeof(meta), "Certificate not "
@@ -272,6 +273,8 @@ access_check(const struct facts *f, const char *file,
 	if (f->cert != CERT_IN_DATE)
 		return plan_reply(p, 62, "Certificate not valid: outside its "
 		    "validity dates; make a new identity");
+	certlist_hex(f->client_hash, hex);
+	plan_user(p, e->name[0] != '\0' ? e->name : hex);
 	*who = e;
 	return 0;
 }

@@ -22,6 +22,8 @@
 #include "fdpass.h"
 #include "fs.h"
 #include "log.h"
+#include "logfmt.h"
+#include "metrics.h"
 #include "plan.h"
 #include "runner.h"
 #include "tls.h"
@@ -160,7 +162,7 @@ static void
 env_build(struct env *e, const struct facts *f, const struct request *r,
     size_t scriptlen)
 {
-	char	script[URL_MAX + 1];
+	char	script[URL_MAX + 1], addr[LOGFMT_ADDR_MAX];
 
 	memcpy(script, r->url.path, scriptlen);
 	script[scriptlen] = '\0';
@@ -174,9 +176,17 @@ env_build(struct env *e, const struct facts *f, const struct request *r,
 	env_put(e, "SCRIPT_NAME", script);
 	env_put(e, "PATH_INFO", r->url.path + scriptlen);
 	env_put(e, "QUERY_STRING", r->url.query);
-	env_put(e, "REMOTE_ADDR", f->peer_addr);
-	env_put(e, "REMOTE_HOST", f->peer_addr);
-	env_int(e, "REMOTE_PORT", f->peer_port);
+	/*
+	 * What a script sees of the client follows log_ip: what it writes
+	 * to stderr goes to the error log, and what it keeps is the
+	 * branch's to answer for.  The port too names a reader (behind a
+	 * carrier's NAT, address, port and time do): only with full.
+	 */
+	logfmt_cgi_addr(f->peer_addr, f->cf->log_ip, addr);
+	env_put(e, "REMOTE_ADDR", addr);
+	env_put(e, "REMOTE_HOST", addr);
+	if (f->cf->log_ip == LOG_IP_FULL)
+		env_int(e, "REMOTE_PORT", f->peer_port);
 	env_put(e, "TLS_VERSION", SSL_get_version(f->ssl));
 	env_put(e, "TLS_CIPHER", SSL_get_cipher_name(f->ssl));
 	env_put(e, "PATH", "/usr/bin:/bin");
@@ -223,7 +233,7 @@ cgi_start(const struct facts *f, const char *script, const char *msg,
 	}
 	close(out[1]);		/* the runner holds them now */
 	close(ctl[1]);
-	if ((j = cgi_job_new(out[0], ctl[0], script, f->peer_addr,
+	if ((j = cgi_job_new(out[0], ctl[0], script, f->peer_log,
 	    f->now + h->cgi_timeout * 1000L, f->cf->cgi_max_output)) == NULL)
 		return plan_reply(p, 42, "Out of memory");
 	return plan_stream(p, &cgi_stream, j);
@@ -248,12 +258,14 @@ route_cgi(const struct facts *f, const struct request *r, struct plan *p)
 		return plan_reply(p, 42, "Cannot start the CGI script");
 	}
 	if (cgi_job_count() >= f->cf->cgi_max) {
+		metrics_limit(METRICS_LIMIT_CGI);
 		snprintf(retry, sizeof(retry), "%d", CGI_RETRY_SECS);
 		return plan_reply(p, 44, retry);
 	}
 	if (runner_sock == -1) {
-		log_warnx("%s: cannot start CGI %s: no CGI runner", f->peer_addr,
+		log_warnx("%s: cannot start CGI %s: no CGI runner", f->peer_log,
 		    r->url.path);
+		metrics_cgi(METRICS_CGI_FAILED);
 		return plan_reply(p, 42, "Cannot start the CGI script");
 	}
 	/* the job: host index, script path, timeout, then the environment */
@@ -264,9 +276,10 @@ route_cgi(const struct facts *f, const struct request *r, struct plan *p)
 	env_int(&e, "TIMEOUT", h->cgi_timeout);
 	env_build(&e, f, r, scriptlen);
 	if (e.failed || cgi_start(f, script, msg, e.len, p) == -1) {
-		log_warnx("%s: cannot start CGI %s: %s", f->peer_addr,
+		log_warnx("%s: cannot start CGI %s: %s", f->peer_log,
 		    r->url.path, e.failed ? "environment too large" :
 		    strerror(errno));
+		metrics_cgi(METRICS_CGI_FAILED);
 		return plan_reply(p, 42, "Cannot start the CGI script");
 	}
 	return 1;

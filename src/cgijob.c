@@ -8,7 +8,6 @@
  */
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +17,8 @@
 
 #include "cgijob.h"
 #include "log.h"
+#include "logfmt.h"
+#include "metrics.h"
 #include "plan.h"
 #include "url.h"
 
@@ -26,7 +27,7 @@
 struct cgi_job {
 	int		 out;		/* the script's stdout; -1 once over */
 	int		 ctl;		/* to the runner */
-	char		 addr[INET6_ADDRSTRLEN];	/* the client */
+	char		 addr[LOGFMT_ADDR_MAX];	/* the client, as logged */
 	char		 script[64];
 	long		 deadline;
 	long long	 left;		/* output cap left */
@@ -42,6 +43,7 @@ struct cgi_job {
 	int		 err;		/* start failed: errno, and where */
 	char		 what[16];
 	char		 why[96];
+	enum metrics_cgi outcome;	/* counted when the job is freed */
 };
 
 static int	jobs;		/* open in this worker */
@@ -101,6 +103,7 @@ cgi_job_new(int outfd, int ctlfd, const char *script, const char *addr,
 	(void)snprintf(j->script, sizeof(j->script), "%s", script);
 	j->deadline = deadline;
 	j->left = max_output;
+	j->outcome = METRICS_CGI_CANCELLED;	/* until it is known */
 	jobs++;
 	return j;
 }
@@ -111,6 +114,7 @@ job_finish(void *arg)
 {
 	struct cgi_job	*j = arg;
 
+	metrics_cgi(j->outcome);
 	if (j->out != -1)
 		close(j->out);
 	close(j->ctl);
@@ -225,6 +229,9 @@ job_header(void *arg, long now, int *status, char meta[URL_MAX + 1],
 			j->hdroff = (size_t)end;
 			j->left -= (long long)(j->hdrlen - j->hdroff);
 			j->header_done = 1;
+			/* a body to come is not over yet: no body, done */
+			if (*status / 10 != 2)
+				j->outcome = METRICS_CGI_OK;
 			return 1;
 		}
 		if (end < 0)
@@ -240,13 +247,16 @@ job_header(void *arg, long now, int *status, char meta[URL_MAX + 1],
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN && !ended(j)) {
-			if (now < j->deadline) {
-				job_wait(j, now, w);
-				return 0;
-			}
-			log_warnx("%s: CGI script timed out before its header",
-			    j->addr);
+		if (n < 0 && errno == EAGAIN && !ended(j) &&
+		    now < j->deadline) {
+			job_wait(j, now, w);
+			return 0;
+		}
+		if (now >= j->deadline) {
+			/* its time is up (the runner's kill may be seen first) */
+			log_warnx("%s: CGI %s timed out before its header",
+			    j->addr, j->script);
+			j->outcome = METRICS_CGI_TIMEOUT;
 			*status = 42;
 			(void)snprintf(meta, URL_MAX + 1, "CGI script timed out");
 			return 1;
@@ -261,6 +271,7 @@ job_header(void *arg, long now, int *status, char meta[URL_MAX + 1],
 		break;
 	}
 	log_warnx("%s: %s: %s", j->addr, j->script, why);
+	j->outcome = METRICS_CGI_FAILED;
 	*status = 42;
 	(void)snprintf(meta, URL_MAX + 1, "%s", why);
 	return 1;
@@ -273,13 +284,15 @@ over(struct cgi_job *j, int err, long now, int *cut)
 	char		 buf[64];
 	const char	*why;
 
+	j->outcome = METRICS_CGI_FAILED;
 	if (err != 0) {
 		snprintf(buf, sizeof(buf), "output failed: %s", strerror(err));
 		why = buf;
-	} else if (now >= j->deadline)
+	} else if (now >= j->deadline) {
 		why = "ran out of cgi_timeout";
-	else
-		why = failure(j);
+		j->outcome = METRICS_CGI_TIMEOUT;
+	} else if ((why = failure(j)) == NULL)
+		j->outcome = METRICS_CGI_OK;
 	if (why != NULL) {
 		log_warnx("%s: CGI %s %s after its header; cut", j->addr,
 		    j->script, why);
@@ -311,6 +324,7 @@ job_read(void *arg, char *buf, size_t room, long now, int *cut,
 		if (j->left <= 0) {
 			log_warnx("%s: CGI %s: output over cgi_max_output; "
 			    "cut", j->addr, j->script);
+			j->outcome = METRICS_CGI_FAILED;
 			*cut = 1;
 			return -1;
 		}

@@ -38,12 +38,15 @@
 #include "limit.h"
 #include "linger.h"
 #include "log.h"
+#include "logfmt.h"
+#include "metrics.h"
 #include "netbio.h"
 #include "plan.h"
 #include "proxyin.h"
 #include "request.h"
 #include "route.h"
 #include "shared.h"
+#include "titan.h"
 #include "tls.h"
 #include "url.h"
 
@@ -80,9 +83,13 @@ struct reply {
 	int			 on_client;	/* the sink's last wait was */
 	struct event		 also;		/* a job's second descriptor */
 	int			 alsofd;	/* -1: not set */
-	/* for the access-log line */
+	/* for the access-log line and the metrics */
 	const struct host_cfg	*host;
 	char			*log_request, *log_user;
+	enum entry_kind		 log_kind;
+	int			 cert_checked;	/* against a list: log it */
+	size_t			 hdrlen;	/* of the header made */
+	char			*meta;		/* of a response not 2x */
 	struct linger_state	 linger;	/* C_LINGER */
 };
 
@@ -166,6 +173,14 @@ conn_event(int fd, short what, void *arg)
 		return;
 	}
 	conn_step(c);
+}
+
+/* The client as the logs name it (log_ip): its own storage is buf. */
+static const char *
+conn_logaddr(const struct conn *c, char buf[LOGFMT_ADDR_MAX])
+{
+	logfmt_addr(c->addr, env.cf->log_ip, buf);
+	return buf;
 }
 
 /* A job's second descriptor spoke (a CGI runner: the script ended). */
@@ -331,6 +346,7 @@ reply_free(struct reply *rp)
 	free(rp->out);
 	free(rp->log_request);
 	free(rp->log_user);
+	free(rp->meta);
 	free(rp);
 }
 
@@ -378,9 +394,12 @@ reply_header(struct conn *c, int status, const char *meta)
 		return;
 	}
 	rp = c->rp;
-	rp->outlen = request_header(rp->out, status, meta);
+	rp->outlen = rp->hdrlen = request_header(rp->out, status, meta);
 	rp->outoff = 0;
 	c->state = C_REPLY;
+	/* as sent (cut, controls made spaces), for the log's meta */
+	if (status / 10 != 2)
+		rp->meta = strndup(rp->out + 3, rp->hdrlen - 5);
 }
 
 /* A file or bytes after a 2x header (else they are not sent). */
@@ -447,6 +466,8 @@ reply_start(struct conn *c, struct plan *p)
 		rp->log_request = strdup(p->log_request);
 	if (p->log_user[0] != '\0')
 		rp->log_user = strdup(p->log_user);
+	rp->log_kind = p->log_kind;
+	rp->cert_checked = p->cert_checked;
 	switch (p->body) {
 	case PLAN_STREAM:
 		rp->stream = p->stream;
@@ -466,7 +487,7 @@ reply_start(struct conn *c, struct plan *p)
 /* What a step may know of this connection, for this request. */
 static void
 facts_of(struct conn *c, struct facts *f, char sni[URL_HOST_MAX + 1],
-    unsigned char hash[32])
+    char logaddr[LOGFMT_ADDR_MAX], unsigned char hash[32])
 {
 	const char	*name;
 
@@ -480,6 +501,7 @@ facts_of(struct conn *c, struct facts *f, char sni[URL_HOST_MAX + 1],
 		f->sni = url_host_canonical(name, sni, URL_HOST_MAX + 1) == 0 ?
 		    sni : name;
 	f->peer_addr = c->addr;
+	f->peer_log = conn_logaddr(c, logaddr);
 	f->peer_port = c->port;
 	f->local_addr = c->laddr;
 	f->local_port = c->lport;
@@ -499,11 +521,11 @@ request_ready(struct conn *c, size_t linelen)
 {
 	struct facts	f;
 	struct plan	p;
-	char		sni[URL_HOST_MAX + 1];
+	char		sni[URL_HOST_MAX + 1], logaddr[LOGFMT_ADDR_MAX];
 	unsigned char	hash[32];
 
 	c->linelen = (unsigned short)linelen;
-	facts_of(c, &f, sni, hash);
+	facts_of(c, &f, sni, logaddr, hash);
 	route_request(&f, c->req, linelen, &p);
 	reply_start(c, &p);
 }
@@ -653,6 +675,7 @@ static size_t
 fill_out(struct conn *c, struct plan_wait *w)
 {
 	struct reply	*rp = c->rp;
+	char		 logaddr[LOGFMT_ADDR_MAX];
 	size_t		 room, n;
 	ssize_t		 r;
 	int		 cut;
@@ -671,8 +694,9 @@ fill_out(struct conn *c, struct plan_wait *w)
 		r = read(rp->fd, rp->out + rp->outlen, n);
 		if (r <= 0) {
 			/* the file shrank or failed under us: stop here */
-			log_warnx("%s: %s while sending; cut", c->addr,
-			    r < 0 ? strerror(errno) : "file shrank");
+			log_warnx("%s: %s while sending; cut",
+			    conn_logaddr(c, logaddr), r < 0 ? strerror(errno) :
+			    "file shrank");
 			c->cut = 1;
 			rp->fileleft = 0;
 		} else {
@@ -734,6 +758,7 @@ conn_timeout(struct conn *c)
 	switch (c->state) {
 	case C_REQUEST:
 		/* handshake done, no complete request line in time */
+		metrics_timeout(METRICS_TIMEOUT_REQUEST);
 		reply_header(c, 59, "Request timeout: no complete request "
 		    "line");
 		break;
@@ -742,12 +767,17 @@ conn_timeout(struct conn *c)
 	case C_SINK:
 		if (rp->sink->expire(rp->job, elapsed_ms(c), rp->on_client,
 		    &status, meta) == 1) {
+			metrics_timeout(METRICS_TIMEOUT_UPLOAD);
 			also_watch(c, -1);
 			rp->outlen = rp->outoff = 0;
 			reply_header(c, status, meta);
 		}
 		break;
 	default:
+		if (c->state != C_LINGER)	/* a linger's end is no fault */
+			metrics_timeout(c->state < C_REQUEST ?
+			    METRICS_TIMEOUT_HANDSHAKE :
+			    METRICS_TIMEOUT_RESPONSE);
 		conn_close(c);
 		return;
 	}
@@ -791,14 +821,14 @@ static int
 proxy_read(struct conn *c)
 {
 	struct proxy_hdr	*h = &c->pin->h;
-	char			 laddr[CONN_ADDR_MAX];
+	char			 laddr[CONN_ADDR_MAX], logaddr[LOGFMT_ADDR_MAX];
 	int			 r, port;
 
 	if ((r = proxy_in_read(c->fd, c->pin)) == 0)
 		conn_wait(c, EV_READ);
 	if (r == PROXY_IN_BAD)
 		log_info("%s: no valid PROXY header on a proxy listener; "
-		    "closed", c->addr);
+		    "closed", conn_logaddr(c, logaddr));
 	if (r != 1)
 		return r < 0 ? -1 : 0;
 	if (h->has_addr) {
@@ -838,10 +868,14 @@ conn_step(struct conn *c)
 			break;
 		case C_HANDSHAKE:
 			if ((r = SSL_do_handshake(c->ssl)) != 1) {
-				if (ssl_wait(c, r) == -1)
+				if (ssl_wait(c, r) == -1) {
+					metrics_handshake(METRICS_TLS_FAILED);
 					conn_close(c);
+				}
 				return;
 			}
+			metrics_handshake(SSL_session_reused(c->ssl) ?
+			    METRICS_TLS_RESUMED : METRICS_TLS_FULL);
 			c->state = C_REQUEST;
 			break;
 		case C_REQUEST:
@@ -890,30 +924,71 @@ conn_step(struct conn *c)
 	}
 }
 
-/* The one access-log line of a connection that had a request. */
+/*
+ * The request as the log shows it: the plan's words for it (an upload
+ * that began), else the line as sent, but never a Titan line's token,
+ * a secret (and such a line, answered before a body, is a refusal).
+ */
+static void
+entry_request(const struct conn *c, struct access_entry *e,
+    char buf[REQUEST_MAX + 1])
+{
+	const struct reply	*rp = c->rp;
+	size_t			 len;
+
+	if (rp != NULL && rp->log_request != NULL) {
+		e->request = rp->log_request;
+		e->reqlen = strlen(rp->log_request);
+		return;
+	}
+	e->request = c->req;
+	e->reqlen = c->linelen >= 2 ? c->linelen - 2u : c->reqlen;
+	if (c->req == NULL || !titan_is(c->req, e->reqlen))
+		return;
+	len = e->reqlen > REQUEST_MAX ? REQUEST_MAX : e->reqlen;
+	e->reqlen = titan_redact(c->req, len, buf);
+	e->request = buf;
+	e->kind = ENTRY_TITAN_REFUSED;
+}
+
+/*
+ * The one access-log line of a connection that had a request, and what
+ * the metrics count of it.
+ */
 static void
 conn_log(const struct conn *c)
 {
 	const struct reply	*rp = c->rp;
 	struct access_entry	 e;
+	char			 logaddr[LOGFMT_ADDR_MAX];
 	char			 redacted[REQUEST_MAX + 1];
+	unsigned char		 hash[32];
 
 	memset(&e, 0, sizeof(e));
-	e.addr = c->addr;
+	e.addr = conn_logaddr(c, logaddr);
 	e.host = rp != NULL && rp->host != NULL ? rp->host->name : "";
-	if (rp != NULL && rp->log_request != NULL) {
-		e.request = rp->log_request;
-		e.reqlen = strlen(rp->log_request);
-	} else {
-		e.reqlen = c->linelen >= 2 ? c->linelen - 2u : c->reqlen;
-		e.request = log_request(c->req, &e.reqlen, redacted);
-	}
-	e.user = rp != NULL ? rp->log_user : NULL;
+	e.hostid = rp != NULL && rp->host != NULL ?
+	    (int)(rp->host - env.cf->hosts) : -1;
+	if (rp != NULL)
+		e.kind = rp->log_kind;
+	entry_request(c, &e, redacted);
 	e.status = c->status;
-	e.bytes = rp != NULL ? rp->sent : 0;
+	if (rp != NULL) {
+		e.meta = rp->meta;
+		e.bytes = rp->sent;
+		e.header = rp->sent < rp->hdrlen ? rp->sent : rp->hdrlen;
+		e.user = rp->log_user;
+	}
 	e.msec = elapsed_ms(c);
 	e.cut = c->cut;
+	e.tls = SSL_is_init_finished(c->ssl) ? SSL_get_version(c->ssl) : NULL;
+	e.resumed = SSL_session_reused(c->ssl);
+	/* a fingerprint tracks a reader: only where a list looked at it */
+	if ((env.cf->log_ip == LOG_IP_FULL || (rp != NULL &&
+	    rp->cert_checked)) && tls_client_hash(c->ssl, hash) == 0)
+		e.cert = hash;
 	log_access(&e);
+	metrics_access(&e);
 }
 
 static void

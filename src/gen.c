@@ -18,6 +18,7 @@
 #include "helper.h"
 #include "listen.h"
 #include "log.h"
+#include "metrics.h"
 #include "sandbox.h"
 #include "tls.h"
 
@@ -106,6 +107,7 @@ gen_prepare(struct generation *g, int check_only, char *err, size_t errlen)
 	    (missing == 0 ? tls_setup(&g->cf, &g->tls, err, errlen) :
 	    tls_check(&g->cf, err, errlen)) == -1 ||
 	    listen_roots(&g->cf, g->rootfds, err, errlen) == -1 ||
+	    metrics_check(&g->cf, err, errlen) == -1 ||
 	    (g->af = access_prepare(&g->cf, err, errlen)) == NULL)
 		return -1;
 	listen_roots_check(&g->cf, g->rootfds, &g->sb);

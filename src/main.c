@@ -19,6 +19,7 @@
 #include "config.h"
 #include "gen.h"
 #include "log.h"
+#include "metrics.h"
 #include "mime.h"
 #include "sandbox.h"
 #include "shared.h"
@@ -211,7 +212,7 @@ main(int argc, char *argv[])
 	if (!dflag)
 		log_init(0);
 	if (shared_init((size_t)g->nworkers * (size_t)g->cf.max_connections,
-	    err, sizeof(err)) == -1) {
+	    err, sizeof(err)) == -1 || metrics_init(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return 1;
 	}

@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "logfmt.h"
 #include "request.h"
 #include "url.h"
 
@@ -32,6 +33,7 @@ struct facts {
 	int			 rootfd;	/* host's root; -1 before */
 	const char		*sni;		/* canonical, or NULL */
 	const char		*peer_addr;	/* "192.0.2.1", "::1" */
+	const char		*peer_log;	/* as the logs name it (log_ip) */
 	int			 peer_port;
 	const char		*local_addr;	/* what the client connected to */
 	int			 local_port;
@@ -141,10 +143,12 @@ struct plan {
 	const struct sink_ops	*sink;		/* PLAN_SINK */
 	void			*job;		/* the stream's or the sink's */
 	long long		 sink_size;	/* body bytes the client sends */
-	/* for the access-log line (the engine copies them) */
+	/* for the access-log line and its metrics (the engine copies them) */
 	const struct host_cfg	*host;		/* NULL: not ours (53) */
 	const char		*log_request;	/* NULL: the line as sent */
 	char			 log_user[PLAN_USER_MAX + 1];	/* "": none */
+	enum entry_kind		 log_kind;	/* an upload's: logfmt.h */
+	int			 cert_checked;	/* against a list: log it */
 };
 
 /*
@@ -173,7 +177,10 @@ int	plan_stream(struct plan *, const struct stream_ops *, void *job);
 int	plan_sink(struct plan *, const struct sink_ops *, void *job,
 	    long long size);
 
-/* Who made the request, for its log line (a Titan uploader), cut. */
+/*
+ * Who made the request, for its log line: the name a certificate list
+ * gives it (or its fingerprint) once it is let in; cut.
+ */
 void	plan_user(struct plan *, const char *who);
 
 /* Release the body: close, free, finish the job.  Empty after. */

@@ -23,15 +23,19 @@
 #include "fs.h"
 #include "latest.h"
 #include "log.h"
+#include "metrics.h"
 #include "mime.h"
 #include "plan.h"
 #include "request.h"
 #include "route.h"
+#include "rules.h"
 #include "shared.h"
 #include "titan.h"
 #include "upload.h"
 #include "url.h"
 
+static int	route_rules(const struct facts *, const struct request *,
+		    struct plan *);
 static int	route_limits(const struct facts *, const struct request *,
 		    struct plan *);
 static int	route_feed(const struct facts *, const struct request *,
@@ -40,6 +44,7 @@ static int	route_file(const struct facts *, const struct request *,
 		    struct plan *);
 
 static const route_fn routes[] = {
+	route_rules,	/* redirect and gone: 30, 31, 52 */
 	route_limits,	/* 44 */
 	route_titan,	/* every titan request: 60/61/62, 5x, or the upload */
 	route_certs,	/* access rules: 60, 61, 62 */
@@ -111,6 +116,27 @@ route_request(const struct facts *in, const char *line, size_t len,
 	plan_reply(p, 51, "Not found");
 }
 
+/*
+ * The host's redirect and gone rules (rules.h), before the rate limit
+ * and the access rules: a page that moved answers where it went, even
+ * to a client that has no certificate for either place.  A Titan
+ * upload is route_titan's to refuse, with the reason (50).
+ */
+static int
+route_rules(const struct facts *f, const struct request *r, struct plan *p)
+{
+	char	meta[URL_MAX + 1];
+	int	status;
+
+	if (r->titan != NULL)
+		return 0;
+	status = rules_answer(&f->host->rules, r->url.path,
+	    r->url.has_query ? r->url.query : NULL, meta, sizeof(meta));
+	if (status == 0)
+		return 0;
+	return plan_reply(p, status, meta);
+}
+
 static int64_t
 now_ms(void)
 {
@@ -137,19 +163,24 @@ route_limits(const struct facts *f, const struct request *r, struct plan *p)
 	rate.burst = f->cf->rate_burst;
 	if ((wait = shared_limits_request(f->lslot, &rate, now_ms())) == 0)
 		return 0;
+	metrics_limit(METRICS_LIMIT_RATE);
 	(void)snprintf(meta, sizeof(meta), "%d", wait);
 	return plan_reply(p, 44, meta);
 }
 
-/* "text/gemini; lang=en-GB"; a list of languages is quoted. */
+/*
+ * "text/gemini; lang=en-GB" for the page at path: the longest `lang`
+ * PATH that covers it, or the host's; a list of languages is quoted.
+ */
 static void
-file_meta(const struct host_cfg *h, const char *type, char *meta,
-    size_t len)
+file_meta(const struct host_cfg *h, const char *path, const char *type,
+    char *meta, size_t len)
 {
-	const char	*q = strchr(h->lang, ',') ? "\"" : "";
+	const char	*lang = rules_lang(&h->rules, path, h->lang);
+	const char	*q = strchr(lang, ',') ? "\"" : "";
 
-	if (h->lang[0] == '\0' || strcmp(type, "text/gemini") != 0 ||
-	    snprintf(meta, len, "%s; lang=%s%s%s", type, q, h->lang, q) >=
+	if (lang[0] == '\0' || strcmp(type, "text/gemini") != 0 ||
+	    snprintf(meta, len, "%s; lang=%s%s%s", type, q, lang, q) >=
 	    (int)len)
 		snprintf(meta, len, "%s", type);
 }
@@ -169,7 +200,7 @@ static int
 serve_file(const struct facts *f, const char *name, int fd,
     const struct stat *st, struct plan *p)
 {
-	const char	*type = mime_for_file(name, fd, st);
+	const char	*type = mime_for_file(&f->host->rules, name, fd, st);
 	char		 meta[256], *body;
 	size_t		 len;
 	int		 rv = 0;
@@ -181,7 +212,7 @@ serve_file(const struct facts *f, const char *name, int fd,
 		close(fd);
 		return plan_reply(p, 40, "Temporary failure");
 	}
-	file_meta(f->host, type, meta, sizeof(meta));
+	file_meta(f->host, name, type, meta, sizeof(meta));
 	plan_reply(p, 20, meta);
 	if (rv == 1) {
 		close(fd);
@@ -251,7 +282,7 @@ serve_listing(const struct facts *f, const struct request *r, int dirfd,
 		    strerror(errno));
 		return plan_reply(p, 40, "Cannot list this directory");
 	}
-	file_meta(f->host, "text/gemini", meta, sizeof(meta));
+	file_meta(f->host, r->url.path, "text/gemini", meta, sizeof(meta));
 	plan_reply(p, 20, meta);
 	plan_mem(p, body, len);
 	return 1;
@@ -353,7 +384,7 @@ route_feed(const struct facts *f, const struct request *r, struct plan *p)
 	if (atom)
 		plan_reply(p, 20, "application/atom+xml");
 	else {
-		file_meta(h, "text/gemini", meta, sizeof(meta));
+		file_meta(h, r->url.path, "text/gemini", meta, sizeof(meta));
 		plan_reply(p, 20, meta);
 	}
 	plan_mem(p, body, len);

@@ -24,6 +24,7 @@
 #include "limit.h"
 #include "log.h"
 #include "memstat.h"
+#include "metrics.h"
 #include "sandbox.h"
 #include "server.h"
 #include "shared.h"
@@ -110,6 +111,8 @@ note_refused(unsigned long *counter)
 	if (refused_client + refused_full == 0)
 		evtimer_add(&ev_refused, &tv);
 	(*counter)++;
+	metrics_limit(counter == &refused_client ? METRICS_LIMIT_PER_CLIENT :
+	    METRICS_LIMIT_FULL);
 }
 
 /* Close at once. */

@@ -10,6 +10,7 @@
  * logged.
  */
 #include <sys/types.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -33,6 +34,7 @@
 #include "helper.h"
 #include "listen.h"
 #include "log.h"
+#include "metrics.h"
 #include "runner.h"
 #include "sandbox.h"
 #include "server.h"
@@ -169,6 +171,7 @@ spawn(struct generation *g, int i)
 	if (pid == 0) {
 		proc_title("worker");
 		shared_slot_mine(slot);
+		metrics_worker(slot, &g->cf);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
@@ -207,6 +210,7 @@ spawn_all(struct generation *g)
 {
 	int	i;
 
+	metrics_hosts(&g->cf);
 	spawn_runner(g);
 	spawn_writer(g);
 	for (i = 0; i < g->nworkers; i++)
@@ -378,7 +382,7 @@ reap(void)
 	size_t	j;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		shared_slot_release(pid);
+		metrics_reaped(shared_slot_release(pid));
 		for (j = 0; j < sizeof(draining) / sizeof(draining[0]); j++)
 			if (draining[j].pid == pid)
 				draining[j].pid = 0;
@@ -404,6 +408,7 @@ reap(void)
 			    WIFSIGNALED(status) ? "killed by signal" :
 			    "exited with status", WIFSIGNALED(status) ?
 			    WTERMSIG(status) : WEXITSTATUS(status));
+			metrics_worker_died();
 			if (time(NULL) - gen->started[i] < 1)
 				quick = 1;	/* wait a second: no fork storm */
 			else
@@ -528,7 +533,9 @@ supervise(struct generation *g, const char *path, int parentfd,
 	    gen->nworkers);
 	notify("READY=1");
 	for (;;) {
-		sigsuspend(&old);
+		/* sigsuspend(), woken for metrics_file when it is due too */
+		(void)pselect(0, NULL, NULL, NULL, metrics_tick(&gen->cf),
+		    &old);
 		if (got_chld) {
 			got_chld = 0;
 			reap();

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "plan.h"
 #include "request.h"
+#include "rules.h"
 #include "titan.h"
 #include "upload.h"
 #include "url.h"
@@ -39,7 +40,6 @@ struct upload {
 	size_t		 alen;
 	char		 target[URL_HOST_MAX + URL_MAX * 3 + 32];
 	char		 logreq[URL_MAX * 3 + 64];	/* no token */
-	char		 who[CERTLIST_NAME_MAX + CERTLIST_HEX_LEN + 4];
 };
 
 static const struct sink_ops	upload_sink;
@@ -137,8 +137,7 @@ set_target(struct upload *u, const struct request *r)
 }
 
 static struct upload *
-upload_new(const struct facts *f, const struct request *r,
-    const struct cert_entry *who)
+upload_new(const struct facts *f, const struct request *r)
 {
 	struct upload	*u;
 
@@ -150,10 +149,6 @@ upload_new(const struct facts *f, const struct request *r,
 		free(u);
 		return NULL;
 	}
-	if (who->name[0] != '\0')
-		snprintf(u->who, sizeof(u->who), "%s", who->name);
-	else
-		certlist_hex(f->client_hash, u->who);
 	return u;
 }
 
@@ -180,6 +175,9 @@ route_titan(const struct facts *f, const struct request *r, struct plan *p)
 
 	if (tp == NULL)
 		return 0;
+	/* a redirected or gone path takes no upload (route_rules let it by) */
+	if (rules_titan(&h->rules, r->url.path, meta, sizeof(meta)) != 0)
+		return plan_reply(p, 50, meta);
 	if ((rule = titan_rule(h, r->url.path)) == NULL)
 		return plan_reply(p, 50, "Uploads are not accepted here");
 	if (access_check(f, rule->file, &who, p))
@@ -198,16 +196,16 @@ route_titan(const struct facts *f, const struct request *r, struct plan *p)
 		return plan_reply(p, 50, why);
 	if (check_target(f, r->url.path, tp->size, p))
 		return 1;
-	if ((u = upload_new(f, r, who)) == NULL)
+	if ((u = upload_new(f, r)) == NULL)
 		return plan_reply(p, 40, "Out of memory");
 	if ((u->sock = send_job(f, r->url.path, tp->size)) == -1) {
 		log_warnx("%s: titan %s: cannot reach the writer: %s",
-		    f->peer_addr, r->url.path, strerror(errno));
+		    f->peer_log, r->url.path, strerror(errno));
 		upload_free(u);
 		return plan_reply(p, 40, "Cannot store uploads now");
 	}
 	p->log_request = u->logreq;
-	plan_user(p, u->who);
+	p->log_kind = tp->size == 0 ? ENTRY_TITAN_DELETE : ENTRY_TITAN_WRITE;
 	return plan_sink(p, &upload_sink, u, tp->size);
 }
 

@@ -1,8 +1,8 @@
 /*
  * route_test.c: the routing table as a table.  A request line and the
  * facts of its connection in, the response plan out (status, meta, body
- * kind), for every status route.c and the steps it runs (access, cgi,
- * upload, feed, latest, file) can choose.  Linked without the engine
+ * kind), for every status route.c and the steps it runs (rules, access,
+ * cgi, upload, feed, latest, file) can choose.  Linked without the engine
  * (conn.o, server.o): no TLS connection, no event loop, no daemon.  The
  * capsule is a scratch directory; the CGI runner and the Titan writer
  * are the far ends of socket pairs, where the jobs they would get are
@@ -74,6 +74,18 @@ static const struct {
 	    "another scheme" },
 	{ "gemini://127.0.0.1/", ANON, 20, "text/gemini", PLAN_MEM,
 	    "the address connected to, for a client without SNI" },
+	/* redirect and gone (rules.c): 30, 31, 52, before everything else */
+	{ "gemini://localhost/rota.gmi", ANON, 30, "/news/rota.gmi",
+	    PLAN_NONE, "a redirect: 30 to its TO" },
+	{ "gemini://localhost/blog/x.gmi?q", ANON, 31, "/news/x.gmi",
+	    PLAN_NONE, "a permanent prefix redirect: 31, the rest carried" },
+	{ "gemini://localhost/campaign/day.gmi", ANON, 52, NULL, PLAN_NONE,
+	    "a gone prefix: 52" },
+	{ "gemini://localhost/members/moved.gmi", ANON, 30, "/news/",
+	    PLAN_NONE, "a redirect answers before an access rule asks" },
+	{ "titan://localhost/blog/x.gmi;size=5;mime=text/gemini", MEMBER, 50,
+	    "redirected path", PLAN_NONE,
+	    "a Titan upload to a redirected path: 50, and where it went" },
 	/* files: 20, 31, 51; a page is read once (latest.c), then streams */
 	{ "gemini://localhost/", ANON, 20, "text/gemini; lang=en-GB",
 	    PLAN_FILE, "the index file, with the host's lang" },
@@ -83,6 +95,10 @@ static const struct {
 	    "a page known to have no marker streams from its file" },
 	{ "gemini://localhost/notes.txt", ANON, 20, "text/plain", PLAN_FILE,
 	    "a type from the extension" },
+	{ "gemini://localhost/book.epub", ANON, 20, "application/epub+zip",
+	    PLAN_FILE, "a type from the host's mime rule" },
+	{ "gemini://localhost/cymraeg/", ANON, 20, "lang=cy", PLAN_MEM,
+	    "a path's own lang (its listing)" },
 	{ "gemini://localhost/home.gmi", ANON, 20, "text/gemini", PLAN_MEM,
 	    "a page with a latest-posts marker is made in memory" },
 	{ "gemini://localhost/dir", ANON, 31, "/dir/", PLAN_NONE,
@@ -305,8 +321,9 @@ run_titan(void)
 	facts_for(&f, MEMBER);
 	route("titan://localhost/inbox/x.gmi;size=5;mime=text/gemini;"
 	    "token=secret", &f, &p);
-	ok(p.status == 0 && p.body == PLAN_SINK && p.sink_size == 5,
-	    "an upload: the plan's sink, for its 5 bytes");
+	ok(p.status == 0 && p.body == PLAN_SINK && p.sink_size == 5 &&
+	    p.log_kind == ENTRY_TITAN_WRITE,
+	    "an upload: the plan's sink, for its 5 bytes, a write");
 	ok(p.log_request != NULL && strcmp(p.log_request,
 	    "titan://localhost/inbox/x.gmi;size=5;mime=text/gemini") == 0 &&
 	    strcmp(p.log_user, "Branch secretary") == 0,
@@ -321,6 +338,34 @@ run_titan(void)
 	upload_worker_init(-1);
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/*
+ * What the access log may say of a certificate: its fingerprint only
+ * where a list looked at it, the name the list gives it once let in.
+ */
+static void
+run_log_facts(void)
+{
+	struct facts	f;
+	struct plan	p;
+
+	facts_for(&f, MEMBER);
+	route("gemini://localhost/members/a.txt", &f, &p);
+	ok(p.cert_checked && strcmp(p.log_user, "Branch secretary") == 0 &&
+	    p.log_kind == ENTRY_GEMINI,
+	    "a member let in: checked, and named as the list names them");
+	plan_free(&p);
+	facts_for(&f, STRANGER);
+	route("gemini://localhost/members/a.txt", &f, &p);
+	ok(p.status == 61 && p.cert_checked && p.log_user[0] == '\0',
+	    "a stranger: checked, and no name");
+	plan_free(&p);
+	facts_for(&f, MEMBER);
+	route("gemini://localhost/page.gmi", &f, &p);
+	ok(!p.cert_checked && p.log_user[0] == '\0',
+	    "a public page: the certificate was not looked at");
+	plan_free(&p);
 }
 
 /* Out of descriptors: the server's trouble, 40, not "not found". */
@@ -362,13 +407,15 @@ make_capsule(const char *top, char *root, size_t rootlen, char *list,
 	put(dfd, "index.gmi", "# Home\n", 100);
 	put(dfd, "page.gmi", "# Page\n", 100);
 	put(dfd, "notes.txt", "notes\n", 100);
+	put(dfd, "book.epub", "PK\n", 100);
 	put(dfd, ".hidden", "secret\n", 100);
 	put(dfd, "home.gmi", "# Home\n\n<!-- capsuled:latest 2 news -->\n",
 	    100);
 	if (mkdirat(dfd, "dir", 0755) == -1 || mkdirat(dfd, "news", 0755) ==
 	    -1 || mkdirat(dfd, "members", 0755) == -1 ||
 	    mkdirat(dfd, "cgi-bin", 0755) == -1 ||
-	    mkdirat(dfd, "inbox", 0755) == -1)
+	    mkdirat(dfd, "inbox", 0755) == -1 ||
+	    mkdirat(dfd, "cymraeg", 0755) == -1)
 		abort();
 	put(dfd, "dir/a.gmi", "a\n", 100);
 	put(dfd, "news/2026-01-02-strike.gmi", "# Strike\n\nOn.\n", 100);
@@ -404,7 +451,12 @@ main(void)
 	    "[host localhost]\nroot = %s\ncert = %s/c.pem\nkey = %s/k.pem\n"
 	    "lang = en-GB\nautoindex = on\ncgi = cgi-bin\nfeeds = news\n"
 	    "access = /members/ %s\ntitan = /inbox/ %s\n"
-	    "titan_max_size = 1000\ntitan_mime = text/gemini text/plain\n",
+	    "titan_max_size = 1000\ntitan_mime = text/gemini text/plain\n"
+	    "redirect = /rota.gmi /news/rota.gmi\n"
+	    "redirect = /blog/ /news/ permanent\n"
+	    "redirect = /members/moved.gmi /news/\n"
+	    "gone = /campaign/\nlang = /cymraeg/ cy\n"
+	    "mime = .epub application/epub+zip\n",
 	    root, top, top, list, list) >= (int)sizeof(conf))
 		abort();
 	if (config_parse_string(conf, "route_test.ini", top, &cf, err,
@@ -427,6 +479,7 @@ main(void)
 	SSL_free(ssl);
 	SSL_CTX_free(ctx);
 	run_titan();
+	run_log_facts();
 	run_emfile();
 	access_free(af);
 	config_free(&cf);
