@@ -36,8 +36,8 @@ struct cgi_job;
 /*
  * Take outfd (non-blocking) and ctlfd; NULL when out of memory (both
  * are closed then).  addr names the client in log lines (as the logs
- * give it: logfmt_addr); deadline is
- * when the runner kills the script (the connection's clock).
+ * give it: logfmt_addr); deadline is when the runner kills the script
+ * (the connection's clock).
  */
 struct cgi_job	*cgi_job_new(int outfd, int ctlfd, const char *script,
 		    const char *addr, long deadline, long long max_output);
