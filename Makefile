@@ -34,7 +34,8 @@ OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/shared.o src/listen.o src/linger.o src/memstat.o src/proxyin.o \
 		src/fdpass.o src/selfpipe.o \
 		src/access.o src/upload.o src/writer.o src/metrics.o \
-		src/conn.o src/plan.o src/gen.o src/helper.o src/supervise.o
+		src/conn.o src/plan.o src/gen.o src/helper.o src/supervise.o \
+		src/cgivars.o
 HDRS =		src/*.h
 # metrics.o with what it calls in the parent (the rendering is pure)
 METRICS_DEPS =	src/metrics.o src/shared.o src/limit.o src/log.o src/logfmt.o \
@@ -103,6 +104,7 @@ tests/unit/certlist_test: tests/unit/certlist_test.c src/certlist.o src/url.o te
 
 # the routing table without the engine: no conn.o, no server.o
 ROUTE_OBJS =	src/route.o src/plan.o src/access.o src/certlist.o src/cgi.o \
+		src/cgivars.o \
 		src/cgijob.o src/fdpass.o src/upload.o src/titan.o \
 		src/request.o src/url.o src/config.o src/rules.o src/fs.o \
 		src/feed.o src/latest.o src/mime.o src/log.o src/logfmt.o \
