@@ -27,7 +27,8 @@ CFLAGS +=	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) $(OPT) $(SAN) \
 LDFLAGS +=	$(SAN)
 
 PURE =		src/url.o src/request.o src/config.o src/proxy.o src/limit.o \
-		src/titan.o src/certlist.o src/rules.o src/logfmt.o
+		src/titan.o src/certlist.o src/rules.o src/logfmt.o \
+		src/fcgi.o src/scgi.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
 		src/netbio.o src/sandbox.o src/latest.o src/cgijob.o \
@@ -45,7 +46,8 @@ UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/feed_test tests/unit/log_test tests/unit/proxy_test \
 		tests/unit/limit_test tests/unit/listing_test \
 		tests/unit/latest_test tests/unit/titan_test tests/unit/certlist_test \
-		tests/unit/rules_test tests/unit/metrics_test tests/unit/route_test
+		tests/unit/rules_test tests/unit/metrics_test tests/unit/route_test \
+		tests/unit/fcgi_test tests/unit/scgi_test
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload bench/floor bench/limits bench/counting
 
@@ -111,6 +113,11 @@ ROUTE_OBJS =	src/route.o src/plan.o src/access.o src/certlist.o src/cgi.o \
 		src/metrics.o src/shared.o src/limit.o src/tls.o
 tests/unit/route_test: tests/unit/route_test.c tests/unit/files.h $(ROUTE_OBJS) tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/route_test.c $(ROUTE_OBJS) $(LDFLAGS) $(PKG_LIBS)
+
+tests/unit/fcgi_test: tests/unit/fcgi_test.c src/fcgi.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/fcgi_test.c src/fcgi.o $(LDFLAGS)
+tests/unit/scgi_test: tests/unit/scgi_test.c src/scgi.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/scgi_test.c src/scgi.o $(LDFLAGS)
 
 tests/unit/limit_test: tests/unit/limit_test.c src/limit.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/limit_test.c src/limit.o $(LDFLAGS)
