@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "rules.h"
+#include "upstream.h"
 #include "url.h"
 
 #define CONFIG_MAX_LISTEN	16
@@ -65,6 +66,9 @@ struct host_cfg {
 	long		titan_max_size;		/* bytes */
 	char		titan_mime[256];	/* space-separated types */
 	struct rules	rules;		/* redirect, gone, lang PATH, mime */
+	struct upstream_cfg *ups;		/* fastcgi, scgi, proxy */
+	size_t		nups;
+	int		upstream_timeout;	/* seconds; 0: cgi_timeout */
 };
 
 enum log_target { ACCESS_OFF, ACCESS_STDERR, ACCESS_SYSLOG, ACCESS_FILE };
@@ -105,6 +109,7 @@ struct config {
 	long			cgi_max_output;		/* bytes */
 	struct host_cfg		*hosts;		/* hosts[0] is the default */
 	size_t			nhosts;
+	size_t			nups;		/* upstreams of all hosts */
 };
 
 /*
