@@ -36,7 +36,7 @@ OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/fdpass.o src/selfpipe.o \
 		src/access.o src/upload.o src/writer.o src/metrics.o \
 		src/conn.o src/plan.o src/gen.o src/helper.o src/supervise.o \
-		src/cgivars.o
+		src/cgivars.o src/upconn.o src/upjob.o src/upstep.o
 HDRS =		src/*.h
 # config.o and what it calls (the rules and upstream lines' parsers)
 CONFIG_OBJS =	src/config.o src/rules.o src/upstream.o src/certlist.o src/url.o
@@ -111,7 +111,8 @@ ROUTE_OBJS =	src/route.o src/plan.o src/access.o src/certlist.o src/cgi.o \
 		src/cgivars.o \
 		src/cgijob.o src/fdpass.o src/upload.o src/titan.o \
 		src/request.o src/url.o src/config.o src/rules.o src/fs.o \
-		src/upstream.o \
+		src/upstream.o src/upstep.o src/upjob.o src/upconn.o \
+		src/fcgi.o src/scgi.o src/proxy.o \
 		src/feed.o src/latest.o src/mime.o src/log.o src/logfmt.o \
 		src/metrics.o src/shared.o src/limit.o src/tls.o
 tests/unit/route_test: tests/unit/route_test.c tests/unit/files.h $(ROUTE_OBJS) tests/unit/tap.h

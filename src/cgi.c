@@ -49,28 +49,15 @@ cgi_worker_init(int sock)
 static size_t
 find_script(int rootfd, const char *cgidir, const char *path)
 {
-	char		 part[URL_MAX + 1];
-	struct stat	 st;
-	size_t		 dirlen = strlen(cgidir), end;
-	int		 fd;
+	struct stat	st;
+	size_t		dirlen = strlen(cgidir), end;
 
 	if (path[0] != '/' || strncmp(path + 1, cgidir, dirlen) != 0 ||
 	    path[1 + dirlen] != '/')
 		return 0;
-	for (end = 1 + dirlen + 1; path[end] != '\0'; end++) {
-		end += strcspn(path + end, "/");
-		memcpy(part, path, end);
-		part[end] = '\0';
-		if ((fd = fs_open(rootfd, part, &st)) == -1)
-			return errno == EACCES || errno == EPERM ?
-			    SCRIPT_DENIED : 0;
-		close(fd);
-		if (S_ISREG(st.st_mode))
-			return (st.st_mode & 0111) ? end : 0;
-		if (path[end] == '\0')
-			return 0;	/* a directory: route_file lists it */
-	}
-	return 0;
+	if ((end = fs_leading_file(rootfd, path, 1 + dirlen + 1, &st)) == 0)
+		return errno == EACCES || errno == EPERM ? SCRIPT_DENIED : 0;
+	return (st.st_mode & 0111) ? end : 0;
 }
 
 struct env {

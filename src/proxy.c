@@ -218,13 +218,14 @@ size_t
 proxy_v2_encode(unsigned char out[PROXY_V2_MAX], const struct sockaddr *src,
     const struct sockaddr *dst)
 {
+	static const unsigned char	 sig[V2_SIG_LEN] = V2_SIG;
 	const struct sockaddr_in	*s4 = (const void *)src;
 	const struct sockaddr_in	*d4 = (const void *)dst;
 	const struct sockaddr_in6	*s6 = (const void *)src;
 	const struct sockaddr_in6	*d6 = (const void *)dst;
 	size_t				 len;
 
-	memcpy(out, V2_SIG, V2_SIG_LEN);
+	memcpy(out, sig, sizeof(sig));
 	out[12] = 0x20 | V2_CMD_LOCAL;		/* version 2 */
 	out[13] = V2_AF_UNSPEC << 4;
 	len = 0;

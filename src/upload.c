@@ -172,12 +172,17 @@ route_titan(const struct facts *f, const struct request *r, struct plan *p)
 	struct upload		*u;
 	const char		*why;
 	char			 meta[512];
+	int			 slash;
 
 	if (tp == NULL)
 		return 0;
 	/* a redirected or gone path takes no upload (route_rules let it by) */
 	if (rules_titan(&h->rules, r->url.path, meta, sizeof(meta)) != 0)
 		return plan_reply(p, 50, meta);
+	/* nor one under an upstream's PATH: its application's to take */
+	if (upstream_find(h->ups, h->nups, r->url.path, &slash) != NULL)
+		return plan_reply(p, 50, "Uploads are not accepted here: the "
+		    "path is served by an upstream");
 	if ((rule = titan_rule(h, r->url.path)) == NULL)
 		return plan_reply(p, 50, "Uploads are not accepted here");
 	if (access_check(f, rule->file, &who, p))

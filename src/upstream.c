@@ -129,6 +129,7 @@ socket_of(struct upstream_cfg *u, const char *w, char *why, size_t whylen)
 			    "unix: and an absolute path of at most %zu bytes",
 			    w, sizeof(u->sun_path) - 1);
 		memcpy(u->sun_path, w + 5, strlen(w + 5) + 1);
+		memcpy(u->sun_jail, w + 5, strlen(w + 5) + 1);
 		return 0;
 	}
 	if (w[0] == '[') {

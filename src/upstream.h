@@ -53,6 +53,8 @@ struct upstream_cfg {
 	char			 name[UPSTREAM_NAME_MAX];	/* as logged */
 	/* where: a UNIX socket, or a TCP host and port */
 	char			 sun_path[UPSTREAM_SUN_MAX];	/* "": TCP */
+	char			 sun_jail[UPSTREAM_SUN_MAX];	/* as a chrooted
+						   worker knows it (upconn.h) */
 	char			 host[URL_HOST_MAX + 1];	/* canonical */
 	int			 port;
 	struct sockaddr_storage	 ss;	/* an address, or resolved at load */
