@@ -112,25 +112,48 @@ sockaddr_of(const char *addr, int port, struct sockaddr_storage *ss)
 	return -1;
 }
 
+/* An IPv4 address as IPv6 (::ffff:a.b.c.d), to match the other's family. */
+static void
+mapped(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in	 sin = *(struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = sin.sin_port;
+	sin6->sin6_addr.s6_addr[10] = 0xff;
+	sin6->sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&sin6->sin6_addr.s6_addr[12], &sin.sin_addr, 4);
+}
+
 /*
  * The PROXY header names the reader as the logs do (log_ip): the
- * address in full with its port, its network without, or nobody.
+ * address in full with its port, its network without, or nobody; and,
+ * as the address it connected to, the upstream's own, so that what the
+ * upstream checks a request's port against is the URL's.
  */
 static void
-proxy_header(const struct facts *f, struct upjob_args *a)
+proxy_header(const struct facts *f, const struct upstream_cfg *u,
+    struct upjob_args *a)
 {
 	struct sockaddr_storage	src, dst;
 	char			addr[LOGFMT_ADDR_MAX];
 	int			full = f->cf->log_ip == LOG_IP_FULL;
 
 	logfmt_addr(f->peer_addr, f->cf->log_ip, addr);
-	if (f->cf->log_ip == LOG_IP_OFF ||
-	    sockaddr_of(addr, full ? f->peer_port : 0, &src) == -1 ||
-	    sockaddr_of(f->local_addr, f->local_port, &dst) == -1)
+	memcpy(&dst, &u->ss, sizeof(dst));
+	if (f->cf->log_ip == LOG_IP_OFF || u->sslen == 0 ||
+	    sockaddr_of(addr, full ? f->peer_port : 0, &src) == -1) {
 		a->pplen = proxy_v2_encode(a->pp, NULL, NULL);
-	else
-		a->pplen = proxy_v2_encode(a->pp, (struct sockaddr *)&src,
-		    (struct sockaddr *)&dst);
+		return;
+	}
+	if (src.ss_family == AF_INET && dst.ss_family == AF_INET6)
+		mapped(&src);
+	else if (src.ss_family == AF_INET6 && dst.ss_family == AF_INET)
+		mapped(&dst);
+	a->pplen = proxy_v2_encode(a->pp, (struct sockaddr *)&src,
+	    (struct sockaddr *)&dst);
 }
 
 int
@@ -162,7 +185,7 @@ route_upstream(const struct facts *f, const struct request *r,
 			return plan_reply(p, 40, "Out of memory");
 		a.reqlen = (size_t)n;
 		if (u->proxy_protocol)
-			proxy_header(f, &a);
+			proxy_header(f, u, &a);
 	} else if (cgi_request(f, r, u, &a) == -1) {
 		log_warnx("%s: %s %s: the request's variables do not fit",
 		    f->peer_log, u->name, r->url.path);
