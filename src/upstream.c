@@ -258,12 +258,16 @@ upstream_options(struct upstream_cfg *u, const char *value, const char *dir,
 	return 0;
 }
 
-static void
+/* "fastcgi:unix:/run/fcgiwrap.socket", "gemini://host/": 0 or -1 */
+static int
 name_of(struct upstream_cfg *u, const char *where)
 {
-	(void)snprintf(u->name, sizeof(u->name), "%s%s%s",
+	int	n;
+
+	n = snprintf(u->name, sizeof(u->name), "%s%s%s",
 	    u->kind == UP_GEMINI ? "" : keys[u->kind],
 	    u->kind == UP_GEMINI ? "" : ":", where);
+	return n < 0 || (size_t)n >= sizeof(u->name) ? -1 : 0;
 }
 
 int
@@ -288,7 +292,8 @@ upstream_parse(enum upstream_kind kind, const char *value, const char *dir,
 	if ((kind == UP_GEMINI ? url_of(u, where, why, whylen) :
 	    socket_of(u, where, why, whylen)) == -1)
 		return -1;
-	name_of(u, where);
+	if (name_of(u, where) == -1)
+		return say(u, why, whylen, "\"%s\" is too long", where);
 	return upstream_options(u, value, dir, why, whylen);
 }
 
