@@ -63,6 +63,7 @@ struct host_cfg {
 	size_t		ntitan;
 	long		titan_max_size;		/* bytes */
 	char		titan_mime[256];	/* space-separated types */
+	long		titan_quota;		/* bytes per titan tree; 0: off */
 };
 
 enum log_target { ACCESS_OFF, ACCESS_STDERR, ACCESS_SYSLOG, ACCESS_FILE };
@@ -92,6 +93,9 @@ struct config {
 	char			chroot[PATH_MAX];	/* "" -> none */
 	int			cgi_max;		/* concurrent scripts per worker */
 	long			cgi_max_output;		/* bytes */
+	long			titan_min_rate;		/* upload bytes a second */
+	int			titan_jobs_per_cert;	/* uploads at once; 0: any */
+	int			titan_jobs_per_address;	/* the same per address */
 	struct host_cfg		*hosts;		/* hosts[0] is the default */
 	size_t			nhosts;
 };

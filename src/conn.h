@@ -38,6 +38,12 @@ const struct conn_info *conn_info(const struct conn *);
  */
 void	conn_reply(struct conn *, int status, const char *meta);
 
+/*
+ * Who made the request, for its access-log line: a certificate's listed
+ * name or its fingerprint (SHA256:HEX).  Copied; the last call wins.
+ */
+void	conn_set_user(struct conn *, const char *who);
+
 /* After conn_reply(c, 2x, ...): the body.  The connection owns fd/mem. */
 void	conn_body_fd(struct conn *, int fd, off_t size);
 void	conn_body_mem(struct conn *, char *mem, size_t len);
@@ -70,10 +76,11 @@ void	conn_set_host(struct conn *, const struct host_cfg *);
  * server.c, for upload.c: instead of conn_reply, the connection reads
  * a Titan body (state C_UPLOAD, upload_step drives it); returns the
  * bytes that came after the request line.  conn_wait_upload: a wait,
- * for at most request_timeout, on fd (-1: the client's socket).
+ * for at most ms, on fd (-1: the client's socket); upload_timeout is
+ * told when it runs out.
  */
 struct upload;
 size_t	conn_upload(struct conn *, struct upload *, const char **pending);
-void	conn_wait_upload(struct conn *, int fd, short what);
+void	conn_wait_upload(struct conn *, int fd, short what, long ms);
 
 #endif

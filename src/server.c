@@ -104,6 +104,7 @@ struct conn {
 	struct linger_state	 linger;	/* C_LINGER */
 	int			 unread;	/* the request line was not */
 	struct upload		*up;		/* a Titan upload, or NULL */
+	char			*user;		/* for the log: conn_set_user */
 };
 
 struct listener {
@@ -296,6 +297,18 @@ conn_reply(struct conn *c, int status, const char *meta)
 }
 
 void
+conn_set_user(struct conn *c, const char *who)
+{
+	char	*u;
+
+	/* only the log wants it: without memory, the line goes without */
+	if ((u = strdup(who)) == NULL)
+		return;
+	free(c->user);
+	c->user = u;
+}
+
+void
 conn_body_fd(struct conn *c, int fd, off_t size)
 {
 	char	*big;
@@ -471,16 +484,16 @@ conn_upload(struct conn *c, struct upload *u, const char **pending)
 	return c->reqlen - c->linelen;
 }
 
-/* Each wait of an upload has request_timeout: a stall leaves nothing. */
+/* Each wait of an upload is upload.c's to bound (its timeline). */
 void
-conn_wait_upload(struct conn *c, int fd, short what)
+conn_wait_upload(struct conn *c, int fd, short what, long ms)
 {
 	if (conn_flush(c) != 1) {
 		fd = c->fd;
 		what = EV_WRITE;
 	} else if (fd == -1)
 		fd = c->fd;
-	conn_wait_fd(c, fd, what, (long)cf->request_timeout * 1000);
+	conn_wait_fd(c, fd, what, ms);
 }
 
 /*
@@ -729,7 +742,8 @@ conn_close(struct conn *c)
 		e.bytes = c->sent;
 		e.msec = elapsed_ms(&c->start);
 		e.cut = c->truncated;
-		upload_log(c->up, &e);
+		e.user = c->user;
+		upload_log(&e);
 		log_access(&e);
 	}
 	LIST_REMOVE(c, entry);
@@ -742,6 +756,7 @@ conn_close(struct conn *c)
 	free(c->mem);
 	free(c->out);
 	free(c->req);
+	free(c->user);
 	shared_limits_close(c->lslot);
 	free(c);
 	nconns--;

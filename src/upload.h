@@ -22,10 +22,14 @@ int	route_titan(struct conn *, const struct request *);
 /* Move the upload on: 1 answered (conn_reply called), 0 waiting (a
  * conn_wait_upload is set), -1 the client is gone. */
 int	upload_step(struct conn *, struct upload *);
-/* No progress for request_timeout: drop the job (nothing is left). */
+/*
+ * A wait ran out: a client too slow answers 59, a writer too slow 40,
+ * and the job is dropped (nothing is left); after the commit the wait
+ * goes on (upload_step waits again).
+ */
 void	upload_timeout(struct conn *, struct upload *);
-/* The access-log line of the upload: its own request text and user. */
-void	upload_log(const struct upload *, struct access_entry *);
+/* A Titan request's access-log line: as sent, its token left out. */
+void	upload_log(struct access_entry *);
 void	upload_free(struct upload *);
 
 #endif

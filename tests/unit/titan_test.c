@@ -117,6 +117,88 @@ test_parse(void)
 	    !titan_is(L("gemini://x")), "titan_is: the scheme, any case");
 }
 
+/* The media types clients send (Lagrange, gmid's titan(1), the spec). */
+static const struct {
+	const char	*name;
+	const char	*in;
+	int		 ok;
+	const char	*mime, *charset, *why;
+} media[] = {
+	{ "Lagrange 1.7.3 File tab: the type's parameter, with its blank",
+	  "titan://h/a.gmi;mime=text/gemini; charset=utf-8;size=78\r\n", 1,
+	  "text/gemini", "utf-8", NULL },
+	{ "the type's parameter without the blank",
+	  "titan://h/a.gmi;mime=text/gemini;charset=utf-8;size=78\r\n", 1,
+	  "text/gemini", "utf-8", NULL },
+	{ "percent-encoded whole",
+	  "titan://h/a.gmi;size=78;mime=text/gemini%3B%20charset%3DUTF-8\r\n",
+	  1, "text/gemini", "utf-8", NULL },
+	{ "a quoted charset (RFC 2045 quoted-string)",
+	  "titan://h/a;size=1;mime=text/plain%3Bcharset%3D%22us-ascii%22\r\n",
+	  1, "text/plain", "us-ascii", NULL },
+	{ "several of the type's parameters, then the token",
+	  "titan://h/a;mime=text/gemini; lang=en; charset=utf-8;size=1;"
+	  "token=t\r\n", 1, "text/gemini", "utf-8", NULL },
+	{ "gmid titan(1): size, token, mime",
+	  "titan://h/a.gmi;size=5;token=x;mime=text/gemini\r\n", 1,
+	  "text/gemini", "", NULL },
+	{ "Lagrange's delete", "titan://h:1965/a.gmi;mime=application/"
+	  "octet-stream;size=0\r\n", 1, "application/octet-stream", "", NULL },
+	{ "an unknown parameter is named",
+	  "titan://h/a;size=1;colour=red\r\n", 0, NULL, NULL,
+	  "Unknown Titan parameter colour (size, mime, token)" },
+	{ "an unknown parameter before mime is not the type's",
+	  "titan://h/a;charset=utf-8;mime=text/plain;size=1\r\n", 0, NULL,
+	  NULL, "Unknown Titan parameter charset (size, mime, token)" },
+	{ "charset twice", "titan://h/a;size=1;mime=text/plain;charset=utf-8;"
+	  "charset=utf-8\r\n", 0, NULL, NULL, NULL },
+	{ "a type parameter without a value",
+	  "titan://h/a;size=1;mime=text/plain; charset\r\n", 0, NULL, NULL,
+	  NULL },
+	{ "an empty type parameter", "titan://h/a;size=1;mime=text/plain; \r\n",
+	  0, NULL, NULL, NULL },
+	{ "a trailing ';' in the encoded type",
+	  "titan://h/a;size=1;mime=text/plain%3B\r\n", 0, NULL, NULL, NULL },
+};
+
+static void
+test_media(void)
+{
+	struct request		 r;
+	struct titan_params	 tp;
+	const char		*why = NULL;
+	size_t			 i;
+	int			 status, rv;
+
+	for (i = 0; i < sizeof(media) / sizeof(media[0]); i++) {
+		status = 0;
+		why = NULL;
+		rv = titan_parse(media[i].in, strlen(media[i].in), &r, &tp,
+		    &status, &why);
+		if (!media[i].ok)
+			ok(rv == -1 && status == 59 && why != NULL &&
+			    (media[i].why == NULL ||
+			    strcmp(why, media[i].why) == 0),
+			    "titan_parse: 59 for %s (%s)", media[i].name,
+			    why ? why : "?");
+		else
+			ok(rv == 0 && strcmp(tp.mime, media[i].mime) == 0 &&
+			    strcmp(tp.charset, media[i].charset) == 0,
+			    "titan_parse: %s (%s %s)", media[i].name,
+			    rv == 0 ? tp.mime : why, tp.charset);
+	}
+	memset(&tp, 0, sizeof(tp));
+	memcpy(tp.mime, "text/plain", sizeof("text/plain"));
+	ok(titan_charset_ok(&tp), "titan_charset_ok: no charset");
+	memcpy(tp.charset, "us-ascii", sizeof("us-ascii"));
+	ok(titan_charset_ok(&tp), "titan_charset_ok: us-ascii");
+	memcpy(tp.charset, "iso-8859-1", sizeof("iso-8859-1"));
+	ok(!titan_charset_ok(&tp), "titan_charset_ok: not latin-1 text");
+	memcpy(tp.mime, "image/png", sizeof("image/png"));
+	ok(titan_charset_ok(&tp), "titan_charset_ok: charset of non-text "
+	    "is not looked at");
+}
+
 static void
 test_path(void)
 {
@@ -188,6 +270,7 @@ int
 main(void)
 {
 	test_parse();
+	test_media();
 	test_path();
 	test_mime();
 	test_redact();
