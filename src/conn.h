@@ -81,6 +81,9 @@ void	conn_set_host(struct conn *, const struct host_cfg *);
  */
 struct upload;
 size_t	conn_upload(struct conn *, struct upload *, const char **pending);
+/* An event of upload.c's own (the writer spoke while the client was
+ * awaited) fired: the connection's wait ends and its step runs now. */
+void	conn_wake(struct conn *);
 void	conn_wait_upload(struct conn *, int fd, short what, long ms);
 
 #endif

@@ -484,6 +484,13 @@ conn_upload(struct conn *c, struct upload *u, const char **pending)
 	return c->reqlen - c->linelen;
 }
 
+void
+conn_wake(struct conn *c)
+{
+	event_del(&c->ev);
+	conn_step(c);
+}
+
 /* Each wait of an upload is upload.c's to bound (its timeline). */
 void
 conn_wait_upload(struct conn *c, int fd, short what, long ms)

@@ -58,6 +58,9 @@ struct upload {
 	int		 sock;		/* the job's stream to the writer */
 	enum phase	 phase;
 	int		 on_client;	/* waiting for the client, not the writer */
+	struct event	 watch;		/* U_BODY: the writer speaks only to stop */
+	int		 watching, stopped;
+	struct conn	*conn;
 	long long	 size, left;	/* body bytes; not yet read */
 	long long	 deadline;	/* monotonic ms: the body's last byte */
 	char		 buf[UPLOAD_BUF];
@@ -304,6 +307,7 @@ upload_begin(struct conn *c, struct upload *u)
 	const char	*pending;
 	size_t		 n = conn_upload(c, u, &pending);
 
+	u->conn = c;
 	if ((long long)n > u->left)
 		n = (size_t)u->left;
 	memcpy(u->buf, pending, n);
@@ -387,10 +391,19 @@ route_titan(struct conn *c, const struct request *r)
 	return 1;
 }
 
+static void
+unwatch(struct upload *u)
+{
+	if (u->watching)
+		event_del(&u->watch);
+	u->watching = 0;
+}
+
 /* Give the job up: the writer's child removes what it wrote. */
 static int
 fail(struct conn *c, struct upload *u, int status, const char *why)
 {
+	unwatch(u);
 	if (status != 59)
 		log_warnx("%s: titan %s: %s", conn_info(c)->peer_addr, u->path,
 		    why);
@@ -411,8 +424,22 @@ writer_wait(struct conn *c, struct upload *u, short what)
 	return 0;
 }
 
+/* The writer spoke while the body came: it has stopped taking it. */
+static void
+writer_stopped(int fd, short what, void *arg)
+{
+	struct upload	*u = arg;
+
+	(void)fd;
+	(void)what;
+	u->watching = 0;
+	u->stopped = 1;
+	conn_wake(u->conn);
+}
+
 /* After a failed SSL_read: wait as OpenSSL asks; -1 the client is gone.
- * A client has request_timeout between bytes, and the deadline. */
+ * A client has request_timeout between bytes, and the deadline; the
+ * writer is watched meanwhile (a job that failed or died). */
 static int
 client_wait(struct conn *c, struct upload *u, int r)
 {
@@ -422,6 +449,11 @@ client_wait(struct conn *c, struct upload *u, int r)
 	if (left < ms)
 		ms = left;
 	u->on_client = 1;
+	if (!u->watching) {
+		event_set(&u->watch, u->sock, EV_READ, writer_stopped, u);
+		event_add(&u->watch, NULL);
+		u->watching = 1;
+	}
 	switch (SSL_get_error(conn_info(c)->ssl, r)) {
 	case SSL_ERROR_WANT_READ:
 		conn_wait_upload(c, -1, EV_READ, (long)ms);
@@ -446,6 +478,8 @@ pass_body(struct conn *c, struct upload *u)
 	int	r;
 
 	for (;;) {
+		if (u->stopped)
+			return 1;	/* its line says why */
 		while (u->off < u->len) {
 			w = send(u->sock, u->buf + u->off, u->len - u->off,
 			    MSG_NOSIGNAL);
@@ -556,6 +590,7 @@ upload_step(struct conn *c, struct upload *u)
 		if (u->phase == U_BODY) {
 			if ((r = pass_body(c, u)) != 1)
 				return r;
+			unwatch(u);
 			u->phase = U_READY;
 		}
 		if ((r = read_line(c, u)) == 0)
@@ -627,6 +662,7 @@ upload_free(struct upload *u)
 {
 	if (u == NULL)
 		return;
+	unwatch(u);
 	if (u->sock != -1)
 		close(u->sock);
 	free(u);

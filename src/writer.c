@@ -57,6 +57,7 @@ static struct job		 jobs[WRITER_JOBS];
 static struct titan_client	 clients[WRITER_JOBS];	/* jobs[i]'s */
 static size_t			 running;
 static pid_t			 writer_pid;
+static volatile sig_atomic_t	 orphaned;	/* a job's: its writer died */
 
 /* Segment by segment, refusing every symlink: where openat2 is not. */
 static int
@@ -263,7 +264,7 @@ wait_worker(int sock, long long ms)
 	pfd.fd = sock;
 	pfd.events = POLLIN;
 	for (;;) {
-		if (getppid() != writer_pid)
+		if (orphaned || getppid() != writer_pid)
 			return -1;
 		if ((left = end - now_ms()) <= 0)
 			return 0;
@@ -544,6 +545,36 @@ job_parse(const char *msg, size_t len, struct job_msg *m)
 	return 0;
 }
 
+static void
+on_orphaned(int sig)
+{
+	(void)sig;
+	orphaned = 1;
+}
+
+/*
+ * A job ends with its writer (a new writer counts its jobs from zero):
+ * told by SIGTERM (Linux: PR_SET_PDEATHSIG; elsewhere its waits look
+ * at getppid), it removes its file, answers and goes, never renaming.
+ */
+static void
+job_child(void)
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_orphaned;	/* no SA_RESTART: poll returns */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGCHLD, SIG_DFL);
+#ifdef PR_SET_PDEATHSIG
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+		_exit(1);
+#endif
+	if (getppid() != writer_pid)
+		orphaned = 1;
+}
+
 /* Check a job and fork its child; sock is closed here either way. */
 static void
 job_start(const char *msg, size_t len, int sock)
@@ -578,14 +609,7 @@ job_start(const char *msg, size_t len, int sock)
 		goto done;
 	}
 	if (pid == 0) {
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
-#ifdef PR_SET_PDEATHSIG
-		/* a job dies with its writer: a new one counts from zero */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
-		    getppid() != writer_pid)
-			_exit(1);
-#endif
+		job_child();
 		job_run(&m.j, m.rule, m.size, end, sock);
 	}
 	m.j.pid = pid;
