@@ -220,6 +220,107 @@ test_path(void)
 	    "titan_path_ok: a dot directory is refused");
 	ok(titan_path_ok("/x.gmi", "/", &why) == 0,
 	    "titan_path_ok: PATH / covers the capsule");
+	ok(titan_path_ok("/news/a\nb.gmi", "/news/", &why) == -1 &&
+	    strstr(why, "control") != NULL, "titan_path_ok: LF in a name");
+	ok(titan_path_ok("/news/a\x1b[2J.gmi", "/news/", &why) == -1,
+	    "titan_path_ok: ESC in a name");
+	ok(titan_path_ok("/news/a\x7f.gmi", "/news/", &why) == -1,
+	    "titan_path_ok: DEL in a name");
+	ok(titan_path_ok("/news/a\xc2\x85.gmi", "/news/", &why) == -1,
+	    "titan_path_ok: a C1 control (NEL) in a name");
+	ok(titan_path_ok("/news/a\xff.gmi", "/news/", &why) == -1 &&
+	    strstr(why, "UTF-8") != NULL, "titan_path_ok: not UTF-8");
+	ok(titan_path_ok("/news/gr\xc3\xa8ve.gmi", "/news/", &why) == 0,
+	    "titan_path_ok: UTF-8 letters are fine");
+}
+
+static void
+test_names(void)
+{
+	char	out[128];
+
+	ok(titan_type_fits("text/gemini", "text/gemini"),
+	    "titan_type_fits: the name's type");
+	ok(titan_type_fits("text/plain", "text/plain; charset=utf-8"),
+	    "titan_type_fits: the served type's parameters do not count");
+	ok(titan_type_fits("text/plain", "text/gemini"),
+	    "titan_type_fits: text/plain onto gemtext (Lagrange's Text tab)");
+	ok(!titan_type_fits("text/gemini", "text/plain; charset=utf-8"),
+	    "titan_type_fits: but not gemtext onto a .txt");
+	ok(!titan_type_fits("text/gemini", "text/html; charset=utf-8"),
+	    "titan_type_fits: a .html is served as HTML");
+	ok(!titan_type_fits("text/gemini", NULL),
+	    "titan_type_fits: an unknown extension: the content would decide");
+	ok(!titan_type_fits("text/plain", "text/plain-x"),
+	    "titan_type_fits: a prefix is not the type");
+	ok(titan_post_example("/news/", "Branch Notes.gmi", "2026-03-04", out,
+	    sizeof(out)) == 0 && strcmp(out, "/news/2026-03-04-branch-notes.gmi")
+	    == 0, "titan_post_example: the name's words as a slug (%s)", out);
+	ok(titan_post_example("/news/", ".gmi", "2026-03-04", out,
+	    sizeof(out)) == 0 && strcmp(out, "/news/2026-03-04-slug.gmi") == 0,
+	    "titan_post_example: no words: 'slug'");
+	ok(titan_post_example("/news/", "x.gmi", "2026-03-04", out, 10) == -1,
+	    "titan_post_example: too small a buffer");
+}
+
+static void
+test_deadline(void)
+{
+	ok(titan_deadline_ms(0, 10, 1024) == 10000,
+	    "titan_deadline_ms: no body: request_timeout");
+	ok(titan_deadline_ms(1048576, 10, 1024) == 10000 + 1024000,
+	    "titan_deadline_ms: 1 MiB at 1 KiB/s: 1024 s more");
+	ok(titan_deadline_ms(1, 1, 1000) == 1001,
+	    "titan_deadline_ms: rounds up");
+	ok(titan_deadline_ms(1LL << 50, 3600, 1) > 0,
+	    "titan_deadline_ms: no overflow at the largest size");
+}
+
+static void
+test_admit(void)
+{
+	struct titan_client	 run[8], a, b;
+	struct titan_caps	 caps = { 8, 2, 2, 3 };
+	size_t			 n = 0;
+
+	memset(run, 0, sizeof(run));
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.cert[0] = 1;
+	a.addr[0] = 1;
+	b.cert[0] = 2;
+	b.addr[0] = 2;
+	ok(titan_admit(run, n, &a, &caps) == NULL, "titan_admit: room");
+	run[n++] = a;
+	run[n++] = a;
+	ok(titan_admit(run, n, &a, &caps) != NULL,
+	    "titan_admit: a certificate at titan_jobs_per_cert");
+	b.addr[0] = 1;
+	run[n++] = b;
+	ok(titan_admit(run, n, &b, &caps) != NULL,
+	    "titan_admit: an address at titan_jobs_per_address (3)");
+	b.addr[0] = 2;
+	ok(titan_admit(run, n, &b, &caps) == NULL,
+	    "titan_admit: that certificate from another address");
+	while (n < 6) {
+		run[n] = b;
+		run[n].cert[1] = (unsigned char)n;
+		run[n].addr[1] = (unsigned char)n;
+		n++;
+	}
+	ok(titan_admit(run, n, &a, &caps) != NULL,
+	    "titan_admit: the last slots are not for a client with one");
+	b.cert[0] = b.addr[0] = 9;
+	ok(titan_admit(run, n, &b, &caps) == NULL,
+	    "titan_admit: they are for one with none");
+	run[n++] = b;
+	b.cert[0] = b.addr[0] = 10;
+	run[n++] = b;
+	b.cert[0] = b.addr[0] = 11;
+	ok(titan_admit(run, n, &b, &caps) != NULL, "titan_admit: all taken");
+	caps.per_cert = caps.per_addr = 0;
+	caps.reserve = 0;
+	ok(titan_admit(run, 2, &a, &caps) == NULL, "titan_admit: caps 0: any");
 }
 
 static void
@@ -272,6 +373,9 @@ main(void)
 	test_parse();
 	test_media();
 	test_path();
+	test_names();
+	test_deadline();
+	test_admit();
 	test_mime();
 	test_redact();
 	return tap_done();
