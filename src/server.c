@@ -643,6 +643,8 @@ static int
 proxy_read(struct conn *c)
 {
 	struct proxy_hdr	*h = &c->pin.h;
+	struct sockaddr_storage	 src;
+	socklen_t		 srclen = sizeof(src);
 	int			 r;
 
 	if ((r = proxy_in_read(c->fd, &c->pin)) == 0)
@@ -655,12 +657,22 @@ proxy_read(struct conn *c)
 	if (h->has_addr) {
 		peer_name(&h->src, c->addr, &c->port);
 		peer_name(&h->dst, c->laddr, &c->lport);
-		if ((c->lslot = admit((const struct sockaddr *)&h->src,
-		    h->srclen)) == LIMIT_REFUSED) {
-			c->lslot = LIMIT_UNTRACKED;
-			note_refused(&refused_client);
-			return -1;
-		}
+		src = h->src;
+		srclen = h->srclen;
+	} else if (getpeername(c->fd, (struct sockaddr *)&src,
+	    &srclen) == -1)
+		return -1;
+	/*
+	 * UNKNOWN (v1) or LOCAL (v2) names no client: the balancer's own
+	 * connection (a health check), or one it cannot describe.  It is
+	 * counted under the balancer's address, so max_per_client and
+	 * rate_limit still hold.
+	 */
+	if ((c->lslot = admit((const struct sockaddr *)&src, srclen)) ==
+	    LIMIT_REFUSED) {
+		c->lslot = LIMIT_UNTRACKED;
+		note_refused(&refused_client);
+		return -1;
 	}
 	return 1;
 }

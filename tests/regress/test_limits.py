@@ -241,6 +241,33 @@ def test_max_per_client_behind_a_balancer(make_server):
         held.close()
 
 
+@pytest.mark.parametrize("header", ["v1 UNKNOWN", "v2 LOCAL"])
+def test_a_header_that_names_no_client_counts_as_the_balancer(make_server,
+                                                              header):
+    # issue 19.11: PROXY UNKNOWN (v1) and LOCAL (v2) left the connection
+    # untracked: no max_per_client, no rate_limit.  They count under the
+    # balancer's own address.
+    from test_proxy import exchange, v2_local
+    raw = (b"PROXY UNKNOWN\r\n" if header == "v1 UNKNOWN" else v2_local())
+    s = proxied_server(make_server, max_per_client=1, rate_limit=2)
+    held = socket.create_connection(("127.0.0.1", s.pport))
+    held.sendall(raw)
+    try:
+        time.sleep(0.3)
+        with socket.create_connection(("127.0.0.1", s.pport),
+                                      timeout=5) as c:
+            c.sendall(raw)
+            assert c.recv(100) == b"", \
+                "a second such connection from the balancer is over 1"
+    finally:
+        held.close()
+    # no destination either: the URL names the proxy listener's port
+    url = f"gemini://localhost:{s.pport}/hello.txt\r\n".encode()
+    assert wait_for(lambda: exchange(s.pport, raw, url).status == 20)
+    got = [exchange(s.pport, raw, url).status for _ in range(3)]
+    assert 44 in got, "rate_limit 2 counts them too"
+
+
 def start_with_fd_limit(make_server, limit, **kw):
     """A one-worker server started under `ulimit -n limit`."""
     s = make_server(workers=1, request_timeout=10, **kw)
