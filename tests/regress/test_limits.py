@@ -435,3 +435,31 @@ def test_a_worker_killed_with_connections_leaves_no_client_locked_out(
     finally:
         for c in held:
             c.close()
+
+
+def test_a_survivor_of_a_dead_workers_reset_counts_nobody_else(make_server):
+    # issue 19.16: a worker dies with connections open and the parent
+    # forgets every count; a connection that survives in the other worker
+    # kept its slot, and its close was taken off a count it no longer had
+    # a part in (here, its own client's new one), so the client could
+    # hold more than max_per_client for good
+    s, (a, b) = two_workers(make_server, max_per_client=1)
+    held = []
+    try:
+        with only(s, a):
+            survivor = handshaken(s.port, C)
+        with only(s, b):
+            held.append(handshaken(s.port, "127.0.0.2"))
+        os.kill(b, signal.SIGKILL)     # its counts are never given back
+        assert wait_for(lambda: len(s.worker_pids()) == 2 and
+                        b not in s.worker_pids(), 5)
+        held.append(handshaken(s.port, C))     # allowed: counts were reset
+        before = s.log().count(f"{C} ")
+        survivor.close()
+        assert wait_for(lambda: s.log().count(f"{C} ") > before, 5), \
+            "the survivor's close is logged"
+        assert refused_at_once(s.port, C), \
+            "the client's one connection still counts against it"
+    finally:
+        for c in held:
+            c.close()
