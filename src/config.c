@@ -990,3 +990,15 @@ config_access_rule(const struct host_cfg *h, const char *path)
 			return &h->access[i];
 	return NULL;
 }
+
+int
+config_gated_from(const struct host_cfg *h, const char *dir,
+    const char *path)
+{
+	const struct rule_cfg	*rule;
+
+	if (h->naccess == 0)
+		return 0;
+	rule = config_access_rule(h, path);
+	return rule != NULL && rule != config_access_rule(h, dir);
+}

@@ -125,6 +125,14 @@ int	config_rule_covers(const char *rule, const char *path);
 const struct rule_cfg *config_access_rule(const struct host_cfg *h,
 	    const char *path);
 
+/*
+ * 1 if path, listed in the directory dir (URL paths), is under another
+ * access rule than dir is: a list never shows what it lists to those
+ * the listed page is gated from (listings, feeds, latest blocks).
+ */
+int	config_gated_from(const struct host_cfg *h, const char *dir,
+	    const char *path);
+
 const struct host_cfg *config_find_host(const struct config *cf,
 	    const char *name);
 

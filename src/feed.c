@@ -1021,7 +1021,6 @@ static int
 hidden_post(const struct host_cfg *h, const struct feed_cfg *f,
     const char *name)
 {
-	const struct rule_cfg	*rule;
 	char			 dir[sizeof(f->dir) + 2];
 	char			 path[sizeof(dir) + NAME_MAX + 1];
 
@@ -1031,8 +1030,7 @@ hidden_post(const struct host_cfg *h, const struct feed_cfg *f,
 	    snprintf(path, sizeof(path), "%s%s", dir, name) >=
 	    (int)sizeof(path))
 		return 1;
-	rule = config_access_rule(h, path);
-	return rule != NULL && rule != config_access_rule(h, dir);
+	return config_gated_from(h, dir, path);
 }
 
 /*

@@ -208,6 +208,21 @@ redirect_slash(struct conn *c, const struct request *r)
 	return 1;
 }
 
+/* A listing shows nothing gated by another rule than its directory's. */
+static int
+listing_hides(void *arg, const char *path)
+{
+	const struct host_cfg	*h = arg;
+	char			 dir[URL_MAX + 1];
+	size_t			 n = (size_t)(strrchr(path, '/') - path) + 1;
+
+	if (n >= sizeof(dir))
+		return 1;
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	return config_gated_from(h, dir, path);
+}
+
 static int
 serve_listing(struct conn *c, const struct request *r, int dirfd)
 {
@@ -216,7 +231,8 @@ serve_listing(struct conn *c, const struct request *r, int dirfd)
 	size_t			 len;
 
 	if (fs_listing(ci->rootfd, dirfd, r->url.path,
-	    (size_t)ci->host->autoindex_max, &body, &len) == -1) {
+	    (size_t)ci->host->autoindex_max, listing_hides,
+	    (void *)ci->host, &body, &len) == -1) {
 		log_warnx("%s: listing %s: %s", ci->host->name, r->url.path,
 		    strerror(errno));
 		conn_reply(c, 40, "Cannot list this directory");

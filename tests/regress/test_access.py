@@ -74,8 +74,15 @@ def srv(tmp_path_factory, certs):
     lists = work / "lists"
     lists.mkdir()
     members_file(lists / "members", certs)
+    pub = root / "pub"
+    (pub / "private").mkdir(parents=True)
+    (pub / "2026-pay-claim.gmi").write_text("# Pay claim\n")
+    (pub / "2026-secret-plan-layoffs.gmi").write_text("# Layoffs\n")
+    (pub / "private" / "notes.gmi").write_text("# Notes\n")
     extra = (f"access = /members/ {lists}/members\n"
              f"access = /cgi-bin/members-env {lists}/members\n"
+             f"access = /pub/2026-secret-plan-layoffs.gmi {lists}/members\n"
+             f"access = /pub/private/ {lists}/members\n"
              "feeds = members/news\n")
     # one worker: each worker re-reads a list on its own, and the broken
     # edit test needs to know which list the serving worker last read
@@ -336,3 +343,19 @@ def test_a_reload_leaves_new_workers_no_old_list_directory(make_server,
     for pid in s.worker_pids():
         held = dirs(pid)
         assert str(new) in held and str(old) not in held, held
+
+
+def test_a_listing_shows_no_name_gated_by_another_rule(srv, certs):
+    # issue 19.12: a public /pub/ listing showed
+    # 2026-secret-plan-layoffs.gmi while the file answered 60
+    for cert in (None, certs["member"]):
+        r = get(srv, "/pub/", cert)
+        assert r.status == 20 and b"2026-pay-claim.gmi" in r.body
+        assert b"layoffs" not in r.body and b"private" not in r.body, \
+            r.body
+    assert get(srv, "/pub/2026-secret-plan-layoffs.gmi").status == 60
+    # a listing under the rule shows its own entries to those let in
+    r = get(srv, "/pub/private/", certs["member"])
+    assert r.status == 20 and b"notes.gmi" in r.body
+    r = get(srv, "/members/papers/", certs["member"])
+    assert r.status == 20 and b"agenda.gmi" in r.body
