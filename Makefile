@@ -80,8 +80,8 @@ tests/unit/request_test: tests/unit/request_test.c src/request.o src/url.o tests
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/request_test.c src/request.o src/url.o $(LDFLAGS)
 tests/unit/config_test: tests/unit/config_test.c src/config.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/config_test.c src/config.o src/url.o $(LDFLAGS) $(PKG_LIBS)
-tests/unit/feed_test: tests/unit/feed_test.c tests/unit/files.h src/feed.o src/fs.o src/url.o src/config.o tests/unit/tap.h
-	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/feed_test.c src/feed.o src/fs.o src/url.o src/config.o $(LDFLAGS) $(PKG_LIBS)
+tests/unit/feed_test: tests/unit/feed_test.c tests/unit/files.h src/feed.o src/latest.o src/fs.o src/url.o src/config.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/feed_test.c src/feed.o src/latest.o src/fs.o src/url.o src/config.o $(LDFLAGS) $(PKG_LIBS)
 
 tests/unit/latest_test: tests/unit/latest_test.c tests/unit/files.h src/latest.o src/feed.o src/fs.o src/url.o src/config.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/latest_test.c src/latest.o src/feed.o src/fs.o src/url.o src/config.o $(LDFLAGS) $(PKG_LIBS)
@@ -96,8 +96,9 @@ tests/unit/limit_test: tests/unit/limit_test.c src/limit.o tests/unit/tap.h
 # Fuzzing: every tests/fuzz/fuzz_NAME.c with its corpus tests/corpus/NAME
 # (see mk/fuzz.sh).  `make fuzz` runs each with libFuzzer (clang) for
 # FUZZ_SECONDS (FUZZTIME works too); `make check` replays every corpus.
-# What the targets may call: the pure modules, and feed.c with fs.c.
-FUZZ_SRCS =	$(PURE:.o=.c) src/feed.c src/fs.c
+# What the targets may call: the pure modules, and feed.c with fs.c and
+# latest.c (each calls the other).
+FUZZ_SRCS =	$(PURE:.o=.c) src/feed.c src/latest.c src/fs.c
 FUZZTIME ?=	60
 FUZZ_SECONDS ?=	$(FUZZTIME)
 FUZZCC ?=	clang

@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "feed.h"
+#include "latest.h"
 #include "fs.h"
 #include "url.h"
 
@@ -348,9 +349,10 @@ next_paragraph(const char *text, size_t len, size_t *pos, int *pre,
 	size_t		 n, k;
 
 	while (next_line(text, len, pos, &s, &n)) {
+		/* a marker line is the server's, never the post's words */
 		if (line_type(s, n, pre) != L_TEXT ||
 		    (n >= 1 && s[0] == '>') || (n >= 2 && s[0] == '*' &&
-		    s[1] == ' '))
+		    s[1] == ' ') || latest_is_marker(s, n))
 			continue;
 		if ((k = clean(s, n, out, FEED_SUMMARY_MAX, cut)) == 0 ||
 		    is_dateline(out, k) || is_salutation(out, k) ||

@@ -60,7 +60,8 @@ size_t	feed_title(const char *text, size_t len, char *out);
  * The summary: the first real paragraph.  A paragraph is a text line
  * (gemtext has no other kind); a real one is not a heading, a link,
  * preformatted, a quote ("> ", the post quoting someone else), a list
- * item, a dateline (only a date with a year: "17 July 2024", "Wed, July
+ * item, a generated list's marker line (latest.h: the server's, never
+ * shown), a dateline (only a date with a year: "17 July 2024", "Wed, July
  * 17th, 2024", "2024-07-17"), a date label ("Date inferred: ...",
  * "Published: ..."), an editor's note ("Editor's note: ..."), or a
  * salutation ("Dear James Mass,", "Hi Ian": a greeting word and at most
