@@ -408,6 +408,9 @@ fill_out(struct conn *c)
 static void
 conn_timeout(struct conn *c)
 {
+	/* a response that stops here is incomplete: the log says " cut" */
+	if (c->state == C_REPLY)
+		c->truncated = 1;
 	if (c->state == C_UPLOAD) {
 		upload_timeout(c, c->up);
 		conn_step(c);
@@ -1009,7 +1012,10 @@ stop_now(int fd, short ev, void *arg)
 	if (LIST_EMPTY(&conns))
 		event_loopexit(NULL);
 	while ((c = LIST_FIRST(&conns)) != NULL) {
-		if (c->state < C_FLUSH)
+		/* cut: an exchange under way (a connection that sent no
+		 * request yet, or was answered whole, lost nothing) */
+		if (c->state == C_UPLOAD || c->state == C_CGI_HEADER ||
+		    (c->status != 0 && c->state < C_FLUSH))
 			c->truncated = 1;
 		conn_close(c);	/* the last one ends the loop */
 	}
@@ -1052,7 +1058,8 @@ worker_retire(int sig, short ev, void *arg)
 static void
 sigterm_cb(int sig, short ev, void *arg)
 {
-	struct timeval	tv = { cf->stop_timeout, 0 };
+	/* the current config's, though this worker's may be older */
+	struct timeval	tv = { shared_stop_timeout(cf->stop_timeout), 0 };
 
 	worker_retire(sig, ev, arg);
 	if (nconns == 0 || evtimer_pending(&ev_stop, NULL))

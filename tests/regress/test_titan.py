@@ -705,3 +705,39 @@ def test_titan_quota_is_checked_before_the_body(tmp_path, certs3):
                   certs3["secretary"]).status == 30, "a delete always may"
     finally:
         s.stop()
+
+
+def test_an_upload_cut_by_a_stop_ends_its_line_with_cut(tmp_path, certs3):
+    # issue 19.18: " cut" is the last word, after the uploader's name
+    s = titan_server(tmp_path, certs3, request_timeout=30,
+                     server_extra="stop_timeout = 1")
+    t = trickle(s, "/news/2026-05-08-cut.gmi", 100, certs3["secretary"])
+    assert wait_for(lambda: len(job_pids(s)) == 1)
+    s.signal(signal.SIGTERM)
+    s.proc.wait(20)
+    t.c.close()
+    line = lines_with(s, "2026-05-08-cut.gmi")
+    assert line and line[-1].endswith('"Branch secretary" cut'), line
+    assert temps(s.news) == []
+    s.stop()
+
+
+def test_an_upload_under_an_access_rule_is_checked_against_titan_only(
+        tmp_path, certs3):
+    # issue 19.18, documented in capsuled.ini(5): the titan list decides
+    # who uploads, whatever access rule covers the path for readers
+    readers = tmp_path / "readers"
+    s = titan_server(tmp_path, certs3, names=("secretary",),
+                     host_extra=f"access = /news/ {readers}\n"
+                     if readers.write_text(f"{certs3['chair'].fingerprint}"
+                                           " Reader\n") else "")
+    try:
+        path = "/news/2026-05-09-members.gmi"
+        assert up(s, path, "# M\n", certs3["secretary"]).status == 30
+        assert up(s, path, "# M\n", certs3["chair"]).status == 61
+        r = gemini(s.port, s.url(path), ctx=certs3["secretary"].ctx())
+        assert r.status == 61, "reading is the access list's to allow"
+        r = gemini(s.port, s.url(path), ctx=certs3["chair"].ctx())
+        assert r.status == 20
+    finally:
+        s.stop()
