@@ -615,7 +615,7 @@ drain_add(pid_t pid, int runner)
 static const char *
 drain_full(int workers)
 {
-	unsigned	seen[MAX_DRAINING];
+	unsigned	seen[MAX_DRAINING] = { 0 };
 	size_t		i, j, n = 0;
 
 	for (i = 0; i < sizeof(draining) / sizeof(draining[0]); i++) {

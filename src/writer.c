@@ -45,8 +45,8 @@
 
 /* A job running: its child, and what the log and the caps need. */
 struct job {
-	pid_t		 pid;
 	size_t		 host;
+	pid_t		 pid;
 	char		 path[URL_MAX + 1];
 	char		 addr[64];
 };
@@ -383,7 +383,6 @@ replace(int dirfd, const char *name, int sock, long long size,
 		(void)close(fd);	/* EBADF after a failed close: fine */
 		goto fail;
 	}
-	fd = -1;
 	if (ready(sock, st.st_ino) == -1) {
 		why = "the worker gave up before the file was put in place";
 		goto fail;
@@ -482,7 +481,8 @@ client(const char *hex, const char *addr, struct titan_client *who)
 	struct sockaddr_in6	 sin6;
 	struct sockaddr_in	 sin;
 	struct limit_key	 k;
-	int			 i, hi, lo;
+	size_t			 i;
+	int			 hi, lo;
 
 	memset(who, 0, sizeof(*who));
 	if (strlen(hex) != 64)
