@@ -414,6 +414,21 @@ fail(struct conn *c, struct upload *u, int status, const char *why)
 	return reply(c, status, why);
 }
 
+/* The client is late: no byte for request_timeout, or past its deadline. */
+static int
+client_late(struct conn *c, struct upload *u)
+{
+	char	meta[128];
+
+	if (now_ms() < u->deadline)
+		return fail(c, u, 59, "Upload timeout: the body did not come "
+		    "in time");
+	(void)snprintf(meta, sizeof(meta), "Upload too slow: send at least "
+	    "%ld bytes a second (titan_min_rate)",
+	    conn_info(c)->cf->titan_min_rate);
+	return fail(c, u, 59, meta);
+}
+
 /* Wait for the writer: each hop of its part has write_timeout. */
 static int
 writer_wait(struct conn *c, struct upload *u, short what)
@@ -494,7 +509,7 @@ pass_body(struct conn *c, struct upload *u)
 		if (u->left == 0)
 			return 1;
 		if (now_ms() >= u->deadline)
-			return client_wait(c, u, 0);	/* the timeout says */
+			return client_late(c, u);
 		r = SSL_read(conn_info(c)->ssl, u->buf, u->left < UPLOAD_BUF ?
 		    (int)u->left : UPLOAD_BUF);
 		if (r <= 0)
@@ -621,24 +636,13 @@ upload_step(struct conn *c, struct upload *u)
 void
 upload_timeout(struct conn *c, struct upload *u)
 {
-	char	meta[128];
-
 	if (u->phase == U_COMMIT)
 		return;		/* the change is under way: wait on */
-	if (!u->on_client) {
+	if (!u->on_client)
 		(void)fail(c, u, 40, "Storage is slow: nothing was stored; "
 		    "try again later");
-		return;
-	}
-	if (now_ms() < u->deadline) {
-		(void)fail(c, u, 59, "Upload timeout: the body did not come "
-		    "in time");
-		return;
-	}
-	(void)snprintf(meta, sizeof(meta), "Upload too slow: send at least "
-	    "%ld bytes a second (titan_min_rate)",
-	    conn_info(c)->cf->titan_min_rate);
-	(void)fail(c, u, 59, meta);
+	else
+		(void)client_late(c, u);
 }
 
 void
