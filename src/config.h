@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stddef.h>
 
+#include "rules.h"
 #include "url.h"
 
 #define CONFIG_MAX_LISTEN	16
@@ -64,6 +65,7 @@ struct host_cfg {
 	long		titan_max_size;		/* bytes */
 	char		titan_mime[256];	/* space-separated types */
 	long		titan_quota;		/* bytes per titan tree; 0: off */
+	struct rules	rules;		/* redirect, gone, lang PATH, mime */
 };
 
 enum log_target { ACCESS_OFF, ACCESS_STDERR, ACCESS_SYSLOG, ACCESS_FILE };

@@ -28,6 +28,7 @@
 #include "feed.h"
 #include "latest.h"
 #include "fs.h"
+#include "rules.h"
 #include "url.h"
 
 #define REPLACEMENT	"\xef\xbf\xbd"	/* U+FFFD */
@@ -1043,7 +1044,8 @@ pick_summaries(int dirfd, struct feed_entry *v, size_t n, char *buf)
  * A post under an access rule that its section's index is not under (a
  * members' post in a public section): not listed in the section's
  * index, its Atom feed or any latest-posts block, which would show its
- * title and summary to whoever reads the section.
+ * title and summary to whoever reads the section.  Nor is a post that
+ * is `gone` (52: aggregators are to stop asking for it).
  */
 static int
 hidden_post(const struct host_cfg *h, const struct feed_cfg *f,
@@ -1052,11 +1054,13 @@ hidden_post(const struct host_cfg *h, const struct feed_cfg *f,
 	char			 dir[sizeof(f->dir) + 2];
 	char			 path[sizeof(dir) + NAME_MAX + 1];
 
-	if (h->naccess == 0)
+	if (h->naccess == 0 && h->rules.npaths == 0)
 		return 0;
 	if (snprintf(dir, sizeof(dir), "/%s/", f->dir) >= (int)sizeof(dir) ||
 	    snprintf(path, sizeof(path), "%s%s", dir, name) >=
 	    (int)sizeof(path))
+		return 1;
+	if (rules_gone(&h->rules, path))
 		return 1;
 	return config_gated_from(h, dir, path);
 }
@@ -1164,8 +1168,13 @@ make_atom(struct feed_cache *fc, const struct host_cfg *h,
 	fi.dirpath = enc;
 	/* RFC 4287 4.1.1: a feed needs an author; the host knows no better */
 	fi.author = h->feed_author[0] != '\0' ? h->feed_author : h->name;
-	/* xml:lang takes one tag; a list is left to the reader */
-	fi.lang = strchr(h->lang, ',') == NULL ? h->lang : NULL;
+	/*
+	 * The section's own lang (a PATH rule) or the host's; xml:lang
+	 * takes one tag, so a list is left to the reader.
+	 */
+	fi.lang = rules_lang(&h->rules, path, h->lang);
+	if (strchr(fi.lang, ',') != NULL)
+		fi.lang = NULL;
 	fi.updated = dst->st_mtim.tv_sec;
 	fi.now = time(NULL);
 	if (feed_write_atom(&fc->atom, &fi, fc->v, fc->n) == -1)

@@ -40,6 +40,7 @@
 #include "feed.h"
 #include "log.h"
 #include "mime.h"
+#include "rules.h"
 #include "titan.h"
 #include "upload.h"
 #include "url.h"
@@ -198,7 +199,9 @@ check_name(const struct host_cfg *h, const char *path, const char *mime,
 	char		 example[URL_MAX + 64];
 	const char	*name = split(path, dir + 1), *served, *ext;
 
-	served = mime_by_name(name);
+	/* the file route's lookup: the host's mime rules, then the table */
+	if ((served = rules_mime(&h->rules, name)) == NULL)
+		served = mime_by_name(name);
 	if (!titan_type_fits(mime, served)) {
 		if (served != NULL)
 			(void)snprintf(meta, len, "Type %s does not fit the "
@@ -367,6 +370,9 @@ route_titan(struct conn *c, const struct request *r)
 
 	if (r->titan == NULL)
 		return 0;
+	/* a redirected or gone path takes no upload (route_rules let it by) */
+	if (rules_titan(&h->rules, r->url.path, meta, sizeof(meta)) != 0)
+		return reply(c, 50, meta);
 	if ((rule = titan_rule(h, r->url.path)) == NULL)
 		return reply(c, 50, "Uploads are not accepted here");
 	if (access_check(c, rule->file, &who))

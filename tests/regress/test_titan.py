@@ -746,3 +746,15 @@ def test_an_upload_under_an_access_rule_is_checked_against_titan_only(
         assert r.status == 20
     finally:
         s.stop()
+
+
+def test_the_name_is_judged_by_the_hosts_mime_rules_too(tmp_path, certs3):
+    # the file route's lookup: a `mime` rule, then the built-in table
+    s = titan_server(tmp_path, certs3, host_extra="mime = .note text/gemini\n")
+    try:
+        assert up(s, "/news/sub/minutes.note", "# Minutes\n",
+                  certs3["secretary"]).status == 30
+        assert s.get("/news/sub/minutes.note").meta.startswith(
+            "text/gemini")
+    finally:
+        s.stop()
