@@ -160,7 +160,6 @@ cgi_job_header(struct cgi_job *j, long now, int *status,
 	ssize_t		 n;
 	int		 end;
 
-	(void)now;
 	*why = NULL;
 	for (;;) {
 		if ((end = cgi_parse_header(j->hdr, j->hdrlen, status, meta,
@@ -187,6 +186,10 @@ cgi_job_header(struct cgi_job *j, long now, int *status,
 			return 0;
 		*why = j->hdrlen ? "CGI script ended inside its header" :
 		    "CGI script ended without output";
+		/* the runner kills it at the deadline: that is a timeout,
+		 * whether its end or our timer is seen first */
+		if (now >= j->deadline)
+			*why = "CGI script timed out";
 		/* it never ran: say why (the start's errno) instead */
 		if ((f = failure(j)) != NULL && strncmp(f, "could not", 9) == 0) {
 			log_warnx("%s: CGI %s %s", j->addr, j->script, f);
