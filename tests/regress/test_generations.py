@@ -222,6 +222,29 @@ def test_a_script_dies_with_a_runner_killed_outright(make_server):
 
 # -- issue 19.18: draining generations, stop_timeout, the cut mark --------
 
+def listens(pid, port):
+    """Does process pid hold a listening socket on port?"""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).read().splitlines()[1:]:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{f[9]}]")
+    d = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(d)
+    except FileNotFoundError:
+        return False
+    for n in names:
+        try:
+            if os.readlink(f"{d}/{n}") in inodes:
+                return True
+        except FileNotFoundError:
+            pass
+    return False
+
+
+@root_only
 def test_a_reload_past_16_draining_generations_is_refused(make_server):
     # the old workers' table had a fixed size and, full, dropped them
     # without a word: the parent lost track of workers still serving
@@ -229,10 +252,14 @@ def test_a_reload_past_16_draining_generations_is_refused(make_server):
     held = []
     try:
         for _ in range(16):
-            before = s.worker_pids()
-            held.append(tls_connect(s.port))    # an idle client, held
+            # the one serving worker takes the next idle client, held
+            old = [p for p in s.worker_pids() if listens(p, s.port)]
+            assert len(old) == 1
+            held.append(tls_connect(s.port))
             reload_and_wait(s, "reloaded")
-            assert wait_for(lambda: len(s.worker_pids()) >= len(before) + 1)
+            assert wait_for(lambda: not listens(old[0], s.port) and
+                            any(listens(p, s.port) for p in
+                                s.worker_pids()), 5)
         assert len(s.worker_pids()) == 17, "16 draining, one serving"
         reload_and_wait(s, "reload refused")
         assert "16 older generations are still finishing" in s.log()
