@@ -27,22 +27,25 @@ CFLAGS +=	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) $(OPT) $(SAN) \
 LDFLAGS +=	$(SAN)
 
 PURE =		src/url.o src/request.o src/config.o src/proxy.o src/limit.o \
-		src/titan.o src/certlist.o src/rules.o
+		src/titan.o src/certlist.o src/rules.o src/logfmt.o
 OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
 		src/netbio.o src/sandbox.o src/latest.o src/cgijob.o \
 		src/shared.o src/listen.o src/linger.o src/memstat.o src/proxyin.o \
 		src/fdpass.o src/selfpipe.o \
-		src/access.o src/upload.o src/writer.o
+		src/access.o src/upload.o src/writer.o src/metrics.o
 HDRS =		src/*.h
+# metrics.o with what it calls in the parent (the rendering is pure)
+METRICS_DEPS =	src/metrics.o src/shared.o src/limit.o src/log.o src/logfmt.o \
+		src/url.o
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/feed_test tests/unit/log_test tests/unit/proxy_test \
 		tests/unit/limit_test tests/unit/listing_test \
 		tests/unit/latest_test tests/unit/titan_test tests/unit/certlist_test \
-		tests/unit/rules_test
+		tests/unit/rules_test tests/unit/metrics_test
 STRIKE =	capsule/cgi-bin/strike
-TOOLS =		bench/gemload bench/floor bench/limits
+TOOLS =		bench/gemload bench/floor bench/limits bench/counting
 
 all: deps
 	@$(MAKE) -s build
@@ -69,6 +72,10 @@ bench/gemload: bench/gemload.c
 # the shared per-client table's lock, alone (bench/README.md)
 bench/limits: bench/limits.c src/shared.o src/limit.o
 	$(CC) $(CFLAGS) -Isrc -o $@ bench/limits.c src/shared.o src/limit.o $(LDFLAGS)
+
+# a worker's counting and its access-log line, alone (bench/README.md)
+bench/counting: bench/counting.c $(METRICS_DEPS)
+	$(CC) $(CFLAGS) -Isrc -o $@ bench/counting.c $(METRICS_DEPS) $(LDFLAGS)
 
 # OpenSSL's floor: capsuled's own TLS context, in memory (bench/README.md)
 bench/floor: bench/floor.c src/tls.o src/config.o src/rules.o src/url.o
@@ -118,8 +125,11 @@ fuzz-regress:
 tests/unit/listing_test: tests/unit/listing_test.c src/fs.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/listing_test.c src/fs.o src/url.o $(LDFLAGS)
 
-tests/unit/log_test: tests/unit/log_test.c src/log.o src/url.o tests/unit/tap.h
-	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/log_test.c src/log.o src/url.o $(LDFLAGS)
+tests/unit/log_test: tests/unit/log_test.c src/logfmt.o src/url.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/log_test.c src/logfmt.o src/url.o $(LDFLAGS)
+
+tests/unit/metrics_test: tests/unit/metrics_test.c $(METRICS_DEPS) tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/metrics_test.c $(METRICS_DEPS) $(LDFLAGS)
 
 tests/unit/proxy_test: tests/unit/proxy_test.c src/proxy.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/proxy_test.c src/proxy.o $(LDFLAGS)

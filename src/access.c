@@ -302,20 +302,21 @@ access_check(struct conn *c, const char *file, const struct cert_entry **who)
 		    "identity for this page and try again");
 		return 1;
 	}
+	conn_identify(c, NULL);		/* the log shows a 61's fingerprint */
 	certlist_hex(ci->client_hash, hex);
 	if ((e = certlist_find(list_now(file), ci->client_hash)) == NULL) {
 		(void)snprintf(meta, sizeof(meta), "Certificate not "
 		    "authorised here; an admin can add %s", hex);
-		conn_set_user(c, hex);	/* the admin copies it from the log */
 		conn_reply(c, 61, meta);
 		return 1;
 	}
 	if (tls_client_in_date(ci->ssl) != 1) {
-		conn_set_user(c, e->name[0] != '\0' ? e->name : hex);
 		conn_reply(c, 62, "Certificate not valid: outside its "
 		    "validity dates; make a new identity");
 		return 1;
 	}
+	certlist_hex(ci->client_hash, hex);
+	conn_identify(c, e->name[0] != '\0' ? e->name : hex);
 	*who = e;
 	return 0;
 }

@@ -22,6 +22,8 @@
 #include "fdpass.h"
 #include "fs.h"
 #include "log.h"
+#include "logfmt.h"
+#include "metrics.h"
 #include "runner.h"
 #include "tls.h"
 #include "url.h"
@@ -199,7 +201,7 @@ static void
 env_build(struct env *e, const struct conn_info *ci,
     const struct request *r, size_t scriptlen)
 {
-	char	script[URL_MAX + 1];
+	char	script[URL_MAX + 1], addr[LOGFMT_ADDR_MAX];
 
 	memcpy(script, r->url.path, scriptlen);
 	script[scriptlen] = '\0';
@@ -213,9 +215,17 @@ env_build(struct env *e, const struct conn_info *ci,
 	env_put(e, "SCRIPT_NAME", script);
 	env_put(e, "PATH_INFO", r->url.path + scriptlen);
 	env_put(e, "QUERY_STRING", r->url.query);
-	env_put(e, "REMOTE_ADDR", ci->peer_addr);
-	env_put(e, "REMOTE_HOST", ci->peer_addr);
-	env_int(e, "REMOTE_PORT", ci->peer_port);
+	/*
+	 * What a script sees of the client follows log_ip: what it writes
+	 * to stderr goes to the error log, and what it keeps is the
+	 * branch's to answer for.  The port too names a reader (behind a
+	 * carrier's NAT, address, port and time do): only with full.
+	 */
+	logfmt_cgi_addr(ci->peer_addr, ci->cf->log_ip, addr);
+	env_put(e, "REMOTE_ADDR", addr);
+	env_put(e, "REMOTE_HOST", addr);
+	if (ci->cf->log_ip == LOG_IP_FULL)
+		env_int(e, "REMOTE_PORT", ci->peer_port);
 	env_put(e, "TLS_VERSION", SSL_get_version(ci->ssl));
 	env_put(e, "TLS_CIPHER", SSL_get_cipher_name(ci->ssl));
 	env_put(e, "PATH", "/usr/bin:/bin");
@@ -283,6 +293,7 @@ route_cgi(struct conn *c, const struct request *r)
 		return 1;
 	}
 	if (running >= ci->cf->cgi_max) {
+		metrics_limit(METRICS_LIMIT_CGI);
 		snprintf(retry, sizeof(retry), "%d", CGI_RETRY_SECS);
 		conn_reply(c, 44, retry);
 		return 1;
@@ -296,9 +307,10 @@ route_cgi(struct conn *c, const struct request *r)
 	env_build(&e, ci, r, scriptlen);
 	if (e.failed || runner_sock == -1 ||
 	    cgi_start(c, h, script, msg, e.len) == -1) {
-		log_warnx("%s: cannot start CGI %s: %s", ci->peer_addr,
+		log_warnx("%s: cannot start CGI %s: %s", ci->peer_log,
 		    r->url.path, e.failed ? "environment too large" :
 		    strerror(errno));
+		metrics_cgi(METRICS_CGI_FAILED);
 		conn_reply(c, 42, "Cannot start the CGI script");
 	}
 	return 1;

@@ -19,6 +19,7 @@
 #include "cgi.h"
 #include "cgijob.h"
 #include "log.h"
+#include "metrics.h"
 
 #define GRACE_MS	1000	/* past the deadline: a runner that cannot */
 
@@ -42,6 +43,7 @@ struct cgi_job {
 	int		 err;		/* start failed: errno, and where */
 	char		 what[16];
 	char		 why[96];
+	enum metrics_cgi outcome;	/* counted when the job is freed */
 };
 
 struct cgi_job *
@@ -62,6 +64,7 @@ cgi_job_new(int outfd, int ctlfd, const char *script, const char *addr,
 	snprintf(j->script, sizeof(j->script), "%s", script);
 	j->deadline = deadline;
 	j->left = max_output;
+	j->outcome = METRICS_CGI_CANCELLED;	/* until it is known */
 	event_set(&j->ev, ctlfd, EV_READ, cb, arg);
 	return j;
 }
@@ -71,6 +74,7 @@ cgi_job_free(struct cgi_job *j)
 {
 	if (j == NULL)
 		return;
+	metrics_cgi(j->outcome);
 	event_del(&j->ev);
 	if (j->out != -1)
 		close(j->out);
@@ -167,6 +171,9 @@ cgi_job_header(struct cgi_job *j, long now, int *status,
 			j->hdroff = (size_t)end;
 			j->left -= (long long)(j->hdrlen - j->hdroff);
 			j->header_done = 1;
+			/* a body to come is not over yet: no body, done */
+			if (*status / 10 != 2)
+				j->outcome = METRICS_CGI_OK;
 			return 1;
 		}
 		if (end < 0)
@@ -184,6 +191,12 @@ cgi_job_header(struct cgi_job *j, long now, int *status,
 			continue;
 		if (n < 0 && errno == EAGAIN && !ended(j))
 			return 0;
+		if (now >= j->deadline) {
+			/* the runner's kill at cgi_timeout was seen first */
+			cgi_job_expired(j);
+			*why = "CGI script timed out";
+			return 1;
+		}
 		*why = j->hdrlen ? "CGI script ended inside its header" :
 		    "CGI script ended without output";
 		/* the runner kills it at the deadline: that is a timeout,
@@ -198,7 +211,16 @@ cgi_job_header(struct cgi_job *j, long now, int *status,
 		break;
 	}
 	log_warnx("%s: %s: %s", j->addr, j->script, *why);
+	j->outcome = METRICS_CGI_FAILED;
 	return 1;
+}
+
+void
+cgi_job_expired(struct cgi_job *j)
+{
+	log_warnx("%s: CGI %s timed out before its header", j->addr,
+	    j->script);
+	j->outcome = METRICS_CGI_TIMEOUT;
 }
 
 /* The body is over: whole only if the script exited 0 in time. */
@@ -208,13 +230,15 @@ over(struct cgi_job *j, int err, long now, int *cut)
 	char		 buf[64];
 	const char	*why;
 
+	j->outcome = METRICS_CGI_FAILED;
 	if (err != 0) {
 		snprintf(buf, sizeof(buf), "output failed: %s", strerror(err));
 		why = buf;
-	} else if (now >= j->deadline)
+	} else if (now >= j->deadline) {
 		why = "ran out of cgi_timeout";
-	else
-		why = failure(j);
+		j->outcome = METRICS_CGI_TIMEOUT;
+	} else if ((why = failure(j)) == NULL)
+		j->outcome = METRICS_CGI_OK;
 	if (why != NULL) {
 		log_warnx("%s: CGI %s %s after its header; cut", j->addr,
 		    j->script, why);
@@ -240,6 +264,7 @@ cgi_job_read(struct cgi_job *j, char *buf, size_t room, long now, int *cut)
 		if (j->left <= 0) {
 			log_warnx("%s: CGI %s: output over cgi_max_output; "
 			    "cut", j->addr, j->script);
+			j->outcome = METRICS_CGI_FAILED;
 			*cut = 1;
 			return -1;
 		}

@@ -38,6 +38,9 @@ void		 cgi_job_free(struct cgi_job *);
 int		 cgi_job_header(struct cgi_job *, long now, int *status,
 		    char meta[URL_MAX + 1], const char **why);
 
+/* The deadline passed before the header: said in the log, and counted. */
+void		 cgi_job_expired(struct cgi_job *);
+
 /*
  * Body bytes into buf: > 0 read; 0 none now (wait); -1 the body is
  * over, whole or not (*cut, logged): free the job.

@@ -22,6 +22,7 @@ struct conn_info {
 	int			 rootfd;	/* host's root directory */
 	const char		*sni;		/* canonical, or NULL */
 	const char		*peer_addr;	/* "192.0.2.1", "::1" */
+	const char		*peer_log;	/* as the logs name it (log_ip) */
 	int			 peer_port;
 	const char		*local_addr;
 	int			 local_port;
@@ -37,12 +38,6 @@ const struct conn_info *conn_info(const struct conn *);
  * control characters in it become spaces.  Call once per connection.
  */
 void	conn_reply(struct conn *, int status, const char *meta);
-
-/*
- * Who made the request, for its access-log line: a certificate's listed
- * name or its fingerprint (SHA256:HEX).  Copied; the last call wins.
- */
-void	conn_set_user(struct conn *, const char *who);
 
 /* After conn_reply(c, 2x, ...): the body.  The connection owns fd/mem. */
 void	conn_body_fd(struct conn *, int fd, off_t size);
@@ -68,6 +63,13 @@ void	route_request(struct conn *, const struct request *);
  * else the seconds until it will (the 44 meta).
  */
 int	conn_rate_wait(struct conn *);
+
+/*
+ * server.c, for access.c: the client's certificate was checked against
+ * a list (the access log may show its fingerprint); user: the name the
+ * list gives it (or its fingerprint) once it is let in, else NULL.
+ */
+void	conn_identify(struct conn *, const char *user);
 
 /* server.c: set the host once the target check has chosen it. */
 void	conn_set_host(struct conn *, const struct host_cfg *);

@@ -11,6 +11,7 @@
  */
 #include <sys/types.h>
 #include <sys/file.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <netinet/in.h>
@@ -37,6 +38,7 @@
 #include "config.h"
 #include "listen.h"
 #include "log.h"
+#include "metrics.h"
 #include "mime.h"
 #include "sandbox.h"
 #include "server.h"
@@ -419,6 +421,7 @@ gen_load(const char *path, int check_only, const struct generation *old,
 	    (missing == 0 ? tls_setup(&g->cf, &g->tls, err, errlen) :
 	    tls_check(&g->cf, err, errlen)) == -1 ||
 	    listen_roots(&g->cf, g->rootfds, err, errlen) == -1 ||
+	    metrics_check(&g->cf, err, errlen) == -1 ||
 	    (g->af = access_prepare(&g->cf, err, errlen)) == NULL)
 		goto fail;
 	listen_roots_check(&g->cf, g->rootfds, &g->sb);
@@ -549,6 +552,7 @@ spawn(struct generation *g, int i)
 	if (pid == 0) {
 		proc_title("worker");
 		shared_slot_mine(slot);
+		metrics_worker(slot, &g->cf);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
@@ -587,6 +591,7 @@ spawn_all(struct generation *g)
 {
 	int	i;
 
+	metrics_hosts(&g->cf);
 	spawn_runner(g);
 	spawn_writer(g);
 	for (i = 0; i < g->nworkers; i++)
@@ -859,7 +864,7 @@ reap(void)
 	size_t	j;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		shared_slot_release(pid);
+		metrics_reaped(shared_slot_release(pid));
 		for (j = 0; j < sizeof(draining) / sizeof(draining[0]); j++)
 			if (draining[j].pid == pid)
 				draining[j].pid = 0;
@@ -885,6 +890,7 @@ reap(void)
 			    WIFSIGNALED(status) ? "killed by signal" :
 			    "exited with status", WIFSIGNALED(status) ?
 			    WTERMSIG(status) : WEXITSTATUS(status));
+			metrics_worker_died();
 			if (time(NULL) - gen->started[i] < 1)
 				quick = 1;	/* wait a second: no fork storm */
 			else
@@ -1005,7 +1011,9 @@ supervise(const char *path)
 	    gen->nworkers);
 	notify("READY=1");
 	for (;;) {
-		sigsuspend(&old);
+		/* sigsuspend(), woken for metrics_file when it is due too */
+		(void)pselect(0, NULL, NULL, NULL, metrics_tick(&gen->cf),
+		    &old);
 		if (got_chld) {
 			got_chld = 0;
 			reap();
@@ -1098,7 +1106,7 @@ main(int argc, char *argv[])
 	if (!dflag)
 		log_init(0);
 	if (shared_init((size_t)gen->nworkers * (size_t)gen->cf.max_connections,
-	    err, sizeof(err)) == -1) {
+	    err, sizeof(err)) == -1 || metrics_init(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return 1;
 	}

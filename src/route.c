@@ -20,6 +20,7 @@
 #include "fs.h"
 #include "latest.h"
 #include "log.h"
+#include "metrics.h"
 #include "mime.h"
 #include "request.h"
 #include "rules.h"
@@ -125,6 +126,7 @@ route_limits(struct conn *c, const struct request *r)
 	(void)r;
 	if ((wait = conn_rate_wait(c)) == 0)
 		return 0;
+	metrics_limit(METRICS_LIMIT_RATE);
 	(void)snprintf(meta, sizeof(meta), "%d", wait);
 	conn_reply(c, 44, meta);
 	return 1;

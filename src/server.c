@@ -29,6 +29,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "certlist.h"
 #include "cgi.h"
 #include "cgijob.h"
 #include "config.h"
@@ -36,7 +37,9 @@
 #include "limit.h"
 #include "linger.h"
 #include "log.h"
+#include "logfmt.h"
 #include "memstat.h"
+#include "metrics.h"
 #include "netbio.h"
 #include "proxyin.h"
 #include "request.h"
@@ -77,6 +80,7 @@ struct conn {
 	int			 listener;	/* index into listeners */
 	int			 lslot;		/* per-client limits slot */
 	char			 addr[ADDR_MAX];	/* the client */
+	char			 logaddr[LOGFMT_ADDR_MAX];  /* as logged */
 	int			 port;
 	char			 laddr[ADDR_MAX];	/* what it connected to */
 	int			 lport;
@@ -89,6 +93,8 @@ struct conn {
 	size_t			 linelen;	/* request line incl. CRLF */
 
 	int			 status;	/* 0 until conn_reply */
+	size_t			 hdrlen;	/* of the header sent */
+	char			*meta;		/* of a response not 2x */
 	unsigned long long	 sent;
 
 	char			*out;		/* pending bytes */
@@ -100,11 +106,12 @@ struct conn {
 	struct cgi_job		*cgi;		/* a script's output, or NULL */
 	int			 has_client_cert;
 	unsigned char		 client_hash[32];
+	int			 cert_checked;	/* against a list: log it */
+	char			 user[CERTLIST_HEX_LEN + 1];  /* its name */
 	int			 truncated;	/* the body was cut short */
 	struct linger_state	 linger;	/* C_LINGER */
 	int			 unread;	/* the request line was not */
 	struct upload		*up;		/* a Titan upload, or NULL */
-	char			*user;		/* for the log: conn_set_user */
 };
 
 struct listener {
@@ -258,6 +265,7 @@ conn_info(const struct conn *c)
 		info.sni = url_host_canonical(name, sni, sizeof(sni)) == 0 ?
 		    sni : name;
 	info.peer_addr = c->addr;
+	info.peer_log = c->logaddr;
 	info.peer_port = c->port;
 	info.local_addr = c->laddr;
 	info.local_port = c->lport;
@@ -291,21 +299,20 @@ conn_reply(struct conn *c, int status, const char *meta)
 	}
 	c->outcap = OUTBUF_SIZE;
 	c->status = status;
-	c->outlen = request_header(c->out, status, meta);
+	c->outlen = c->hdrlen = request_header(c->out, status, meta);
 	c->outoff = 0;
 	c->state = C_REPLY;
+	/* as sent (cut, controls made spaces), for the log's meta */
+	if (status / 10 != 2)
+		c->meta = strndup(c->out + 3, c->hdrlen - 5);
 }
 
 void
-conn_set_user(struct conn *c, const char *who)
+conn_identify(struct conn *c, const char *user)
 {
-	char	*u;
-
-	/* only the log wants it: without memory, the line goes without */
-	if ((u = strdup(who)) == NULL)
-		return;
-	free(c->user);
-	c->user = u;
+	c->cert_checked = 1;
+	if (user != NULL)
+		(void)snprintf(c->user, sizeof(c->user), "%s", user);
 }
 
 void
@@ -349,7 +356,7 @@ void
 conn_cgi(struct conn *c, int outfd, int ctlfd, const char *script,
     int timeout, long max_output)
 {
-	c->cgi = cgi_job_new(outfd, ctlfd, script, c->addr,
+	c->cgi = cgi_job_new(outfd, ctlfd, script, c->logaddr,
 	    elapsed_ms(&c->start) + timeout * 1000L, max_output, cgi_event, c);
 	if (c->cgi == NULL)
 		cgi_finished();
@@ -384,7 +391,7 @@ fill_out(struct conn *c)
 		r = read(c->bodyfd, c->out + c->outlen, n);
 		if (r <= 0) {
 			/* the file shrank or failed under us: stop here */
-			log_warnx("%s: %s while sending; cut", c->addr,
+			log_warnx("%s: %s while sending; cut", c->logaddr,
 			    r < 0 ? strerror(errno) : "file shrank");
 			c->truncated = 1;
 			c->bodyleft = 0;
@@ -412,13 +419,13 @@ conn_timeout(struct conn *c)
 	if (c->state == C_REPLY)
 		c->truncated = 1;
 	if (c->state == C_UPLOAD) {
+		metrics_timeout(METRICS_TIMEOUT_UPLOAD);
 		upload_timeout(c, c->up);
 		conn_step(c);
 		return;
 	}
 	if (c->state == C_CGI_HEADER) {
-		log_warnx("%s: CGI script timed out before its header",
-		    c->addr);
+		cgi_job_expired(c->cgi);
 		cgi_end(c);
 		conn_reply(c, 42, "CGI script timed out");
 		conn_step(c);
@@ -426,10 +433,14 @@ conn_timeout(struct conn *c)
 	}
 	if (c->state == C_REQUEST) {
 		/* handshake done, no complete request line in time */
+		metrics_timeout(METRICS_TIMEOUT_REQUEST);
 		conn_reply(c, 59, "Request timeout: no complete request line");
 		conn_step(c);
 		return;
 	}
+	if (c->state != C_LINGER)	/* a linger's end is no fault */
+		metrics_timeout(c->state < C_REQUEST ?
+		    METRICS_TIMEOUT_HANDSHAKE : METRICS_TIMEOUT_RESPONSE);
 	conn_close(c);
 }
 
@@ -455,6 +466,8 @@ handshake_done(struct conn *c)
 {
 	if (tls_client_hash(c->ssl, c->client_hash) == 0)
 		c->has_client_cert = 1;
+	metrics_handshake(SSL_session_reused(c->ssl) ? METRICS_TLS_RESUMED :
+	    METRICS_TLS_FULL);
 	c->state = C_REQUEST;
 }
 
@@ -654,11 +667,12 @@ proxy_read(struct conn *c)
 		conn_wait(c, EV_READ);
 	if (r == PROXY_IN_BAD)
 		log_info("%s: no valid PROXY header on a proxy listener; "
-		    "closed", c->addr);
+		    "closed", c->logaddr);
 	if (r != 1)
 		return r < 0 ? -1 : 0;
 	if (h->has_addr) {
 		peer_name(&h->src, c->addr, &c->port);
+		logfmt_addr(c->addr, cf->log_ip, c->logaddr);
 		peer_name(&h->dst, c->laddr, &c->lport);
 		src = h->src;
 		srclen = h->srclen;
@@ -696,8 +710,10 @@ conn_step(struct conn *c)
 			break;
 		case C_HANDSHAKE:
 			if ((r = SSL_do_handshake(c->ssl)) != 1) {
-				if (ssl_wait(c, r) == -1)
+				if (ssl_wait(c, r) == -1) {
+					metrics_handshake(METRICS_TLS_FAILED);
 					conn_close(c);
+				}
 				return;
 			}
 			handshake_done(c);
@@ -748,6 +764,32 @@ conn_step(struct conn *c)
 	}
 }
 
+/* The access-log line of a connection, and what its metrics count. */
+static void
+conn_entry(struct conn *c, struct access_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->addr = c->logaddr;
+	e->host = c->host ? c->host->name : "";
+	e->hostid = c->host ? (int)(c->host - cf->hosts) : -1;
+	e->request = c->req;
+	e->reqlen = c->linelen >= 2 ? c->linelen - 2 : c->reqlen;
+	e->status = c->status;
+	e->meta = c->meta;
+	e->bytes = c->sent;
+	e->header = c->sent < c->hdrlen ? c->sent : c->hdrlen;
+	e->msec = elapsed_ms(&c->start);
+	e->cut = c->truncated;
+	e->user = c->user[0] != '\0' ? c->user : NULL;
+	e->tls = SSL_is_init_finished(c->ssl) ? SSL_get_version(c->ssl) : NULL;
+	e->resumed = SSL_session_reused(c->ssl);
+	/* a fingerprint tracks a reader: only where a list looked at it */
+	if (c->has_client_cert && (c->cert_checked ||
+	    cf->log_ip == LOG_IP_FULL))
+		e->cert = c->client_hash;
+	upload_log(c->up, e);
+}
+
 static void
 conn_close(struct conn *c)
 {
@@ -755,18 +797,9 @@ conn_close(struct conn *c)
 
 	event_del(&c->ev);
 	if (c->state >= C_REQUEST || c->status != 0) {
-		memset(&e, 0, sizeof(e));
-		e.addr = c->addr;
-		e.host = c->host ? c->host->name : "";
-		e.request = c->req;
-		e.reqlen = c->linelen >= 2 ? c->linelen - 2 : c->reqlen;
-		e.status = c->status;
-		e.bytes = c->sent;
-		e.msec = elapsed_ms(&c->start);
-		e.cut = c->truncated;
-		e.user = c->user;
-		upload_log(&e);
+		conn_entry(c, &e);
 		log_access(&e);
+		metrics_access(&e);
 	}
 	LIST_REMOVE(c, entry);
 	SSL_free(c->ssl);
@@ -776,9 +809,9 @@ conn_close(struct conn *c)
 	cgi_end(c);
 	upload_free(c->up);
 	free(c->mem);
+	free(c->meta);
 	free(c->out);
 	free(c->req);
-	free(c->user);
 	shared_limits_close(c->lslot);
 	free(c);
 	nconns--;
@@ -821,6 +854,8 @@ note_refused(unsigned long *counter)
 	if (refused_client + refused_full == 0)
 		evtimer_add(&ev_refused, &tv);
 	(*counter)++;
+	metrics_limit(counter == &refused_client ? METRICS_LIMIT_PER_CLIENT :
+	    METRICS_LIMIT_FULL);
 }
 
 /* Close at once. */
@@ -873,6 +908,7 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss, socklen_t sslen)
 	c->state = listeners[li].proxy ? C_PROXY : C_HANDSHAKE;
 	clock_gettime(CLOCK_MONOTONIC, &c->start);
 	peer_name(ss, c->addr, &c->port);
+	logfmt_addr(c->addr, cf->log_ip, c->logaddr);
 	memcpy(c->laddr, listeners[li].addr, sizeof(c->laddr));
 	c->lport = listeners[li].port;
 	LIST_INSERT_HEAD(&conns, c, entry);

@@ -366,7 +366,7 @@ route_titan(struct conn *c, const struct request *r)
 	const struct cert_entry	*who;
 	struct upload		*u;
 	const char		*why;
-	char			 meta[3 * URL_MAX], hex[CERTLIST_HEX_LEN + 1];
+	char			 meta[3 * URL_MAX];
 
 	if (r->titan == NULL)
 		return 0;
@@ -375,10 +375,9 @@ route_titan(struct conn *c, const struct request *r)
 		return reply(c, 50, meta);
 	if ((rule = titan_rule(h, r->url.path)) == NULL)
 		return reply(c, 50, "Uploads are not accepted here");
+	/* access_check names who it let in, for the log */
 	if (access_check(c, rule->file, &who))
 		return 1;
-	certlist_hex(ci->client_hash, hex);
-	conn_set_user(c, who->name[0] != '\0' ? who->name : hex);
 	if ((why = refusal(h, rule, r, meta, sizeof(meta))) != NULL)
 		return reply(c, 50, why);
 	if (check_target(c, r->url.path, r->titan->size))
@@ -388,7 +387,7 @@ route_titan(struct conn *c, const struct request *r)
 	if ((u->sock = send_job(ci, r->url.path, r->titan->size,
 	    u->deadline)) == -1) {
 		log_warnx("%s: titan %s: cannot reach the writer: %s",
-		    ci->peer_addr, r->url.path, strerror(errno));
+		    ci->peer_log, r->url.path, strerror(errno));
 		upload_free(u);
 		return reply(c, 40, "Cannot store uploads now");
 	}
@@ -652,7 +651,7 @@ upload_timeout(struct conn *c, struct upload *u)
 }
 
 void
-upload_log(struct access_entry *e)
+upload_log(const struct upload *u, struct access_entry *e)
 {
 	/* one line at a time, logged at once: a worker has one thread */
 	static char	 redacted[REQUEST_MAX + 1];
@@ -661,6 +660,8 @@ upload_log(struct access_entry *e)
 	/* the request as sent, but never its token: it is a secret */
 	if (e->request == NULL || !titan_is(e->request, len))
 		return;
+	e->kind = u == NULL ? ENTRY_TITAN_REFUSED : u->size == 0 ?
+	    ENTRY_TITAN_DELETE : ENTRY_TITAN_WRITE;
 	if (len > sizeof(redacted) - 1)
 		len = sizeof(redacted) - 1;
 	e->reqlen = titan_redact(e->request, len, redacted);

@@ -28,8 +28,9 @@ int	upload_step(struct conn *, struct upload *);
  * goes on (upload_step waits again).
  */
 void	upload_timeout(struct conn *, struct upload *);
-/* A Titan request's access-log line: as sent, its token left out. */
-void	upload_log(struct access_entry *);
+/* A Titan request's access-log line: as sent, its token left out, and
+ * what it was (refused before its body, a write, a delete). */
+void	upload_log(const struct upload *, struct access_entry *);
 void	upload_free(struct upload *);
 
 #endif

@@ -7,8 +7,9 @@
  * it accepts ends in CRLF within the input, has a status 10..69 and a
  * meta of at most 1024 bytes, valid UTF-8 and free of control bytes;
  * a refusal says why; and until the LF has arrived it asks for more.
- * cgi.c needs the connection and TLS calls below, which it never makes
- * from cgi_parse_header: they abort if it does.
+ * cgi.c needs the connection, TLS and metrics calls below (log.c the
+ * metrics one), which it never makes from cgi_parse_header: they abort
+ * if it does.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "access.h"
 #include "cgi.h"
 #include "conn.h"
+#include "metrics.h"
 #include "tls.h"
 #include "url.h"
 
@@ -64,6 +66,26 @@ access_user(const struct conn_info *ci, const char *path)
 {
 	(void)ci;
 	(void)path;
+	abort();
+}
+
+void
+metrics_limit(enum metrics_limit l)
+{
+	(void)l;
+	abort();
+}
+
+void
+metrics_cgi(enum metrics_cgi o)
+{
+	(void)o;
+	abort();
+}
+
+void
+metrics_log_lost(void)
+{
 	abort();
 }
 

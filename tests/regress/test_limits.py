@@ -449,7 +449,8 @@ def test_a_survivor_of_a_dead_workers_reset_counts_nobody_else(make_server):
     # kept its slot, and its close was taken off a count it no longer had
     # a part in (here, its own client's new one), so the client could
     # hold more than max_per_client for good
-    s, (a, b) = two_workers(make_server, max_per_client=1)
+    s, (a, b) = two_workers(make_server, max_per_client=1,
+                            server_extra="log_ip = full")  # C, logged
     held = []
     try:
         with only(s, a):
