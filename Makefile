@@ -33,7 +33,8 @@ OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
 		src/netbio.o src/sandbox.o src/latest.o src/cgijob.o \
 		src/shared.o src/listen.o src/linger.o src/memstat.o src/proxyin.o \
 		src/fdpass.o src/selfpipe.o \
-		src/access.o src/upload.o src/writer.o src/metrics.o
+		src/access.o src/upload.o src/writer.o src/metrics.o \
+		src/conn.o src/plan.o src/gen.o src/helper.o src/supervise.o
 HDRS =		src/*.h
 # metrics.o with what it calls in the parent (the rendering is pure)
 METRICS_DEPS =	src/metrics.o src/shared.o src/limit.o src/log.o src/logfmt.o \
@@ -43,7 +44,7 @@ UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/feed_test tests/unit/log_test tests/unit/proxy_test \
 		tests/unit/limit_test tests/unit/listing_test \
 		tests/unit/latest_test tests/unit/titan_test tests/unit/certlist_test \
-		tests/unit/rules_test tests/unit/metrics_test
+		tests/unit/rules_test tests/unit/metrics_test tests/unit/route_test
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload bench/floor bench/limits bench/counting
 
@@ -90,8 +91,8 @@ tests/unit/config_test: tests/unit/config_test.c src/config.o src/rules.o src/ur
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/config_test.c src/config.o src/rules.o src/url.o $(LDFLAGS) $(PKG_LIBS)
 tests/unit/rules_test: tests/unit/rules_test.c src/rules.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/rules_test.c src/rules.o src/url.o $(LDFLAGS)
-tests/unit/feed_test: tests/unit/feed_test.c tests/unit/files.h src/feed.o src/latest.o src/fs.o src/url.o src/config.o src/rules.o tests/unit/tap.h
-	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/feed_test.c src/feed.o src/latest.o src/fs.o src/url.o src/config.o src/rules.o $(LDFLAGS) $(PKG_LIBS)
+tests/unit/feed_test: tests/unit/feed_test.c tests/unit/files.h src/feed.o src/fs.o src/url.o src/config.o src/rules.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/feed_test.c src/feed.o src/fs.o src/url.o src/config.o src/rules.o $(LDFLAGS) $(PKG_LIBS)
 
 tests/unit/latest_test: tests/unit/latest_test.c tests/unit/files.h src/latest.o src/feed.o src/fs.o src/url.o src/config.o src/rules.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/latest_test.c src/latest.o src/feed.o src/fs.o src/url.o src/config.o src/rules.o $(LDFLAGS) $(PKG_LIBS)
@@ -100,15 +101,23 @@ tests/unit/titan_test: tests/unit/titan_test.c src/titan.o src/request.o src/url
 tests/unit/certlist_test: tests/unit/certlist_test.c src/certlist.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/certlist_test.c src/certlist.o src/url.o $(LDFLAGS)
 
+# the routing table without the engine: no conn.o, no server.o
+ROUTE_OBJS =	src/route.o src/plan.o src/access.o src/certlist.o src/cgi.o \
+		src/cgijob.o src/fdpass.o src/upload.o src/titan.o \
+		src/request.o src/url.o src/config.o src/rules.o src/fs.o \
+		src/feed.o src/latest.o src/mime.o src/log.o src/logfmt.o \
+		src/metrics.o src/shared.o src/limit.o src/tls.o
+tests/unit/route_test: tests/unit/route_test.c tests/unit/files.h $(ROUTE_OBJS) tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/route_test.c $(ROUTE_OBJS) $(LDFLAGS) $(PKG_LIBS)
+
 tests/unit/limit_test: tests/unit/limit_test.c src/limit.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/limit_test.c src/limit.o $(LDFLAGS)
 
 # Fuzzing: every tests/fuzz/fuzz_NAME.c with its corpus tests/corpus/NAME
 # (see mk/fuzz.sh).  `make fuzz` runs each with libFuzzer (clang) for
 # FUZZ_SECONDS (FUZZTIME works too); `make check` replays every corpus.
-# What the targets may call: the pure modules, and feed.c with fs.c and
-# latest.c (each calls the other).
-FUZZ_SRCS =	$(PURE:.o=.c) src/feed.c src/latest.c src/fs.c
+# What the targets may call: the pure modules, and feed.c with fs.c.
+FUZZ_SRCS =	$(PURE:.o=.c) src/feed.c src/fs.c
 FUZZTIME ?=	60
 FUZZ_SECONDS ?=	$(FUZZTIME)
 FUZZCC ?=	clang
@@ -141,6 +150,7 @@ run: all
 
 check: deps
 	@sh mk/deps.sh check
+	@sh mk/floors.sh
 	@$(MAKE) -s build $(UNIT) fuzz-regress
 	@sh tests/run
 
@@ -151,6 +161,7 @@ bench: all
 # Static analysis: cppcheck and clang-tidy (config in .clang-tidy).
 LINT_DEFS =	-D_GNU_SOURCE -DSYSCONFDIR=\"/etc\" -DCAPSULED_VERSION=\"lint\"
 lint:
+	sh mk/floors.sh
 	cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
 	    --enable=warning,performance,portability -D__linux__ \
 	    $(LINT_DEFS) -I src src src/strike bench

@@ -26,7 +26,6 @@
 
 #include "config.h"
 #include "feed.h"
-#include "latest.h"
 #include "fs.h"
 #include "rules.h"
 #include "url.h"
@@ -128,6 +127,38 @@ static int
 is_blank(unsigned char c)
 {
 	return c <= 0x20 || c == 0x7f;
+}
+
+/* A blank as a marker line has them: space, tab, a CR before its LF. */
+static int
+marker_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+int
+feed_is_marker(const char *s, size_t n)
+{
+	static const char	open[] = "<!--", ns[] = "capsuled:";
+	size_t			i = 0;
+
+	/* blanks, and U+FEFF, which joined files leave at a line's start */
+	for (;;) {
+		if (i < n && marker_blank(s[i]))
+			i++;
+		else if (n - i >= 3 && memcmp(s + i, BOM, 3) == 0)
+			i += 3;
+		else
+			break;
+	}
+	if (n - i < sizeof(open) - 1 || memcmp(s + i, open,
+	    sizeof(open) - 1) != 0)
+		return 0;
+	i += sizeof(open) - 1;
+	while (i < n && marker_blank(s[i]))
+		i++;
+	return n - i >= sizeof(ns) - 1 &&
+	    strncasecmp(s + i, ns, sizeof(ns) - 1) == 0;
 }
 
 /*
@@ -353,7 +384,7 @@ next_paragraph(const char *text, size_t len, size_t *pos, int *pre,
 		/* a marker line is the server's, never the post's words */
 		if (line_type(s, n, pre) != L_TEXT ||
 		    (n >= 1 && s[0] == '>') || (n >= 2 && s[0] == '*' &&
-		    s[1] == ' ') || latest_is_marker(s, n))
+		    s[1] == ' ') || feed_is_marker(s, n))
 			continue;
 		if ((k = clean(s, n, out, FEED_SUMMARY_MAX, cut)) == 0 ||
 		    is_dateline(out, k) || is_salutation(out, k) ||

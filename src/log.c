@@ -25,8 +25,8 @@
 #include "config.h"
 #include "log.h"
 #include "logfmt.h"
-#include "metrics.h"
 
+static void		(*lost_hook)(void);	/* log_on_lost */
 static int		 foreground = 1;
 static enum log_target	 access_target = ACCESS_STDERR;
 static enum log_format	 access_format = LOG_CAPSULED;
@@ -37,6 +37,20 @@ static unsigned long	 access_lost;	/* lines, since access_said */
 static time_t		 access_said;	/* monotonic s; 0: all well */
 
 #define LOST_REPORT	60	/* seconds between "lines lost" reports */
+
+/* A line a log could not take: counted where log_on_lost says. */
+static void
+lost(void)
+{
+	if (lost_hook != NULL)
+		lost_hook();
+}
+
+void
+log_on_lost(void (*fn)(void))
+{
+	lost_hook = fn;
+}
 
 static time_t
 mono_s(void)
@@ -117,7 +131,7 @@ syslog_line(int prio, const char *line)
 	}
 	if (syslog_dropped > 0 || syslog_send(prio, line) == -1) {
 		syslog_dropped++;
-		metrics_log_lost();
+		lost();
 	}
 }
 
@@ -276,7 +290,7 @@ access_failed(int err)
 {
 	time_t	now = mono_s();
 
-	metrics_log_lost();
+	lost();
 	access_lost++;
 	if (access_said != 0 && now - access_said < LOST_REPORT)
 		return;

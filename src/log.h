@@ -25,6 +25,9 @@ void	log_facility(int facility, const char *sock);
 /* Open (or reopen, for rotation) the access log named by the config. */
 int	log_open_access(const struct config *cf, char *err, size_t errlen);
 
+/* fn (the metrics' count) is told of each line a log could not take. */
+void	log_on_lost(void (*fn)(void));
+
 void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -140,6 +140,7 @@ metrics_init(char *err, size_t errlen)
 		return -1;
 	}
 	blocks = p;	/* zero-filled */
+	log_on_lost(metrics_log_lost);	/* log.c cannot include us */
 	return 0;
 }
 

@@ -352,6 +352,7 @@ titan_parse(const char *line, size_t len, struct request *r,
 		return -1;
 	if ((msg = params(semi + 1, e, tp)) != NULL)
 		return reject(status, why, msg);
+	(void)titan_redact(line, len - 2, tp->sent);
 	r->titan = tp;
 	return 0;
 }

@@ -35,6 +35,8 @@ struct titan_params {
 	char		token[TITAN_TOKEN_MAX + 1];	/* decoded; "" if none */
 	int		has_token;
 	char		why[96];	/* a refusal that names a parameter */
+	/* the line as sent, its token left out: as the access log shows it */
+	char		sent[URL_MAX + 1];
 };
 
 /* 1 if the request line (len bytes) has the titan scheme. */

@@ -3,22 +3,24 @@
  * writer.h).  Everything is decided before a byte of the body is read:
  * the rule, the certificate (60/61/62), size, type and charset, the
  * name (its type, its characters, a post's date), and that its
- * directory resolves beneath the root with no symlink.  Then the writer
- * admits the job (or answers 44) and the body streams from the client
- * to the writer, whose answer becomes ours.  The worker writes nothing.
+ * directory resolves beneath the root with no symlink.  Then the upload
+ * is the plan's sink: the writer admits the job (or answers 44), the
+ * engine streams the body from the client to the writer through a
+ * socket, and the writer's answer becomes ours.  The worker writes
+ * nothing.
  *
  * The timeline, and who is blamed when a hop is late (DESIGN.md has
  * it whole): the client has request_timeout between bytes and the
  * upload's deadline (titan_deadline_ms) for all of them, else 59; the
  * writer has write_timeout to admit the job, to take each part of the
  * body and to have the file written and synced ("R"), else 40 and the
- * worker closes the job, so nothing is stored.  Once the worker has
- * said "C" it waits for the outcome however long it takes.
+ * job is closed, so nothing is stored.  Once the worker has said "C" it
+ * waits for the outcome however long it takes.  The sink tells the
+ * engine each wait's bound and whose it is; the engine waits.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,25 +30,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-
 #include "access.h"
 #include "certlist.h"
 #include "config.h"
-#include "conn.h"
 #include "fdpass.h"
 #include "feed.h"
+#include "fs.h"
 #include "log.h"
+#include "logfmt.h"
 #include "mime.h"
+#include "plan.h"
+#include "request.h"
 #include "rules.h"
 #include "titan.h"
 #include "upload.h"
 #include "url.h"
 #include "writer.h"
-
-#define UPLOAD_BUF	16384
 
 enum phase {
 	U_ACCEPT,	/* the writer admits the job ("A") or says why not */
@@ -58,44 +57,31 @@ enum phase {
 struct upload {
 	int		 sock;		/* the job's stream to the writer */
 	enum phase	 phase;
-	int		 on_client;	/* waiting for the client, not the writer */
-	struct event	 watch;		/* U_BODY: the writer speaks only to stop */
-	int		 watching, stopped;
-	struct conn	*conn;
-	long long	 size, left;	/* body bytes; not yet read */
-	long long	 deadline;	/* monotonic ms: the body's last byte */
-	char		 buf[UPLOAD_BUF];
-	size_t		 len, off;	/* read, not yet passed on */
+	long		 client_ms;	/* each wait for the client */
+	long		 writer_ms;	/* each wait for the writer */
+	long		 min_rate;	/* titan_min_rate, for the 59 */
+	long long	 size;		/* body bytes */
+	long long	 deadline;	/* the connection's ms: its last byte */
+	int		 status;	/* given up: our answer; else 0 */
+	char		 meta[URL_MAX + 1];
 	char		 line[WRITER_ANSWER];
 	size_t		 llen;
+	int		 have_line;	/* line holds one, NUL-ended */
 	unsigned long long ino;		/* what "R" said the change is */
 	int		 rootfd;
 	char		 path[URL_MAX + 1];
+	char		 peer[LOGFMT_ADDR_MAX];	/* as the logs name it */
+	char		 logreq[URL_MAX + 1];	/* the line as sent, no token */
 	char		 target[URL_HOST_MAX + URL_MAX * 3 + 32];
 };
 
-static int	writer_sock = -1;
+static const struct sink_ops	upload_sink;
+static int			writer_sock = -1;
 
 void
 upload_worker_init(int sock)
 {
 	writer_sock = sock;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-reply(struct conn *c, int status, const char *meta)
-{
-	conn_reply(c, status, meta);
-	return 1;
 }
 
 static const struct rule_cfg *
@@ -129,7 +115,7 @@ target_stat(int rootfd, const char *path, struct stat *st)
 	const char	*name = split(path, dir);
 	int		 dirfd, r;
 
-	if ((dirfd = writer_open_dir(rootfd, dir)) == -1)
+	if ((dirfd = fs_open_dir(rootfd, dir)) == -1)
 		return -1;
 	r = fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW);
 	close(dirfd);
@@ -142,18 +128,20 @@ target_stat(int rootfd, const char *path, struct stat *st)
  * here too so the client hears before it sends the body.
  */
 static int
-check_target(struct conn *c, const char *path, long long size)
+check_target(const struct facts *f, const char *path, long long size,
+    struct plan *p)
 {
 	struct stat	 st;
 	int		 r;
 
-	if ((r = target_stat(conn_info(c)->rootfd, path, &st)) == -1)
-		return errno == ENOENT ? reply(c, 51, "No such directory") :
-		    reply(c, 50, "The directory is not one uploads may go to");
+	if ((r = target_stat(f->rootfd, path, &st)) == -1)
+		return errno == ENOENT ? plan_reply(p, 51, "No such directory") :
+		    plan_reply(p, 50, "The directory is not one uploads may "
+		    "go to");
 	if (r == 1 && !S_ISREG(st.st_mode))
-		return reply(c, 50, "Only a regular file can be replaced");
+		return plan_reply(p, 50, "Only a regular file can be replaced");
 	if (r == 0 && size == 0)
-		return reply(c, 51, "Not found");
+		return plan_reply(p, 51, "Not found");
 	return 0;
 }
 
@@ -229,20 +217,24 @@ check_name(const struct host_cfg *h, const char *path, const char *mime,
 	return meta;
 }
 
-/* The job: HOST, PATH, SIZE, DEADLINE, CERT, ADDR, and one end of a
- * fresh stream socket. */
+/*
+ * The job: HOST, PATH, SIZE, DEADLINE, CERT, ADDR, and one end of a
+ * fresh stream socket.
+ */
 static int
-send_job(const struct conn_info *ci, const char *path, long long size,
+send_job(const struct facts *f, const char *path, long long size,
     long long deadline)
 {
 	char	msg[WRITER_MSG_MAX], hex[CERTLIST_HEX_LEN + 1];
 	int	sv[2], n;
 
-	certlist_hex(ci->client_hash, hex);
+	if (f->client_hash == NULL)
+		return -1;	/* access_check let no one in without one */
+	certlist_hex(f->client_hash, hex);
 	n = snprintf(msg, sizeof(msg), "HOST=%ld%cPATH=%s%cSIZE=%lld%c"
 	    "DEADLINE=%lld%cCERT=%s%cADDR=%s%c",
-	    (long)(ci->host - ci->cf->hosts), 0, path, 0, size, 0, deadline, 0,
-	    hex + 7, 0, ci->peer_addr, 0);
+	    (long)(f->host - f->cf->hosts), 0, path, 0, size, 0, deadline, 0,
+	    hex + 7, 0, f->peer_addr, 0);
 	if (n < 0 || (size_t)n >= sizeof(msg) || writer_sock == -1 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		return -1;
@@ -280,9 +272,9 @@ set_target(struct upload *u, const struct request *r)
 }
 
 static struct upload *
-upload_new(struct conn *c, const struct request *r)
+upload_new(const struct facts *f, const struct request *r)
 {
-	const struct conn_info	*ci = conn_info(c);
+	const struct config	*cf = f->cf;
 	struct upload		*u;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL)
@@ -292,30 +284,27 @@ upload_new(struct conn *c, const struct request *r)
 		free(u);
 		return NULL;
 	}
-	u->rootfd = ci->rootfd;
+	u->rootfd = f->rootfd;
 	memcpy(u->path, r->url.path, strlen(r->url.path) + 1);
-	u->size = u->left = r->titan->size;
-	u->deadline = titan_deadline_ms(u->size, ci->cf->request_timeout,
-	    ci->cf->titan_min_rate);
+	(void)snprintf(u->peer, sizeof(u->peer), "%s", f->peer_log);
+	memcpy(u->logreq, r->titan->sent, sizeof(u->logreq));
+	u->size = r->titan->size;
+	u->client_ms = cf->request_timeout * 1000L;
+	u->writer_ms = cf->write_timeout * 1000L;
+	u->min_rate = cf->titan_min_rate;
 	/* a delete has no body: the writer's "R" comes first */
 	u->phase = u->size > 0 ? U_ACCEPT : U_READY;
 	return u;
 }
 
-/* The connection reads the body now; bytes that came with the line
- * are the body's first (more than size: the rest is not ours). */
 static void
-upload_begin(struct conn *c, struct upload *u)
+upload_free(void *arg)
 {
-	const char	*pending;
-	size_t		 n = conn_upload(c, u, &pending);
+	struct upload	*u = arg;
 
-	u->conn = c;
-	if ((long long)n > u->left)
-		n = (size_t)u->left;
-	memcpy(u->buf, pending, n);
-	u->len = n;
-	u->left -= (long long)n;
+	if (u->sock != -1)
+		close(u->sock);
+	free(u);
 }
 
 /* The refusals that need no I/O, in the order a client can fix them. */
@@ -358,187 +347,120 @@ refusal(const struct host_cfg *h, const struct rule_cfg *rule,
 }
 
 int
-route_titan(struct conn *c, const struct request *r)
+route_titan(const struct facts *f, const struct request *r, struct plan *p)
 {
-	const struct conn_info	*ci = conn_info(c);
-	const struct host_cfg	*h = ci->host;
+	const struct host_cfg	*h = f->host;
 	const struct rule_cfg	*rule;
 	const struct cert_entry	*who;
 	struct upload		*u;
 	const char		*why;
 	char			 meta[3 * URL_MAX];
+	long long		 ms;
 
 	if (r->titan == NULL)
 		return 0;
 	/* a redirected or gone path takes no upload (route_rules let it by) */
 	if (rules_titan(&h->rules, r->url.path, meta, sizeof(meta)) != 0)
-		return reply(c, 50, meta);
+		return plan_reply(p, 50, meta);
 	if ((rule = titan_rule(h, r->url.path)) == NULL)
-		return reply(c, 50, "Uploads are not accepted here");
+		return plan_reply(p, 50, "Uploads are not accepted here");
 	/* access_check names who it let in, for the log */
-	if (access_check(c, rule->file, &who))
+	if (access_check(f, rule->file, &who, p))
 		return 1;
 	if ((why = refusal(h, rule, r, meta, sizeof(meta))) != NULL)
-		return reply(c, 50, why);
-	if (check_target(c, r->url.path, r->titan->size))
+		return plan_reply(p, 50, why);
+	if (check_target(f, r->url.path, r->titan->size, p))
 		return 1;
-	if ((u = upload_new(c, r)) == NULL)
-		return reply(c, 40, "Out of memory");
-	if ((u->sock = send_job(ci, r->url.path, r->titan->size,
-	    u->deadline)) == -1) {
+	if ((u = upload_new(f, r)) == NULL)
+		return plan_reply(p, 40, "Out of memory");
+	ms = titan_deadline_ms(u->size, f->cf->request_timeout,
+	    f->cf->titan_min_rate);
+	if ((u->sock = send_job(f, r->url.path, u->size, ms)) == -1) {
 		log_warnx("%s: titan %s: cannot reach the writer: %s",
-		    ci->peer_log, r->url.path, strerror(errno));
+		    f->peer_log, r->url.path, strerror(errno));
 		upload_free(u);
-		return reply(c, 40, "Cannot store uploads now");
+		return plan_reply(p, 40, "Cannot store uploads now");
 	}
-	u->deadline += now_ms();
-	upload_begin(c, u);
-	return 1;
+	u->deadline = f->now + ms;
+	/* as a refusal's: the line as sent, its token left out */
+	p->log_request = u->logreq;
+	p->log_kind = u->size == 0 ? ENTRY_TITAN_DELETE : ENTRY_TITAN_WRITE;
+	return plan_sink(p, &upload_sink, u, u->size);
 }
 
+/* An answer's meta, cut as a header's is (request_header). */
 static void
-unwatch(struct upload *u)
+set_meta(char meta[URL_MAX + 1], const char *s)
 {
-	if (u->watching)
-		event_del(&u->watch);
-	u->watching = 0;
+	size_t	len = request_meta_len(s, URL_MAX);
+
+	memcpy(meta, s, len);
+	meta[len] = '\0';
 }
 
-/* Give the job up: the writer's child removes what it wrote. */
-static int
-fail(struct conn *c, struct upload *u, int status, const char *why)
+/*
+ * Give the job up: the writer's child removes what it wrote.  Our
+ * answer is status and why; the server's own trouble is logged.
+ */
+static void
+give_up(struct upload *u, int status, const char *why)
 {
-	unwatch(u);
 	if (status != 59)
-		log_warnx("%s: titan %s: %s", conn_info(c)->peer_addr, u->path,
-		    why);
+		log_warnx("%s: titan %s: %s", u->peer, u->path, why);
 	if (u->sock != -1) {
 		close(u->sock);
 		u->sock = -1;
 	}
-	return reply(c, status, why);
+	u->status = status;
+	set_meta(u->meta, why);
 }
 
 /* The client is late: no byte for request_timeout, or past its deadline. */
-static int
-client_late(struct conn *c, struct upload *u)
+static void
+client_late(struct upload *u, long now)
 {
 	char	meta[128];
 
-	if (now_ms() < u->deadline)
-		return fail(c, u, 59, "Upload timeout: the body did not come "
-		    "in time");
+	if (now < u->deadline) {
+		give_up(u, 59, "Upload timeout: the body did not come in time");
+		return;
+	}
 	(void)snprintf(meta, sizeof(meta), "Upload too slow: send at least "
-	    "%ld bytes a second (titan_min_rate)",
-	    conn_info(c)->cf->titan_min_rate);
-	return fail(c, u, 59, meta);
+	    "%ld bytes a second (titan_min_rate)", u->min_rate);
+	give_up(u, 59, meta);
 }
 
 /* Wait for the writer: each hop of its part has write_timeout. */
-static int
-writer_wait(struct conn *c, struct upload *u, short what)
-{
-	u->on_client = 0;
-	conn_wait_upload(c, u->sock, what,
-	    (long)conn_info(c)->cf->write_timeout * 1000);
-	return 0;
-}
-
-/* The writer spoke while the body came: it has stopped taking it. */
 static void
-writer_stopped(int fd, short what, void *arg)
+writer_wait(const struct upload *u, int events, struct plan_wait *w)
 {
-	struct upload	*u = arg;
-
-	(void)fd;
-	(void)what;
-	u->watching = 0;
-	u->stopped = 1;
-	conn_wake(u->conn);
-}
-
-/* After a failed SSL_read: wait as OpenSSL asks; -1 the client is gone.
- * A client has request_timeout between bytes, and the deadline; the
- * writer is watched meanwhile (a job that failed or died). */
-static int
-client_wait(struct conn *c, struct upload *u, int r)
-{
-	long long	left = u->deadline - now_ms(), ms;
-
-	ms = (long long)conn_info(c)->cf->request_timeout * 1000;
-	if (left < ms)
-		ms = left;
-	u->on_client = 1;
-	if (!u->watching) {
-		event_set(&u->watch, u->sock, EV_READ, writer_stopped, u);
-		event_add(&u->watch, NULL);
-		u->watching = 1;
-	}
-	switch (SSL_get_error(conn_info(c)->ssl, r)) {
-	case SSL_ERROR_WANT_READ:
-		conn_wait_upload(c, -1, EV_READ, (long)ms);
-		return 0;
-	case SSL_ERROR_WANT_WRITE:
-		conn_wait_upload(c, -1, EV_WRITE, (long)ms);
-		return 0;
-	default:
-		ERR_clear_error();
-		return -1;
-	}
+	w->fd = u->sock;
+	w->events = events;
+	w->also = -1;
+	w->left = u->writer_ms;
 }
 
 /*
- * Client -> writer until the body is all passed on: 1 when it is, or
- * when the writer has stopped taking it (its line says why); 0 waiting.
+ * The writer's next line into u->line: 1 read, 0 none yet (wait as *w
+ * says), -1 the job ended without one.
  */
 static int
-pass_body(struct conn *c, struct upload *u)
-{
-	ssize_t	w;
-	int	r;
-
-	for (;;) {
-		if (u->stopped)
-			return 1;	/* its line says why */
-		while (u->off < u->len) {
-			w = send(u->sock, u->buf + u->off, u->len - u->off,
-			    MSG_NOSIGNAL);
-			if (w < 0 && errno == EAGAIN)
-				return writer_wait(c, u, EV_WRITE);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return 1;	/* the writer said no: read why */
-			u->off += (size_t)w;
-		}
-		if (u->left == 0)
-			return 1;
-		if (now_ms() >= u->deadline)
-			return client_late(c, u);
-		r = SSL_read(conn_info(c)->ssl, u->buf, u->left < UPLOAD_BUF ?
-		    (int)u->left : UPLOAD_BUF);
-		if (r <= 0)
-			return client_wait(c, u, r);
-		u->len = (size_t)r;
-		u->off = 0;
-		u->left -= r;
-	}
-}
-
-/* The writer's next line into u->line: 1 read, 0 waiting, -1 it ended. */
-static int
-read_line(struct conn *c, struct upload *u)
+read_line(struct upload *u, struct plan_wait *w)
 {
 	char	*nl;
 	ssize_t	 n;
 
+	if (u->have_line)
+		return 1;
 	while ((nl = memchr(u->line, '\n', u->llen)) == NULL) {
 		if (u->llen == sizeof(u->line) - 1)
 			return -1;
 		n = read(u->sock, u->line + u->llen,
 		    sizeof(u->line) - 1 - u->llen);
-		if (n < 0 && errno == EAGAIN)
-			return writer_wait(c, u, EV_READ);
+		if (n < 0 && errno == EAGAIN) {
+			writer_wait(u, PLAN_READ, w);
+			return 0;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -546,6 +468,7 @@ read_line(struct conn *c, struct upload *u)
 		u->llen += (size_t)n;
 	}
 	*nl = '\0';
+	u->have_line = 1;
 	return 1;
 }
 
@@ -557,23 +480,118 @@ next_line(struct upload *u)
 
 	memmove(u->line, u->line + n, u->llen - n);
 	u->llen -= n;
+	u->have_line = 0;
 }
 
-/* The writer's outcome, "30" or "NN why", as our reply. */
+/*
+ * Before the body: the writer's "A" (it admitted the job).  1 it came,
+ * 0 wait as *w says, -1 the writer said no or ended (the answer says).
+ */
 static int
-outcome(struct conn *c, struct upload *u)
+admitted(struct upload *u, struct plan_wait *w)
+{
+	int	r;
+
+	if (u->phase != U_ACCEPT)
+		return 1;
+	if ((r = read_line(u, w)) != 1)
+		return r;
+	if (strcmp(u->line, "A") != 0)
+		return -1;	/* "44 5", a refusal: the answer relays it */
+	next_line(u);
+	u->phase = U_BODY;
+	return 1;
+}
+
+/*
+ * While the body comes the writer speaks only to stop taking it (a job
+ * that failed, or died): 1 it has, its line (or its end) to be read.
+ */
+static int
+writer_stopped(struct upload *u)
+{
+	ssize_t	n;
+
+	if (u->llen == sizeof(u->line) - 1)
+		return 1;
+	n = read(u->sock, u->line + u->llen, sizeof(u->line) - 1 - u->llen);
+	if (n < 0)
+		return errno != EAGAIN && errno != EINTR;
+	u->llen += (size_t)n;
+	return 1;	/* bytes, or its end */
+}
+
+/*
+ * The client's turn: read on, for request_timeout and no later than the
+ * deadline, the writer watched meanwhile (also).
+ */
+static int
+upload_ready(void *arg, long now, struct plan_wait *w)
+{
+	struct upload	*u = arg;
+	long long	 left;
+	int		 r;
+
+	if (u->status != 0)
+		return -1;
+	if ((r = admitted(u, w)) != 1)
+		return r;
+	if (writer_stopped(u))
+		return -1;
+	if ((left = u->deadline - now) <= 0) {
+		client_late(u, now);
+		return -1;
+	}
+	w->fd = -1;
+	w->events = PLAN_READ;
+	w->also = u->sock;
+	w->left = left < u->client_ms ? (long)left : u->client_ms;
+	return 1;
+}
+
+/* Body bytes to the writer; -1 when it has said no (its answer says why). */
+static ssize_t
+upload_write(void *arg, const char *buf, size_t len, long now,
+    struct plan_wait *w)
+{
+	struct upload	*u = arg;
+	ssize_t		 n;
+	int		 r;
+
+	(void)now;
+	if (u->status != 0)
+		return -1;
+	if ((r = admitted(u, w)) != 1)
+		return r;
+	for (;;) {
+		if ((n = send(u->sock, buf, len, MSG_NOSIGNAL)) >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -1;	/* the writer said no: read why */
+		writer_wait(u, PLAN_WRITE, w);
+		return 0;
+	}
+}
+
+/* The writer's outcome, "30" or "NN why", as our answer. */
+static void
+outcome(struct upload *u)
 {
 	const char	*l = u->line;
 	int		 status;
 
 	if (l[0] < '1' || l[0] > '6' || l[1] < '0' || l[1] > '9' ||
-	    (l[2] != '\0' && l[2] != ' '))
-		return fail(c, u, 40, "Upload failed: the writer's answer "
-		    "made no sense");
+	    (l[2] != '\0' && l[2] != ' ')) {
+		give_up(u, 40, "Upload failed: the writer's answer made no "
+		    "sense");
+		return;
+	}
 	status = (l[0] - '0') * 10 + l[1] - '0';
-	if (status == 30)
-		return reply(c, 30, u->target);
-	return reply(c, status, l[2] == ' ' ? l + 3 : "");
+	u->status = status;
+	set_meta(u->meta, status == 30 ? u->target : l[2] == ' ' ? l + 3 :
+	    "");
 }
 
 /*
@@ -581,100 +599,106 @@ outcome(struct conn *c, struct upload *u)
  * target tells.  An upload is in place when the target is the inode
  * "R" named; a delete is done when that inode is no longer there.
  */
-static int
-settle(struct conn *c, struct upload *u)
+static void
+settle(struct upload *u)
 {
 	struct stat	st;
 	int		r = target_stat(u->rootfd, u->path, &st);
 	int		done = u->size > 0 ? r == 1 && st.st_ino == u->ino :
 			    r == 0 || (r == 1 && st.st_ino != u->ino);
 
-	if (done) {
-		log_warnx("%s: titan %s: the writer's job ended without its "
-		    "answer, after the change was made", conn_info(c)->peer_addr,
-		    u->path);
-		return reply(c, 30, u->target);
+	if (!done) {
+		give_up(u, 40, "Upload failed: the writer stopped before the "
+		    "change was made; nothing was stored");
+		return;
 	}
-	return fail(c, u, 40, "Upload failed: the writer stopped before the "
-	    "change was made; nothing was stored");
+	log_warnx("%s: titan %s: the writer's job ended without its answer, "
+	    "after the change was made", u->peer, u->path);
+	u->status = 30;
+	set_meta(u->meta, u->target);
 }
 
-int
-upload_step(struct conn *c, struct upload *u)
+/*
+ * Once the body is in (or refused): the writer's lines to the outcome.
+ * "R <inode>" (written and synced) is answered "C" (commit), and the
+ * outcome follows.  1 decided (u->status), 0 wait as *w says.
+ */
+static int
+decide(struct upload *u, struct plan_wait *w)
 {
-	unsigned long long	 ino;
-	char			 end;
-	int			 r;
+	unsigned long long	ino;
+	char			end;
+	int			r;
 
-	for (;;) {
-		if (u->phase == U_BODY) {
-			if ((r = pass_body(c, u)) != 1)
-				return r;
-			unwatch(u);
-			u->phase = U_READY;
-		}
-		if ((r = read_line(c, u)) == 0)
+	if (u->phase == U_BODY)
+		u->phase = U_READY;
+	while (u->status == 0) {
+		if ((r = read_line(u, w)) == 0)
 			return 0;
-		if (r == -1)
-			return u->phase == U_COMMIT ? settle(c, u) :
-			    fail(c, u, 40, "Upload failed: the writer ended "
-			    "the job; nothing was stored");
-		if (u->phase == U_ACCEPT && strcmp(u->line, "A") == 0) {
-			next_line(u);
-			u->phase = U_BODY;
-			continue;
+		if (r == -1) {
+			if (u->phase == U_COMMIT)
+				settle(u);
+			else
+				give_up(u, 40, "Upload failed: the writer "
+				    "ended the job; nothing was stored");
+			break;
 		}
 		if (u->phase == U_READY && sscanf(u->line, "R %llu%c", &ino,
 		    &end) == 1) {
 			next_line(u);
 			u->ino = ino;
 			if (write(u->sock, "C\n", 2) != 2)
-				return fail(c, u, 40, "Upload failed: the "
-				    "writer ended the job; nothing was stored");
+				give_up(u, 40, "Upload failed: the writer "
+				    "ended the job; nothing was stored");
 			u->phase = U_COMMIT;
 			continue;
 		}
-		return outcome(c, u);
+		outcome(u);
 	}
+	return 1;
 }
 
-void
-upload_timeout(struct conn *c, struct upload *u)
+static int
+upload_answer(void *arg, long now, int *status, char meta[URL_MAX + 1],
+    struct plan_wait *w)
 {
+	struct upload	*u = arg;
+
+	(void)now;
+	if (decide(u, w) == 0)
+		return 0;
+	*status = u->status;
+	memcpy(meta, u->meta, sizeof(u->meta));
+	return 1;
+}
+
+/*
+ * A wait ran out: a client too slow is answered 59, a writer too slow
+ * 40, and the job is dropped (nothing is left); after the commit the
+ * change is under way: wait on.
+ */
+static int
+upload_expire(void *arg, long now, int client, int *status,
+    char meta[URL_MAX + 1])
+{
+	struct upload	*u = arg;
+
 	if (u->phase == U_COMMIT)
-		return;		/* the change is under way: wait on */
-	if (!u->on_client)
-		(void)fail(c, u, 40, "Storage is slow: nothing was stored; "
-		    "try again later");
+		return 0;
+	if (client)
+		client_late(u, now);
 	else
-		(void)client_late(c, u);
+		give_up(u, 40, "Storage is slow: nothing was stored; try "
+		    "again later");
+	*status = u->status;
+	memcpy(meta, u->meta, sizeof(u->meta));
+	return 1;
 }
 
-void
-upload_log(const struct upload *u, struct access_entry *e)
-{
-	/* one line at a time, logged at once: a worker has one thread */
-	static char	 redacted[REQUEST_MAX + 1];
-	size_t		 len = e->reqlen;
-
-	/* the request as sent, but never its token: it is a secret */
-	if (e->request == NULL || !titan_is(e->request, len))
-		return;
-	e->kind = u == NULL ? ENTRY_TITAN_REFUSED : u->size == 0 ?
-	    ENTRY_TITAN_DELETE : ENTRY_TITAN_WRITE;
-	if (len > sizeof(redacted) - 1)
-		len = sizeof(redacted) - 1;
-	e->reqlen = titan_redact(e->request, len, redacted);
-	e->request = redacted;
-}
-
-void
-upload_free(struct upload *u)
-{
-	if (u == NULL)
-		return;
-	unwatch(u);
-	if (u->sock != -1)
-		close(u->sock);
-	free(u);
-}
+static const struct sink_ops	upload_sink = {
+	upload_ready,
+	upload_write,
+	upload_answer,
+	upload_expire,
+	upload_free,
+};

@@ -10,11 +10,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <linux/openat2.h>
-#endif
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -32,6 +27,7 @@
 
 #include "config.h"
 #include "fdpass.h"
+#include "fs.h"
 #include "limit.h"
 #include "log.h"
 #include "sandbox.h"
@@ -58,58 +54,6 @@ static struct titan_client	 clients[WRITER_JOBS];	/* jobs[i]'s */
 static size_t			 running;
 static pid_t			 writer_pid;
 static volatile sig_atomic_t	 orphaned;	/* a job's: its writer died */
-
-/* Segment by segment, refusing every symlink: where openat2 is not. */
-static int
-walk_dir(int rootfd, const char *dir)
-{
-	char	seg[NAME_MAX + 1];
-	int	fd = rootfd, next;
-	size_t	n;
-
-	for (;;) {
-		while (*dir == '/')
-			dir++;
-		if (*dir == '\0')
-			return fd == rootfd ? openat(rootfd, ".", O_RDONLY |
-			    O_DIRECTORY | O_CLOEXEC) : fd;
-		if ((n = strcspn(dir, "/")) > NAME_MAX) {
-			errno = ENAMETOOLONG;
-			break;
-		}
-		memcpy(seg, dir, n);
-		seg[n] = '\0';
-		dir += n;
-		next = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-		if (fd != rootfd)
-			close(fd);
-		if ((fd = next) == -1)
-			return -1;
-	}
-	if (fd != rootfd)
-		close(fd);
-	return -1;
-}
-
-int
-writer_open_dir(int rootfd, const char *dir)
-{
-#if defined(__linux__) && defined(SYS_openat2)
-	struct open_how	how;
-	int		fd;
-
-	memset(&how, 0, sizeof(how));
-	how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
-	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-	    RESOLVE_NO_MAGICLINKS;
-	fd = (int)syscall(SYS_openat2, rootfd, *dir ? dir : ".", &how,
-	    sizeof(how));
-	if (fd != -1 || errno != ENOSYS)
-		return fd;
-#endif
-	return walk_dir(rootfd, dir);
-}
 
 static long long
 now_ms(void)
@@ -225,7 +169,7 @@ remove_leftovers(void)
 	for (i = 0; i < cf->nhosts; i++) {
 		h = &cf->hosts[i];
 		for (j = 0; j < h->ntitan; j++) {
-			if ((fd = writer_open_dir(rootfds[i],
+			if ((fd = fs_open_dir(rootfds[i],
 			    h->titan[j].path + 1)) == -1)
 				continue;
 			walk(fd, 0, remove_temp, &any);
@@ -330,7 +274,7 @@ quota(const struct host_cfg *h, int rootfd, const char *rule,
 
 	if (h->titan_quota == 0)
 		return NULL;
-	if ((fd = writer_open_dir(rootfd, rule + 1)) == -1)
+	if ((fd = fs_open_dir(rootfd, rule + 1)) == -1)
 		return "40 Cannot measure the directory for titan_quota";
 	walk(fd, 0, add_size, &used);
 	close(fd);
@@ -422,7 +366,7 @@ job_run(const struct job *j, const char *rule, long long size,
 	struct stat		 st;
 	int			 dirfd, exists;
 
-	if ((dirfd = writer_open_dir(rootfds[j->host], dir)) == -1) {
+	if ((dirfd = fs_open_dir(rootfds[j->host], dir)) == -1) {
 		why = errno == ENOENT ? "51 No such directory" :
 		    "50 The directory is not one uploads may go to";
 		goto done;
@@ -634,7 +578,7 @@ job_lost(const struct job *j, int status)
 	    "was killed by signal" : "exited with status", WIFSIGNALED(status) ?
 	    WTERMSIG(status) : WEXITSTATUS(status));
 	(void)dir_of(j->path, dir);
-	if ((fd = writer_open_dir(rootfds[j->host], dir)) == -1)
+	if ((fd = fs_open_dir(rootfds[j->host], dir)) == -1)
 		return;
 	walk(fd, WALK_DEPTH, remove_temp, &pid);
 	close(fd);

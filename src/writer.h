@@ -40,13 +40,6 @@
 #define WRITER_ANSWER	256	/* "NN meta\n" */
 #define WRITER_BUSY	"44 5"	/* not admitted: try again in 5 s */
 
-/*
- * Open the directory dir (relative, no leading '/') beneath rootfd,
- * following no symlink (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS on
- * Linux, a walk with O_NOFOLLOW elsewhere).  An fd, or -1 with errno.
- */
-int	writer_open_dir(int rootfd, const char *dir);
-
 /* The writer process: serve jobs on sock until every worker has closed
  * it and no job is left.  Never returns. */
 void	writer_main(const struct config *cf, const int *rootfds, int sock)

@@ -4,7 +4,7 @@
  * The input is a program: each 4-byte step opens a connection for one
  * of 512 clients, closes one, makes a request, moves the clock, or
  * forgets every count (a worker died holding connections).  It checks
- * what server.c relies on: a client keeps its slot while it has a
+ * what a worker relies on: a client keeps its slot while it has a
  * connection open, the cap is never exceeded (connections from before
  * a reset count no more, and their closes and requests touch nobody's
  * count), the table never holds more than its size, and a refusal's
