@@ -89,7 +89,7 @@ test_parse(void)
 		    m.dirs == marks[i].mask)) && (r != -1 || (m.n == 0 &&
 		    strstr(m.why, marks[i].why) != NULL)),
 		    "parse: %s", marks[i].rule);
-		ok(latest_is_marker(marks[i].line, strlen(marks[i].line)) ==
+		ok(feed_is_marker(marks[i].line, strlen(marks[i].line)) ==
 		    (marks[i].want != 0), "is_marker: %s", marks[i].rule);
 	}
 	memset(&m, 0, sizeof(m));
