@@ -283,9 +283,18 @@ latest_splice(struct buf *out, const char *text, size_t len,
 
 	buf_append(out, text, pos);
 	while (next_line(text, len, &pos, &s, &n, &next)) {
-		if (!marker_here(s, n, &pre))
+		if (!marker_here(s, n, &pre)) {
+			/*
+			 * A line that starts with U+FEFF never becomes the
+			 * page's first (the markers before it gone): a reader
+			 * takes a leading one for the byte order mark, and a
+			 * "```" after it would then open preformatted text.
+			 */
+			if (out->len == 0 && pos > 0 && n >= 3 &&
+			    memcmp(s, BOM, 3) == 0)
+				buf_append(out, "\n", 1);
 			buf_append(out, s, next - pos);
-		else if (k++ < nblocks && blocks[k - 1].len > 0)
+		} else if (k++ < nblocks && blocks[k - 1].len > 0)
 			buf_append(out, blocks[k - 1].data, blocks[k - 1].len);
 		pos = next;
 	}

@@ -202,6 +202,13 @@ test_splice(void)
 	s = do_splice("<!-- capsuled:latest 1 news -->\n", "", "", 2);
 	ok(strcmp(s, "") == 0, "splice: an empty block leaves no line");
 	free(s);
+	s = do_splice("<!-- capsuled:x -->\n\xef\xbb\xbf```\n"
+	    "<!-- capsuled:latest 1 news -->\n", "", "", 2);
+	ok(strcmp(s, "\n\xef\xbb\xbf```\n") == 0, "splice: a line led by "
+	    "U+FEFF never becomes the first when the markers before it go (a "
+	    "reader takes it for the byte order mark, and the \"```\" after "
+	    "it would open preformatted text)");
+	free(s);
 }
 
 /* The I/O half, on a scratch root. */
