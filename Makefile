@@ -17,6 +17,7 @@ CC ?=		cc
 PKGS =		openssl libevent inih libmagic
 PKG_CFLAGS !=	pkg-config --cflags $(PKGS) 2>/dev/null || true
 PKG_LIBS !=	pkg-config --libs $(PKGS) 2>/dev/null || true
+SSL_LIBS !=	pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto
 WARN =		-Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 		-Wmissing-prototypes -Wformat=2
 OPT ?=		-O2 -g
@@ -28,7 +29,7 @@ LDFLAGS +=	$(SAN)
 
 PURE =		src/url.o src/request.o src/config.o src/proxy.o src/limit.o \
 		src/titan.o src/certlist.o
-OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
+OBJS =		$(PURE) src/main.o src/tlsctx.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
 		src/netbio.o src/sandbox.o src/latest.o src/cgijob.o \
 		src/shared.o src/listen.o src/linger.o src/memstat.o src/proxyin.o \
@@ -63,15 +64,15 @@ $(STRIKE): src/strike/strike.c
 	$(CC) $(CFLAGS) -o $@ src/strike/strike.c $(LDFLAGS) -linih
 
 bench/gemload: bench/gemload.c
-	$(CC) $(CFLAGS) -pthread -o $@ bench/gemload.c $(LDFLAGS) -lssl -lcrypto -pthread
+	$(CC) $(CFLAGS) -pthread -o $@ bench/gemload.c $(LDFLAGS) $(SSL_LIBS) -pthread
 
 # the shared per-client table's lock, alone (bench/README.md)
 bench/limits: bench/limits.c src/shared.o src/limit.o
 	$(CC) $(CFLAGS) -Isrc -o $@ bench/limits.c src/shared.o src/limit.o $(LDFLAGS)
 
 # OpenSSL's floor: capsuled's own TLS context, in memory (bench/README.md)
-bench/floor: bench/floor.c src/tls.o src/config.o src/url.o
-	$(CC) $(CFLAGS) -Isrc -o $@ bench/floor.c src/tls.o src/config.o \
+bench/floor: bench/floor.c src/tlsctx.o src/config.o src/url.o
+	$(CC) $(CFLAGS) -Isrc -o $@ bench/floor.c src/tlsctx.o src/config.o \
 	    src/url.o $(LDFLAGS) $(PKG_LIBS)
 
 tests/unit/url_test: tests/unit/url_test.c src/url.o tests/unit/tap.h

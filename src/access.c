@@ -20,7 +20,7 @@
 #include "conn.h"
 #include "fs.h"
 #include "log.h"
-#include "tls.h"
+#include "tlsctx.h"
 
 struct listfile {
 	char		path[PATH_MAX];		/* as configured, for messages */

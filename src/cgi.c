@@ -23,7 +23,7 @@
 #include "fs.h"
 #include "log.h"
 #include "runner.h"
-#include "tls.h"
+#include "tlsctx.h"
 #include "url.h"
 
 static int	runner_sock = -1;

@@ -41,7 +41,7 @@
 #include "sandbox.h"
 #include "server.h"
 #include "shared.h"
-#include "tls.h"
+#include "tlsctx.h"
 #include "upload.h"
 #include "writer.h"
 

@@ -44,7 +44,7 @@
 #include "server.h"
 #include "shared.h"
 #include "titan.h"
-#include "tls.h"
+#include "tlsctx.h"
 #include "upload.h"
 #include "url.h"
 

@@ -17,7 +17,7 @@
 #include "access.h"
 #include "cgi.h"
 #include "conn.h"
-#include "tls.h"
+#include "tlsctx.h"
 #include "url.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);

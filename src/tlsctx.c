@@ -1,5 +1,5 @@
 /*
- * tls.c: SSL_CTX per host, SNI callback, certificate generation.
+ * tlsctx.c: SSL_CTX per host, SNI callback, certificate generation.
  *
  * Every context is made in the parent before the workers fork, so all
  * workers share each context's session-ticket keys: a ticket issued by
@@ -35,7 +35,7 @@
 #endif
 
 #include "config.h"
-#include "tls.h"
+#include "tlsctx.h"
 #include "url.h"
 
 #define CERT_DAYS	3650
