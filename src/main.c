@@ -96,7 +96,7 @@ static char			 pidpath[PATH_MAX];
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: capsuled [-dn] [-c file]\n");
+	fprintf(stderr, "usage: capsuled [-dnV] [-c file]\n");
 	exit(1);
 }
 
@@ -1002,7 +1002,7 @@ main(int argc, char *argv[])
 	char		 err[CONFIG_ERR_MAX], abspath[PATH_MAX];
 	int		 ch, dflag = 0, nflag = 0;
 
-	while ((ch = getopt(argc, argv, "c:dn")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dnV")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -1013,6 +1013,11 @@ main(int argc, char *argv[])
 		case 'n':
 			nflag = 1;
 			break;
+		case 'V':
+			/* the library it runs with: OpenSSL, or OpenBSD's */
+			printf("capsuled %s (%s)\n", CAPSULED_VERSION,
+			    OpenSSL_version(OPENSSL_VERSION));
+			return 0;
 		default:
 			usage();
 		}
