@@ -71,6 +71,7 @@ struct conn {
 	LIST_ENTRY(conn)	 entry;		/* the worker's open ones */
 	int			 fd;
 	SSL			*ssl;
+	BIO			*nb;		/* ours (not SSL_get_wbio) */
 	struct event		 ev;
 	enum conn_state		 state;
 	struct timespec		 start;
@@ -182,7 +183,7 @@ conn_wait_fd(struct conn *c, int fd, short what, long left)
 static int
 conn_flush(struct conn *c)
 {
-	return netbio_flush(SSL_get_wbio(c->ssl), 0);
+	return netbio_flush(c->nb, 0);
 }
 
 /*
@@ -558,7 +559,7 @@ write_reply(struct conn *c)
 		 * lo) instead of one each, pushed by the burst's last write
 		 * or the close; a script's output goes as it comes.
 		 */
-		netbio_more(SSL_get_wbio(c->ssl), c->cgi == NULL &&
+		netbio_more(c->nb, c->cgi == NULL &&
 		    burst < WRITE_BURST - 1);
 		r = SSL_write(c->ssl, c->out + c->outoff,
 		    (int)(c->outlen - c->outoff));
@@ -582,7 +583,7 @@ conn_finish(struct conn *c)
 
 	if (c->state != C_LINGER) {
 		c->state = C_FLUSH;
-		if ((r = netbio_flush(SSL_get_wbio(c->ssl), 1)) == 0) {
+		if ((r = netbio_flush(c->nb, 1)) == 0) {
 			conn_wait(c, EV_WRITE);
 			return;
 		}
@@ -732,6 +733,12 @@ conn_close(struct conn *c)
 		upload_log(c->up, &e);
 		log_access(&e);
 	}
+	/*
+	 * What netbio still holds goes out now, in one try that never
+	 * waits: after a failed handshake it is the alert that says why,
+	 * which the client would otherwise never see (a bare EOF).
+	 */
+	(void)netbio_flush(c->nb, 1);
 	LIST_REMOVE(c, entry);
 	SSL_free(c->ssl);
 	close(c->fd);
@@ -825,6 +832,7 @@ conn_new(int fd, size_t li, const struct sockaddr_storage *ss, socklen_t sslen)
 		return;
 	}
 	SSL_set_bio(c->ssl, bio, bio);
+	c->nb = bio;
 	SSL_set_accept_state(c->ssl);
 	/* set now: a connection can fail (and be closed) before any wait */
 	event_set(&c->ev, fd, EV_READ, conn_event, c);
