@@ -28,7 +28,7 @@ CFLAGS +=	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) $(OPT) $(SAN) \
 LDFLAGS +=	$(SAN)
 
 PURE =		src/url.o src/request.o src/config.o src/proxy.o src/limit.o \
-		src/titan.o src/certlist.o
+		src/titan.o src/certlist.o src/hello.o
 OBJS =		$(PURE) src/main.o src/tlsctx.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
 		src/netbio.o src/sandbox.o src/latest.o src/cgijob.o \
@@ -40,7 +40,8 @@ HDRS =		src/*.h
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/feed_test tests/unit/log_test tests/unit/proxy_test \
 		tests/unit/limit_test tests/unit/listing_test \
-		tests/unit/latest_test tests/unit/titan_test tests/unit/certlist_test
+		tests/unit/latest_test tests/unit/titan_test tests/unit/certlist_test \
+		tests/unit/hello_test
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload bench/floor bench/limits
 
@@ -71,9 +72,9 @@ bench/limits: bench/limits.c src/shared.o src/limit.o
 	$(CC) $(CFLAGS) -Isrc -o $@ bench/limits.c src/shared.o src/limit.o $(LDFLAGS)
 
 # OpenSSL's floor: capsuled's own TLS context, in memory (bench/README.md)
-bench/floor: bench/floor.c src/tlsctx.o src/config.o src/url.o
-	$(CC) $(CFLAGS) -Isrc -o $@ bench/floor.c src/tlsctx.o src/config.o \
-	    src/url.o $(LDFLAGS) $(PKG_LIBS)
+bench/floor: bench/floor.c src/tlsctx.o src/hello.o src/config.o src/url.o
+	$(CC) $(CFLAGS) -Isrc -o $@ bench/floor.c src/tlsctx.o src/hello.o \
+	    src/config.o src/url.o $(LDFLAGS) $(PKG_LIBS)
 
 tests/unit/url_test: tests/unit/url_test.c src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/url_test.c src/url.o $(LDFLAGS)
@@ -90,6 +91,9 @@ tests/unit/titan_test: tests/unit/titan_test.c src/titan.o src/request.o src/url
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/titan_test.c src/titan.o src/request.o src/url.o $(LDFLAGS)
 tests/unit/certlist_test: tests/unit/certlist_test.c src/certlist.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/certlist_test.c src/certlist.o src/url.o $(LDFLAGS)
+
+tests/unit/hello_test: tests/unit/hello_test.c src/hello.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/hello_test.c src/hello.o $(LDFLAGS)
 
 tests/unit/limit_test: tests/unit/limit_test.c src/limit.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/limit_test.c src/limit.o $(LDFLAGS)
