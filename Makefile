@@ -135,6 +135,17 @@ check: deps
 	@$(MAKE) -s build $(UNIT) fuzz-regress
 	@sh tests/run
 
+# The whole of `make check` again with LibreSSL, OpenBSD's TLS library,
+# built static from a release tarball into a cache outside the clone and
+# reused while the tarball is the same; capsuled is built against it in
+# a copy of the tree (tmp/libressl), so the objects here stay OpenSSL's.
+# mk/libressl.sh says more (LIBRESSL_CACHE, LIBRESSL_BUILD).
+LIBRESSL_TARBALL ?= ../shared/libressl/libressl-4.3.2.tar.gz
+check-libressl: deps
+	@sh mk/deps.sh check
+	@LIBRESSL_TARBALL="$(LIBRESSL_TARBALL)" MAKE="$(MAKE)" \
+	    sh mk/libressl.sh
+
 # capsuled and molly-brown side by side: server CPU per request and more.
 bench: all
 	sh bench/run.sh
@@ -232,5 +243,5 @@ clean:
 	rm -f capsuled src/*.o $(STRIKE) $(TOOLS) $(UNIT)
 	@sh mk/fuzz.sh clean
 
-.PHONY: all build deps run check bench lint lint-man install uninstall clean \
-	fuzz fuzz-regress
+.PHONY: all build deps run check check-libressl bench lint lint-man install \
+	uninstall clean fuzz fuzz-regress
