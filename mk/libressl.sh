@@ -69,7 +69,9 @@ export PKG_CONFIG_PATH="$cache/lib/pkgconfig"
 pkg-config --modversion openssl | grep -q . ||
     die "pkg-config finds no openssl in $PKG_CONFIG_PATH"
 
-# 2. A copy of the tree, built against it.
+# 2. A copy of the tree, built against it; from here on as if `make`
+# were typed there (not as a sub-make of this one: tests run make too).
+unset MAKEFLAGS MFLAGS MAKELEVEL
 case $build in /*) ;; *) build=$top/$build ;; esac
 say "building capsuled against LibreSSL" \
     "$(pkg-config --modversion openssl) in $build"
