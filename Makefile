@@ -28,7 +28,7 @@ CFLAGS +=	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) $(OPT) $(SAN) \
 LDFLAGS +=	$(SAN)
 
 PURE =		src/url.o src/request.o src/config.o src/proxy.o src/limit.o \
-		src/titan.o src/certlist.o src/hello.o
+		src/titan.o src/certlist.o src/rules.o src/hello.o
 OBJS =		$(PURE) src/main.o src/tlsctx.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
 		src/netbio.o src/sandbox.o src/latest.o src/cgijob.o \
@@ -41,7 +41,7 @@ UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/feed_test tests/unit/log_test tests/unit/proxy_test \
 		tests/unit/limit_test tests/unit/listing_test \
 		tests/unit/latest_test tests/unit/titan_test tests/unit/certlist_test \
-		tests/unit/hello_test
+		tests/unit/rules_test tests/unit/hello_test
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload bench/floor bench/limits
 
@@ -72,21 +72,24 @@ bench/limits: bench/limits.c src/shared.o src/limit.o
 	$(CC) $(CFLAGS) -Isrc -o $@ bench/limits.c src/shared.o src/limit.o $(LDFLAGS)
 
 # OpenSSL's floor: capsuled's own TLS context, in memory (bench/README.md)
-bench/floor: bench/floor.c src/tlsctx.o src/hello.o src/config.o src/url.o
+bench/floor: bench/floor.c src/tlsctx.o src/hello.o src/config.o \
+	    src/rules.o src/url.o
 	$(CC) $(CFLAGS) -Isrc -o $@ bench/floor.c src/tlsctx.o src/hello.o \
-	    src/config.o src/url.o $(LDFLAGS) $(PKG_LIBS)
+	    src/config.o src/rules.o src/url.o $(LDFLAGS) $(PKG_LIBS)
 
 tests/unit/url_test: tests/unit/url_test.c src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/url_test.c src/url.o $(LDFLAGS)
 tests/unit/request_test: tests/unit/request_test.c src/request.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/request_test.c src/request.o src/url.o $(LDFLAGS)
-tests/unit/config_test: tests/unit/config_test.c src/config.o src/url.o tests/unit/tap.h
-	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/config_test.c src/config.o src/url.o $(LDFLAGS) $(PKG_LIBS)
-tests/unit/feed_test: tests/unit/feed_test.c tests/unit/files.h src/feed.o src/fs.o src/url.o src/config.o tests/unit/tap.h
-	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/feed_test.c src/feed.o src/fs.o src/url.o src/config.o $(LDFLAGS) $(PKG_LIBS)
+tests/unit/config_test: tests/unit/config_test.c src/config.o src/rules.o src/url.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/config_test.c src/config.o src/rules.o src/url.o $(LDFLAGS) $(PKG_LIBS)
+tests/unit/rules_test: tests/unit/rules_test.c src/rules.o src/url.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/rules_test.c src/rules.o src/url.o $(LDFLAGS)
+tests/unit/feed_test: tests/unit/feed_test.c tests/unit/files.h src/feed.o src/fs.o src/url.o src/config.o src/rules.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/feed_test.c src/feed.o src/fs.o src/url.o src/config.o src/rules.o $(LDFLAGS) $(PKG_LIBS)
 
-tests/unit/latest_test: tests/unit/latest_test.c tests/unit/files.h src/latest.o src/feed.o src/fs.o src/url.o src/config.o tests/unit/tap.h
-	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/latest_test.c src/latest.o src/feed.o src/fs.o src/url.o src/config.o $(LDFLAGS) $(PKG_LIBS)
+tests/unit/latest_test: tests/unit/latest_test.c tests/unit/files.h src/latest.o src/feed.o src/fs.o src/url.o src/config.o src/rules.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/latest_test.c src/latest.o src/feed.o src/fs.o src/url.o src/config.o src/rules.o $(LDFLAGS) $(PKG_LIBS)
 tests/unit/titan_test: tests/unit/titan_test.c src/titan.o src/request.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/titan_test.c src/titan.o src/request.o src/url.o $(LDFLAGS)
 tests/unit/certlist_test: tests/unit/certlist_test.c src/certlist.o src/url.o tests/unit/tap.h

@@ -27,6 +27,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "rules.h"
 #include "url.h"
 
 #define HOST_PREFIX	"host "
@@ -34,8 +35,12 @@
 struct parse {
 	struct config	*cf;
 	const char	*text;		/* for finding section lines */
+	const char	*cursor;	/* the text after the key's line */
+	int		 line;		/* the key's line (key_line) */
 	char		 msg[CONFIG_ERR_MAX];
 	int		 failed;
+	int		 fail_line;	/* the key's line at the first refusal */
+	int		 after_key;	/* key_line: an indented line continues */
 	char		 section[300];	/* the [host ...] being filled */
 	int		 in_server;	/* last section seen was [server] */
 	int		 seen_server;
@@ -384,18 +389,6 @@ sub_dir(const char *value, char *out, size_t outlen)
 	}
 }
 
-/* "en-GB", "en,cy": letters, digits, '-' and ',' between tags. */
-static int
-valid_lang(const char *s)
-{
-	if (*s == '\0' || strlen(s) >= 64)
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!isalnum((unsigned char)*s) && *s != '-' && *s != ',')
-			return 0;
-	return 1;
-}
-
 static int
 host_feeds(struct parse *p, struct host_cfg *h, const char *value)
 {
@@ -551,6 +544,31 @@ host_path(struct parse *p, const char *name, const char *value, char *out)
 	return 1;
 }
 
+/*
+ * The routing rules (rules.h): redirect, gone, mime, and lang with a
+ * PATH.  1 added, 0 refused, -1 not one of them.
+ */
+static int
+host_rules_key(struct parse *p, struct host_cfg *h, const char *name,
+    const char *value)
+{
+	char	why[RULES_WHY_MAX];
+	int	r;
+
+	if (strcmp(name, "redirect") == 0)
+		r = rules_add_redirect(&h->rules, value, p->line, why,
+		    sizeof(why));
+	else if (strcmp(name, "gone") == 0)
+		r = rules_add_gone(&h->rules, value, p->line, why, sizeof(why));
+	else if (strcmp(name, "mime") == 0)
+		r = rules_add_mime(&h->rules, value, p->line, why, sizeof(why));
+	else if (strcmp(name, "lang") == 0 && value[0] == '/')
+		r = rules_add_lang(&h->rules, value, p->line, why, sizeof(why));
+	else
+		return -1;
+	return r == 0 ? 1 : fail(p, "%s", why);
+}
+
 static int
 host_key(struct parse *p, struct host_cfg *h, const char *name,
     const char *value)
@@ -561,8 +579,14 @@ host_key(struct parse *p, struct host_cfg *h, const char *name,
 	    strcmp(name, "key") == 0)
 		return host_path(p, name, value, name[0] == 'r' ? h->root :
 		    name[0] == 'c' ? h->cert : h->key);
+	if ((r = host_rules_key(p, h, name, value)) != -1)
+		return r;
 	if (strcmp(name, "lang") == 0) {
-		if (!valid_lang(value))
+		/* lang repeats in its PATH form only (host_rules_key) */
+		if (h->lang[0] != '\0')
+			return fail(p, "key \"lang\" set twice in this section "
+			    "(lang = PATH TAG is the form that repeats)");
+		if (!rules_lang_ok(value))
 			return fail(p, "lang: \"%s\" is not a BCP 47 tag "
 			    "or a comma-separated list of them", value);
 		return copy(h->lang, sizeof(h->lang), value) == 0;
@@ -662,9 +686,17 @@ new_host(struct parse *p, const char *section)
 static int
 repeatable(const char *name)
 {
-	return strcmp(name, "listen") == 0 || strcmp(name, "feeds") == 0 ||
-	    strcmp(name, "feed_title") == 0 || strcmp(name, "access") == 0 ||
-	    strcmp(name, "titan") == 0;
+	static const char *const keys[] = {
+		"listen", "feeds", "feed_title", "access", "titan",
+		/* the routing rules; host_key refuses a second host-wide lang */
+		"redirect", "gone", "lang", "mime",
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(name, keys[i]) == 0)
+			return 1;
+	return 0;
 }
 
 static int
@@ -686,10 +718,53 @@ remember(struct parse *p, const char *name)
 		(void)copy(p->seen[p->nseen++], sizeof(p->seen[0]), name);
 }
 
+/*
+ * The line of the key inih hands the handler now, found as inih (r55,
+ * multi-line values and inline comments on, its defaults) finds it: a
+ * line that is not blank or a comment and either is indented after a
+ * key (a continuation of its value) or, not a section header, holds
+ * '=' or ':' before any inline " ;" comment; any other line is one of
+ * inih's syntax errors and calls no handler.  For the checks made after
+ * the parse (a redirect loop), which inih cannot place.
+ */
 static int
-handler(void *user, const char *section, const char *name, const char *value)
+key_line(struct parse *p)
 {
-	struct parse	*p = user;
+	const char	*s, *t, *eol;
+	int		 space;
+
+	while (*p->cursor != '\0') {
+		s = p->cursor;
+		eol = s + strcspn(s, "\n");
+		p->cursor = *eol == '\n' ? eol + 1 : eol;
+		/* inih skips a UTF-8 byte order mark on the first line */
+		if (p->line++ == 0 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+			s += 3;
+		for (t = s; t < eol && isspace((unsigned char)*t); t++)
+			;
+		if (t == eol || *t == ';' || *t == '#')
+			continue;
+		if (p->after_key && t > s)
+			return p->line;
+		if (*t == '[') {
+			p->after_key = 0;
+			continue;
+		}
+		for (space = 0; t < eol && *t != '=' && *t != ':' &&
+		    !(space && *t == ';'); t++)
+			space = isspace((unsigned char)*t);
+		if (t < eol && *t != ';') {
+			p->after_key = 1;
+			return p->line;
+		}
+	}
+	return p->line;
+}
+
+static int
+handle_key(struct parse *p, const char *section, const char *name,
+    const char *value)
+{
 	struct config	*cf = p->cf;
 	int		 r;
 
@@ -724,6 +799,20 @@ handler(void *user, const char *section, const char *name, const char *value)
 	return r;
 }
 
+/* Each key: its line known first, and that of the first refusal. */
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse	*p = user;
+	int		 r;
+
+	(void)key_line(p);
+	r = handle_key(p, section, name, value);
+	if (p->failed && p->fail_line == 0)
+		p->fail_line = p->line;
+	return r;
+}
+
 static void
 defaults(struct config *cf)
 {
@@ -740,6 +829,45 @@ defaults(struct config *cf)
 	cf->rate_period = 60;
 	cf->cgi_max = 16;
 	cf->cgi_max_output = 8L << 20;
+}
+
+/*
+ * A redirect target on a host and port of ours, for the loop check:
+ * the standard port counts as ours too (a balancer in front of us may
+ * listen there).
+ */
+static const struct rules *
+our_host(const char *host, int port, void *arg)
+{
+	const struct config	*cf = arg;
+	const struct host_cfg	*h = config_find_host(cf, host);
+	size_t			 i;
+
+	if (h == NULL)
+		return NULL;
+	for (i = 0; i < cf->nlisten && port != 1965; i++)
+		if (cf->listen[i].port == port)
+			break;
+	return port == 1965 || i < cf->nlisten ? &h->rules : NULL;
+}
+
+/* Every host's rules sorted, then no redirect chain that loops. */
+static int
+validate_rules(struct parse *p, int *line)
+{
+	struct config	*cf = p->cf;
+	char		 why[RULES_WHY_MAX];
+	size_t		 i;
+
+	for (i = 0; i < cf->nhosts; i++)
+		if (rules_seal(&cf->hosts[i].rules, line, why,
+		    sizeof(why)) == -1)
+			return fail(p, "%s", why), -1;
+	for (i = 0; i < cf->nhosts; i++)
+		if (rules_check_loops(&cf->hosts[i].rules, our_host, cf, line,
+		    why, sizeof(why)) == -1)
+			return fail(p, "%s", why), -1;
+	return 0;
 }
 
 /* Checks that need the whole file; 0 or -1 with line and message set. */
@@ -770,7 +898,7 @@ validate(struct parse *p, int *line)
 		(void)parse_addr("[::]:1965", &cf->listen[1]);
 		cf->nlisten = 2;
 	}
-	return 0;
+	return validate_rules(p, line);
 }
 
 /*
@@ -855,7 +983,7 @@ config_parse_string(const char *text, const char *name, const char *dir,
 	memset(cf, 0, sizeof(*cf));
 	memset(&p, 0, sizeof(p));
 	p.cf = cf;
-	p.text = text;
+	p.text = p.cursor = text;
 	defaults(cf);
 	if (copy(cf->file, sizeof(cf->file), name) == -1 ||
 	    copy(cf->dir, sizeof(cf->dir), dir) == -1) {
@@ -866,7 +994,8 @@ config_parse_string(const char *text, const char *name, const char *dir,
 		line = ini_parse_string(text, handler, &p);
 	if (line == 0 && !p.failed && validate(&p, &line) == 0)
 		return 0;
-	if (!p.failed)
+	/* inih's own error (a line with no '=') before the key we refused */
+	if (!p.failed || (line > 0 && p.fail_line > line))
 		(void)copy(p.msg, sizeof(p.msg), "syntax error (expected "
 		    "[section], key = value, or a ; comment)");
 	if (line > 0)
@@ -927,6 +1056,10 @@ done:
 void
 config_free(struct config *cf)
 {
+	size_t	i;
+
+	for (i = 0; i < cf->nhosts; i++)
+		rules_free(&cf->hosts[i].rules);
 	free(cf->hosts);
 	cf->hosts = NULL;
 	cf->nhosts = 0;

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stddef.h>
 
+#include "rules.h"
 #include "url.h"
 
 #define CONFIG_MAX_LISTEN	16
@@ -63,6 +64,7 @@ struct host_cfg {
 	size_t		ntitan;
 	long		titan_max_size;		/* bytes */
 	char		titan_mime[256];	/* space-separated types */
+	struct rules	rules;		/* redirect, gone, lang PATH, mime */
 };
 
 enum log_target { ACCESS_OFF, ACCESS_STDERR, ACCESS_SYSLOG, ACCESS_FILE };

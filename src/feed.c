@@ -27,6 +27,7 @@
 #include "config.h"
 #include "feed.h"
 #include "fs.h"
+#include "rules.h"
 #include "url.h"
 
 #define REPLACEMENT	"\xef\xbf\xbd"	/* U+FFFD */
@@ -385,6 +386,21 @@ feed_summary(const char *text, size_t len, char *out)
 	return feed_summary_nth(text, len, 0, out);
 }
 
+int
+feed_date_inferred(const char *text, size_t len)
+{
+	const char	*s;
+	size_t		 n, pos = text_start(text, len);
+	int		 pre = 0;
+
+	while (next_line(text, len, &pos, &s, &n))
+		if (line_type(s, n, &pre) == L_TEXT &&
+		    n >= sizeof(FEED_INFERRED) - 1 &&
+		    memcmp(s, FEED_INFERRED, sizeof(FEED_INFERRED) - 1) == 0)
+			return 1;
+	return 0;
+}
+
 /* FNV-1a, 64 bits, of a line with its ends' white space trimmed. */
 static uint64_t
 line_hash(const char *s, size_t n)
@@ -542,6 +558,16 @@ feed_entry_label(const struct feed_entry *e, char *buf, size_t len)
 	return buf;
 }
 
+void
+feed_put_label(struct buf *b, const struct feed_entry *e)
+{
+	char	slug[NAME_MAX + 1];
+
+	buf_puts(b, feed_entry_label(e, slug, sizeof(slug)));
+	if (e->inferred)
+		buf_puts(b, FEED_INFERRED_MARK);
+}
+
 int
 feed_write_index(struct buf *b, const char *title,
     const struct feed_entry *v, size_t n)
@@ -559,14 +585,12 @@ feed_write_index(struct buf *b, const char *title,
 	for (i = 0; i < n; i++) {
 		if (url_encode_path(v[i].name, enc, sizeof(enc)) == -1)
 			continue;
-		if (v[i].title[0] == '\0')
-			entry_slug(&v[i], label, sizeof(label));
 		buf_puts(b, "=> ");
 		buf_puts(b, enc);
 		buf_puts(b, " ");
 		buf_puts(b, v[i].date);
 		buf_puts(b, " ");
-		buf_puts(b, v[i].title[0] != '\0' ? v[i].title : label);
+		feed_put_label(b, &v[i]);
 		buf_puts(b, "\n");
 	}
 	buf_puts(b, "\n=> " FEED_ATOM " Atom feed\n" FEED_HOME);
@@ -633,12 +657,14 @@ atom_entry(struct buf *b, const struct feed_atom_info *fi,
 
 	if (url_encode_path(e->name, enc, sizeof(enc)) == -1)
 		return;
-	if (e->title[0] == '\0')
-		entry_slug(e, slug, sizeof(slug));
 	buf_puts(b, "  <entry>\n    <id>");
 	xml_url(b, fi, enc);
-	buf_puts(b, "</id>\n");
-	xml_element(b, "    ", "title", e->title[0] != '\0' ? e->title : slug);
+	buf_puts(b, "</id>\n    <title>");
+	/* a feed reader shows the title: an inferred date says so there */
+	xml_puts(b, feed_entry_label(e, slug, sizeof(slug)));
+	if (e->inferred)
+		xml_puts(b, FEED_INFERRED_MARK);
+	buf_puts(b, "</title>\n");
 	feed_entry_times(e, fi->now, &published, &updated);
 	xml_time(b, "    ", "updated", updated);
 	xml_time(b, "    ", "published", published);
@@ -959,6 +985,7 @@ read_entry(int dirfd, const char *name, char *buf, struct feed_entry *e,
 	stats.reads++;
 	feed_title(buf, len, e->title);
 	feed_summary(buf, len, e->summary);
+	e->inferred = feed_date_inferred(buf, len);
 	e->npara = feed_paragraphs(buf, len, e->para, FEED_PARAS);
 	e->sumpara = 0;
 	e->mtime = st.st_mtim.tv_sec;
@@ -1015,7 +1042,8 @@ pick_summaries(int dirfd, struct feed_entry *v, size_t n, char *buf)
  * A post under an access rule that its section's index is not under (a
  * members' post in a public section): not listed in the section's
  * index, its Atom feed or any latest-posts block, which would show its
- * title and summary to whoever reads the section.
+ * title and summary to whoever reads the section.  Nor is a post that
+ * is `gone` (52: aggregators are to stop asking for it).
  */
 static int
 hidden_post(const struct host_cfg *h, const struct feed_cfg *f,
@@ -1025,11 +1053,13 @@ hidden_post(const struct host_cfg *h, const struct feed_cfg *f,
 	char			 dir[sizeof(f->dir) + 2];
 	char			 path[sizeof(dir) + NAME_MAX + 1];
 
-	if (h->naccess == 0)
+	if (h->naccess == 0 && h->rules.npaths == 0)
 		return 0;
 	if (snprintf(dir, sizeof(dir), "/%s/", f->dir) >= (int)sizeof(dir) ||
 	    snprintf(path, sizeof(path), "%s%s", dir, name) >=
 	    (int)sizeof(path))
+		return 1;
+	if (rules_gone(&h->rules, path))
 		return 1;
 	rule = config_access_rule(h, path);
 	return rule != NULL && rule != config_access_rule(h, dir);
@@ -1138,8 +1168,13 @@ make_atom(struct feed_cache *fc, const struct host_cfg *h,
 	fi.dirpath = enc;
 	/* RFC 4287 4.1.1: a feed needs an author; the host knows no better */
 	fi.author = h->feed_author[0] != '\0' ? h->feed_author : h->name;
-	/* xml:lang takes one tag; a list is left to the reader */
-	fi.lang = strchr(h->lang, ',') == NULL ? h->lang : NULL;
+	/*
+	 * The section's own lang (a PATH rule) or the host's; xml:lang
+	 * takes one tag, so a list is left to the reader.
+	 */
+	fi.lang = rules_lang(&h->rules, path, h->lang);
+	if (strchr(fi.lang, ',') != NULL)
+		fi.lang = NULL;
 	fi.updated = dst->st_mtim.tv_sec;
 	fi.now = time(NULL);
 	if (feed_write_atom(&fc->atom, &fi, fc->v, fc->n) == -1)

@@ -27,6 +27,8 @@
 #define FEED_READ_MAX		65536	/* bytes of a file read for both */
 #define FEED_PARAS		8	/* paragraphs weighed for a summary */
 #define FEED_HOME		"=> / Home page\n"	/* ends an index */
+#define FEED_INFERRED		"Date inferred:"	/* a post says so */
+#define FEED_INFERRED_MARK	" (date inferred)"	/* lists say so */
 
 /* One dated file, as the writers need it. */
 struct feed_entry {
@@ -39,6 +41,7 @@ struct feed_entry {
 	uint64_t	para[FEED_PARAS];
 	size_t		npara;
 	size_t		sumpara;	/* which one summary holds */
+	int		inferred;	/* the name's date is not known */
 };
 
 /*
@@ -73,6 +76,14 @@ size_t	feed_title(const char *text, size_t len, char *out);
  * U+FFFD; a cut falls between characters and ends in FEED_ELLIPSIS.
  */
 size_t	feed_summary(const char *text, size_t len, char *out);
+
+/*
+ * 1 when the post says its date was inferred: a text line (outside
+ * preformatted blocks) that starts with FEED_INFERRED, "Date inferred:",
+ * exactly.  The date in its name is then a stand-in, and every list of
+ * it says so (FEED_INFERRED_MARK after the title); else 0.
+ */
+int	feed_date_inferred(const char *text, size_t len);
 
 /* The same for the real paragraph number k (0: feed_summary's). */
 size_t	feed_summary_nth(const char *text, size_t len, size_t k, char *out);
@@ -112,6 +123,13 @@ const char *feed_entry_label(const struct feed_entry *e, char *buf,
 	    size_t len);
 
 /*
+ * An entry's label as a list line shows it: feed_entry_label, and
+ * FEED_INFERRED_MARK when its date was inferred.  Gemtext (the index, a
+ * latest block) takes it as it is; Atom escapes it.
+ */
+void	feed_put_label(struct buf *b, const struct feed_entry *e);
+
+/*
  * Append s (len bytes) to b as XML 1.0 character data or an attribute
  * value: & < > " escaped, characters XML 1.0 does not allow (controls
  * other than tab, LF, CR; U+FFFE, U+FFFF) dropped, bytes that are not
@@ -122,7 +140,9 @@ void	feed_xml_escape(struct buf *b, const char *s, size_t len);
 /*
  * The gemfeed index (Gemini subscription companion spec): "# title",
  * one "=> NAME DATE TITLE" line per entry in the order given (the
- * caller sorts newest first; an empty title shows the slug), a link
+ * caller sorts newest first; an empty title shows the slug; an inferred
+ * date adds FEED_INFERRED_MARK after the title, so that the line keeps
+ * the companion spec's "DATE TITLE" form and says so), a link
  * to the Atom feed and one home (FEED_HOME).  v may be NULL when n is 0.  Returns 0, or -1 if
  * memory ran out.
  */
@@ -142,7 +162,7 @@ struct feed_atom_info {
 /*
  * An Atom 1.0 (RFC 4287) feed of the entries in the order given: an
  * entry's id and link are its gemini:// URL, its times those of
- * feed_entry_times(); the feed's updated is the latest entry's updated
+ * feed_entry_times(), its title feed_put_label's; the feed's updated is the latest entry's updated
  * (with no entry, fi->updated; never after fi->now).  0, or -1.
  */
 int	feed_write_atom(struct buf *b, const struct feed_atom_info *fi,

@@ -269,7 +269,6 @@ int
 latest_render(struct buf *b, const struct latest_item *v, size_t n)
 {
 	char	path[2 * NAME_MAX + 256], enc[sizeof(path) * 3];
-	char	slug[NAME_MAX + 1];
 	size_t	i;
 	int	k;
 
@@ -284,7 +283,7 @@ latest_render(struct buf *b, const struct latest_item *v, size_t n)
 		buf_puts(b, " ");
 		buf_puts(b, v[i].e->date);
 		buf_puts(b, " ");
-		buf_puts(b, feed_entry_label(v[i].e, slug, sizeof(slug)));
+		feed_put_label(b, v[i].e);
 		buf_puts(b, "\n");
 	}
 	return b->failed ? -1 : 0;

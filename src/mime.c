@@ -1,5 +1,6 @@
 /*
- * mime.c: extension table first, libmagic fallback, cached.
+ * mime.c: the host's `mime` rules first, then the extension table,
+ * then libmagic (cached).
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <magic.h>
 
 #include "mime.h"
+#include "rules.h"
 
 #define DEFAULT_TYPE	"application/octet-stream"
 #define SNIFF_BYTES	4096	/* what libmagic gets to look at */
@@ -138,10 +140,13 @@ sniff(int fd, const struct stat *st)
 }
 
 const char *
-mime_for_file(const char *name, int fd, const struct stat *st)
+mime_for_file(const struct rules *rs, const char *name, int fd,
+    const struct stat *st)
 {
 	const char	*t;
 
+	if (rs != NULL && (t = rules_mime(rs, name)) != NULL)
+		return t;
 	if ((t = mime_by_name(name)) != NULL)
 		return t;
 	return sniff(fd, st);

@@ -1,7 +1,8 @@
 /*
- * mime.h: the MIME type of a file to serve.  A built-in extension table
- * answers first; libmagic only for names it does not know, with its
- * answer cached by (device, inode, mtime, size).
+ * mime.h: the MIME type of a file to serve.  The host's `mime` rules
+ * (rules.h) answer first, then a built-in extension table; libmagic
+ * only for names neither knows, with its answer cached by (device,
+ * inode, mtime, size).
  */
 #ifndef CAPSULED_MIME_H
 #define CAPSULED_MIME_H
@@ -14,10 +15,14 @@ int		 mime_init(void);
 /* The type for name: from its extension, or NULL if unknown. */
 const char	*mime_by_name(const char *name);
 
+struct rules;
+
 /*
- * The type to serve the open regular file fd (described by st) as.
- * Never NULL: falls back to application/octet-stream.
+ * The type to serve the open regular file fd (described by st) as,
+ * under the host rules rs (NULL: none).  Never NULL: falls back to
+ * application/octet-stream.
  */
-const char	*mime_for_file(const char *name, int fd, const struct stat *st);
+const char	*mime_for_file(const struct rules *rs, const char *name, int fd,
+		    const struct stat *st);
 
 #endif

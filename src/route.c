@@ -22,16 +22,19 @@
 #include "log.h"
 #include "mime.h"
 #include "request.h"
+#include "rules.h"
 #include "upload.h"
 #include "url.h"
 
 static int	route_target(struct conn *, const struct request *);
+static int	route_rules(struct conn *, const struct request *);
 static int	route_limits(struct conn *, const struct request *);
 static int	route_feed(struct conn *, const struct request *);
 static int	route_file(struct conn *, const struct request *);
 
 static const route_fn routes[] = {
 	route_target,	/* 53 for other schemes, hosts, ports */
+	route_rules,	/* redirect and gone: 30, 31, 52 */
 	route_limits,	/* 44 */
 	route_titan,	/* every titan request: 60/61/62, 5x, or the upload */
 	route_certs,	/* access rules: 60, 61, 62 */
@@ -90,6 +93,28 @@ route_target(struct conn *c, const struct request *r)
 	return 0;
 }
 
+/*
+ * The host's redirect and gone rules (rules.h), before the rate limit
+ * and the access rules: a page that moved answers where it went, even
+ * to a client that has no certificate for either place.  A Titan
+ * upload is route_titan's to refuse, with the reason (50).
+ */
+static int
+route_rules(struct conn *c, const struct request *r)
+{
+	char	meta[URL_MAX + 1];
+	int	status;
+
+	if (r->titan != NULL)
+		return 0;
+	status = rules_answer(&conn_info(c)->host->rules, r->url.path,
+	    r->url.has_query ? r->url.query : NULL, meta, sizeof(meta));
+	if (status == 0)
+		return 0;
+	conn_reply(c, status, meta);
+	return 1;
+}
+
 /* The client's request rate (rate_limit): 44 and how long to wait. */
 static int
 route_limits(struct conn *c, const struct request *r)
@@ -105,15 +130,19 @@ route_limits(struct conn *c, const struct request *r)
 	return 1;
 }
 
-/* "text/gemini; lang=en-GB"; a list of languages is quoted. */
+/*
+ * "text/gemini; lang=en-GB" for the page at path: the longest `lang`
+ * PATH that covers it, or the host's; a list of languages is quoted.
+ */
 static void
-file_meta(const struct host_cfg *h, const char *type, char *meta,
-    size_t len)
+file_meta(const struct host_cfg *h, const char *path, const char *type,
+    char *meta, size_t len)
 {
-	const char	*q = strchr(h->lang, ',') ? "\"" : "";
+	const char	*lang = rules_lang(&h->rules, path, h->lang);
+	const char	*q = strchr(lang, ',') ? "\"" : "";
 
-	if (h->lang[0] == '\0' || strcmp(type, "text/gemini") != 0 ||
-	    snprintf(meta, len, "%s; lang=%s%s%s", type, q, h->lang, q) >=
+	if (lang[0] == '\0' || strcmp(type, "text/gemini") != 0 ||
+	    snprintf(meta, len, "%s; lang=%s%s%s", type, q, lang, q) >=
 	    (int)len)
 		snprintf(meta, len, "%s", type);
 }
@@ -133,7 +162,8 @@ static int
 serve_file(struct conn *c, const char *name, int fd, const struct stat *st)
 {
 	const struct conn_info	*ci = conn_info(c);
-	const char		*type = mime_for_file(name, fd, st);
+	const char		*type = mime_for_file(&ci->host->rules, name,
+				    fd, st);
 	char			 meta[256], *body;
 	size_t			 len;
 	int			 rv = 0;
@@ -146,7 +176,7 @@ serve_file(struct conn *c, const char *name, int fd, const struct stat *st)
 		conn_reply(c, 40, "Temporary failure");
 		return 1;
 	}
-	file_meta(ci->host, type, meta, sizeof(meta));
+	file_meta(ci->host, name, type, meta, sizeof(meta));
 	conn_reply(c, 20, meta);
 	if (rv == 1) {
 		close(fd);
@@ -222,7 +252,7 @@ serve_listing(struct conn *c, const struct request *r, int dirfd)
 		conn_reply(c, 40, "Cannot list this directory");
 		return 1;
 	}
-	file_meta(ci->host, "text/gemini", meta, sizeof(meta));
+	file_meta(ci->host, r->url.path, "text/gemini", meta, sizeof(meta));
 	conn_reply(c, 20, meta);
 	conn_body_mem(c, body, len);
 	return 1;
@@ -323,7 +353,8 @@ route_feed(struct conn *c, const struct request *r)
 	if (atom)
 		conn_reply(c, 20, "application/atom+xml");
 	else {
-		file_meta(ci->host, "text/gemini", meta, sizeof(meta));
+		file_meta(ci->host, r->url.path, "text/gemini", meta,
+		    sizeof(meta));
 		conn_reply(c, 20, meta);
 	}
 	conn_body_mem(c, body, len);

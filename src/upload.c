@@ -29,6 +29,7 @@
 #include "fdpass.h"
 #include "feed.h"
 #include "log.h"
+#include "rules.h"
 #include "titan.h"
 #include "upload.h"
 #include "url.h"
@@ -201,6 +202,9 @@ route_titan(struct conn *c, const struct request *r)
 
 	if (tp == NULL)
 		return 0;
+	/* a redirected or gone path takes no upload (route_rules let it by) */
+	if (rules_titan(&h->rules, r->url.path, meta, sizeof(meta)) != 0)
+		return reply(c, 50, meta);
 	if ((rule = titan_rule(h, r->url.path)) == NULL)
 		return reply(c, 50, "Uploads are not accepted here");
 	if (access_check(c, rule->file, &who))

@@ -51,6 +51,7 @@
 #define YEAR_MIN	1900
 #define YEAR_MAX	2999
 #define LETTERS		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+#define NONE		LONG_MIN	/* no such day */
 
 #define ATTR_PRINTF(f, a)	__attribute__((__format__(printf, f, a)))
 
@@ -66,9 +67,15 @@ struct date {
 	int	line;		/* where the file said it; 0: not given */
 };
 
+/*
+ * A block of days, as one announcement gave it: known from "announced"
+ * (without it, from its first day), and, if "cancelled", never struck
+ * and no longer planned from that day.
+ */
 struct strike {
 	long	first, last;
 	int	weekdays;	/* count Monday to Friday only */
+	struct date announced, cancelled;
 	int	line;
 	size_t	dispute;	/* index into disputes[] */
 };
@@ -83,6 +90,7 @@ struct dispute {
 	enum state	state;
 	int		state_line;
 	struct date	began, ended, suspended;
+	struct date	asof;		/* the newest source's date */
 };
 
 struct data {
@@ -100,12 +108,15 @@ struct data {
 	char		 err[ERR_MAX];
 };
 
+/* What was known on a given day ("today"); NONE: no such day. */
 struct counts {
 	long	since;		/* days since the dispute began */
-	long	first;		/* the first strike day; -1: none */
-	long	done;		/* strike days up to and including today */
-	long	planned;	/* strike days after today */
-	long	last, next;	/* strike days; -1: none */
+	long	first;		/* the first strike day, if by today */
+	long	before;		/* strike days before today */
+	int	today;		/* today is a strike day */
+	long	unsure;		/* of those by today, after asof */
+	long	planned;	/* announced by today, after today */
+	long	last, next;	/* the last before today, the next after */
 };
 
 static long	days_from_civil(int, int, int);
@@ -132,12 +143,17 @@ static int	set_date(struct data *, struct date *, const char *,
 static int	set_began(struct data *, struct dispute *, const char *);
 static int	set_ended(struct data *, struct dispute *, const char *);
 static int	set_suspended(struct data *, struct dispute *, const char *);
+static int	set_asof(struct data *, struct dispute *, const char *);
 static int	set_strike(struct data *, struct dispute *, const char *);
+static const char *word(const char *, size_t *);
+static int	strike_flags(struct data *, struct strike *, const char *);
+static int	strike_date(struct data *, const char **, struct date *);
 static int	tz_check(struct data *, const char *);
 static const char *zoneinfo(void);
 static void	default_zone(struct data *);
 static int	text_check(struct data *, const char *, const char *);
 static const char *plural(long);
+static const char *was(long);
 static void	data_load(struct data *);
 static int	today_get(struct data *, long *);
 static void	counts_get(const struct data *, size_t, long,
@@ -145,7 +161,7 @@ static void	counts_get(const struct data *, size_t, long,
 static void	reply_error(const struct data *);
 static void	render_dispute(const struct data *, size_t, long, int,
 		    const char *);
-static void	render_state(const struct dispute *);
+static void	render_state(const struct dispute *, long);
 static void	render(const struct data *, const struct dispute *, long,
 		    const char *);
 static const char *script_name(void);
@@ -160,7 +176,8 @@ static const char *const days[] = {
 };
 
 /* One bit per day from a dispute's first day: distinct days count once. */
-static unsigned char	bitmap[(SPAN_MAX + 7) / 8];
+static unsigned char	struck[(SPAN_MAX + 7) / 8];
+static unsigned char	planned[(SPAN_MAX + 7) / 8];
 static struct data	data;
 
 /*
@@ -441,6 +458,8 @@ dispute_end(struct data *d)
 		missing = "state";
 	else if (dp->factsheet_line == 0)
 		missing = "factsheet";
+	else if (dp->asof.line == 0)
+		missing = "asof";
 	if (missing != NULL)
 		return fail(d, 50, dp->line, "dispute %s has no %s", dp->id,
 		    missing);
@@ -455,6 +474,16 @@ dispute_end(struct data *d)
 	if (dp->suspended.line != 0 && dp->suspended.day < dp->began.day)
 		return fail(d, 50, dp->suspended.line,
 		    "suspended before it began");
+	/* what the page says about the present, no source said yet */
+	if (dp->asof.day < dp->began.day)
+		return fail(d, 50, dp->asof.line, "asof before the dispute "
+		    "began");
+	if (dp->ended.line != 0 && dp->ended.day > dp->asof.day)
+		return fail(d, 50, dp->ended.line, "ended after asof, the "
+		    "newest source's date");
+	if (dp->suspended.line != 0 && dp->suspended.day > dp->asof.day)
+		return fail(d, 50, dp->suspended.line, "suspended after "
+		    "asof, the newest source's date");
 	return strikes_check(d, dp, d->ndisputes - 1);
 }
 
@@ -474,6 +503,17 @@ strikes_check(struct data *d, const struct dispute *dp, size_t n)
 		if (s->last - dp->began.day >= SPAN_MAX)
 			return fail(d, 50, s->line, "strike more than a "
 			    "century after the dispute began");
+		if (s->announced.line != 0 && s->announced.day >
+		    dp->asof.day)
+			return fail(d, 50, s->line, "announced after asof, "
+			    "the newest source's date");
+		if (s->cancelled.line != 0 && s->cancelled.day >
+		    dp->asof.day)
+			return fail(d, 50, s->line, "cancelled after asof, "
+			    "the newest source's date");
+		/* a cancelled block was never struck: nothing to contradict */
+		if (s->cancelled.line != 0)
+			continue;
 		if (dp->ended.line != 0 && s->last > dp->ended.day)
 			return fail(d, 50, s->line, "strike after the "
 			    "dispute ended");
@@ -501,6 +541,7 @@ on_value(void *arg, const char *section, const char *name,
 		{ "ended",	set_ended },
 		{ "suspended",	set_suspended },
 		{ "factsheet",	set_factsheet },
+		{ "asof",	set_asof },
 		{ "strike",	set_strike },
 	};
 	struct data	*d = arg;
@@ -715,37 +756,105 @@ set_suspended(struct data *d, struct dispute *dp, const char *v)
 	return set_date(d, &dp->suspended, "suspended", v);
 }
 
-/* DATE, or DATE..DATE, or DATE..DATE weekdays. */
+static int
+set_asof(struct data *d, struct dispute *dp, const char *v)
+{
+	return set_date(d, &dp->asof, "asof", v);
+}
+
+/* The next word of s (spaces and tabs skipped): its start and length. */
+static const char *
+word(const char *s, size_t *len)
+{
+	s += strspn(s, " \t");
+	*len = strcspn(s, " \t");
+	return s;
+}
+
+/* The date after "announced" or "cancelled"; *p moves past it. */
+static int
+strike_date(struct data *d, const char **p, struct date *dt)
+{
+	const char	*w;
+	char		 q[QUOTE_MAX + 4];
+	size_t		 len;
+
+	w = word(*p, &len);
+	if (len != 10 || date_parse(w, len, &dt->day) == -1) {
+		quote(q, sizeof(q), w);
+		if (strlen(q) > 10)
+			q[10] = '\0';
+		return fail(d, 50, d->line, "bad date \"%s\"", q);
+	}
+	dt->line = d->line;
+	*p = w + len;
+	return 1;
+}
+
+/* After the dates: [weekdays] [announced DATE [cancelled DATE]]. */
+static int
+strike_flags(struct data *d, struct strike *s, const char *p)
+{
+	const char	*w;
+	char		 q[QUOTE_MAX + 4];
+	size_t		 len;
+
+	w = word(p, &len);
+	if (len == 8 && strncmp(w, "weekdays", len) == 0) {
+		s->weekdays = 1;
+		w = word(w + len, &len);
+	}
+	if (len == 9 && strncmp(w, "announced", len) == 0) {
+		p = w + len;
+		if (strike_date(d, &p, &s->announced) == 0)
+			return 0;
+		w = word(p, &len);
+	}
+	if (len == 9 && strncmp(w, "cancelled", len) == 0) {
+		p = w + len;
+		if (strike_date(d, &p, &s->cancelled) == 0)
+			return 0;
+		w = word(p, &len);
+	}
+	if (len == 0)
+		return 1;
+	quote(q, sizeof(q), w);
+	return fail(d, 50, d->line, "bad strike flag \"%s\" (want "
+	    "weekdays, announced DATE, cancelled DATE, in that order)", q);
+}
+
+/*
+ * DATE or DATE..DATE, then [weekdays] [announced DATE [cancelled DATE]]:
+ * when the block was made public, and when it was called off unstruck.
+ */
 static int
 set_strike(struct data *d, struct dispute *dp, const char *v)
 {
 	struct strike	*s;
 	char		 q[QUOTE_MAX + 4];
-	size_t		 len = strcspn(v, " \t");
-	const char	*flag = v + len + strspn(v + len, " \t");
-	const char	*bad;
+	const char	*bad, *range;
+	size_t		 len;
 
 	if (d->nstrikes == STRIKES_MAX)
 		return fail(d, 50, d->line, "more than %d strike lines",
 		    STRIKES_MAX);
 	s = &d->strikes[d->nstrikes];
+	memset(s, 0, sizeof(*s));
 	s->line = d->line;
 	s->dispute = dp - d->disputes;
-	s->weekdays = strcmp(flag, "weekdays") == 0;
-	if (*flag != '\0' && !s->weekdays) {
-		quote(q, sizeof(q), flag);
-		return fail(d, 50, d->line, "bad strike flag \"%s\" (want "
-		    "weekdays or nothing)", q);
-	}
+	range = word(v, &len);
+	if (strike_flags(d, s, range + len) == 0)
+		return 0;
 	if (len == 10) {
-		bad = date_parse(v, 10, &s->first) == -1 ? v : NULL;
+		bad = date_parse(range, 10, &s->first) == -1 ? range : NULL;
 		s->last = s->first;
 		if (bad == NULL && s->weekdays)
 			return fail(d, 50, d->line, "weekdays is for a range "
 			    "of dates");
-	} else if (len == 22 && strncmp(v + 10, "..", 2) == 0) {
-		bad = date_parse(v, 10, &s->first) == -1 ? v :
-		    date_parse(v + 12, 10, &s->last) == -1 ? v + 12 : NULL;
+	} else if (len == 22 && strncmp(range + 10, "..", 2) == 0) {
+		bad = date_parse(range, 10, &s->first) == -1 ? range :
+		    date_parse(range + 12, 10, &s->last) == -1 ? range + 12 :
+		    NULL;
 	} else {
 		quote(q, sizeof(q), v);
 		return fail(d, 50, d->line, "bad strike \"%s\" (want "
@@ -760,6 +869,19 @@ set_strike(struct data *d, struct dispute *dp, const char *v)
 	if (s->last < s->first)
 		return fail(d, 50, d->line, "reversed range (ends before it "
 		    "starts)");
+	if (s->announced.line != 0 && s->announced.day > s->first)
+		return fail(d, 50, d->line, "announced after its first day "
+		    "(a block is announced before it begins)");
+	if (s->cancelled.line != 0 && s->announced.line == 0)
+		return fail(d, 50, d->line, "cancelled needs announced DATE "
+		    "(a block never announced was never planned)");
+	if (s->cancelled.line != 0 && s->cancelled.day < s->announced.day)
+		return fail(d, 50, d->line, "cancelled before it was "
+		    "announced");
+	/* a block partly struck is two blocks: the days struck, the rest */
+	if (s->cancelled.line != 0 && s->cancelled.day > s->first)
+		return fail(d, 50, d->line, "cancelled after its first day "
+		    "(give the days struck a line of their own)");
 	d->nstrikes++;
 	return 1;
 }
@@ -843,42 +965,62 @@ today_get(struct data *d, long *today)
 	return 0;
 }
 
+/*
+ * What was known on the day "today": the days struck up to it (a fact
+ * now, whatever was known then), and the days planned after it as
+ * announced by then and not yet cancelled.  Nothing announced later is
+ * shown, so that a past date does not show its future.
+ */
 static void
 counts_get(const struct data *d, size_t n, long today, struct counts *c)
 {
 	const struct dispute	*dp = &d->disputes[n];
 	const struct strike	*s;
-	long			 day, bit, wd;
+	long			 day, bit, wd, known;
 	size_t			 i;
+	int			 open;
 
-	memset(bitmap, 0, sizeof(bitmap));
+	memset(struck, 0, sizeof(struck));
+	memset(planned, 0, sizeof(planned));
 	for (i = 0; i < d->nstrikes; i++) {
 		s = &d->strikes[i];
 		if (s->dispute != n)
 			continue;
+		known = s->announced.line != 0 ? s->announced.day : s->first;
+		open = known <= today && (s->cancelled.line == 0 ||
+		    s->cancelled.day > today);
 		for (day = s->first; day <= s->last; day++) {
 			wd = weekday(day);
 			if (s->weekdays && (wd == 0 || wd == 6))
 				continue;
 			bit = day - dp->began.day;
-			bitmap[bit / 8] |= 1 << (bit % 8);
+			if (s->cancelled.line == 0 && day <= today)
+				struck[bit / 8] |= 1 << (bit % 8);
+			else if (day > today && open)
+				planned[bit / 8] |= 1 << (bit % 8);
 		}
 	}
+	memset(c, 0, sizeof(*c));
 	c->since = today - dp->began.day;
-	c->done = c->planned = 0;
-	c->first = c->last = c->next = -1;
+	c->first = c->last = c->next = NONE;
 	for (bit = 0; bit < SPAN_MAX; bit++) {
-		if ((bitmap[bit / 8] & (1 << (bit % 8))) == 0)
-			continue;
 		day = dp->began.day + bit;
-		if (c->first == -1)
-			c->first = day;
-		if (day <= today) {
-			c->done++;
-			c->last = day;
-		} else {
+		if (planned[bit / 8] & (1 << (bit % 8))) {
 			if (c->planned++ == 0)
 				c->next = day;
+			continue;
+		}
+		if ((struck[bit / 8] & (1 << (bit % 8))) == 0)
+			continue;
+		if (c->first == NONE)
+			c->first = day;
+		if (day > dp->asof.day)
+			c->unsure++;
+		if (day == today)
+			c->today = 1;
+		else {
+			c->before++;
+			c->last = day;
 		}
 	}
 }
@@ -920,11 +1062,20 @@ plural(long n)
 	return n == 1 ? "" : "s";
 }
 
+static const char *
+was(long n)
+{
+	return n == 1 ? "was" : "were";
+}
+
 /*
  * "N days since" counts from two days a reader may mean: the day the
  * dispute began, and the first strike day (the branch's "400 days since
  * the dispute first began" counts from the first walkout).  Both are
  * shown, each with its date, so that neither is mistaken for the other.
+ * On a strike day the count says which day of action today is, and
+ * that the days "taken" are the ones before it, as reports count them.
+ * Past the newest source (asof), nothing is said as if it were known.
  */
 static void
 render_dispute(const struct data *d, size_t n, long today, int heading,
@@ -933,12 +1084,18 @@ render_dispute(const struct data *d, size_t n, long today, int heading,
 	const struct dispute	*dp = &d->disputes[n];
 	struct counts		 c;
 	char			 began[64], first[64], last[64], next[64];
+	char			 asof[64];
+	int			 late = today > dp->asof.day;
 
 	counts_get(d, n, today, &c);
 	if (date_format(began, sizeof(began), dp->began.day) == -1 ||
-	    date_format(first, sizeof(first), c.first) == -1 ||
-	    date_format(last, sizeof(last), c.last) == -1 ||
-	    date_format(next, sizeof(next), c.next) == -1)
+	    date_format(asof, sizeof(asof), dp->asof.day) == -1 ||
+	    (c.first != NONE &&
+	    date_format(first, sizeof(first), c.first) == -1) ||
+	    (c.last != NONE &&
+	    date_format(last, sizeof(last), c.last) == -1) ||
+	    (c.next != NONE &&
+	    date_format(next, sizeof(next), c.next) == -1))
 		return;		/* cannot be: years have four digits */
 	if (heading)
 		printf("## %s\n\n", dp->title);
@@ -947,18 +1104,34 @@ render_dispute(const struct data *d, size_t n, long today, int heading,
 		    plural(c.since), began);
 	else
 		printf("The dispute begins on %s.\n", began);
-	if (c.first != -1 && c.first <= today)
+	if (c.first != NONE)
 		printf("%ld day%s since the first strike day, %s.\n",
 		    today - c.first, plural(today - c.first), first);
-	printf("%ld day%s of strike action.\n", c.done, plural(c.done));
+	if (c.today)
+		printf("%ld day%s of strike action taken before today; today "
+		    "is day %ld of strike action.\n", c.before,
+		    plural(c.before), c.before + 1);
+	else
+		printf("%ld day%s of strike action taken; today is not a "
+		    "strike day.\n", c.before, plural(c.before));
+	if (c.unsure > 0)
+		printf("%ld of these days (after %s, the newest report we "
+		    "hold) %s only planned: not confirmed as taken.\n",
+		    c.unsure, asof, was(c.unsure));
 	if (c.planned > 0)
-		printf("%ld more day%s of strike action planned.\n",
-		    c.planned, plural(c.planned));
-	printf("\n* Last strike day: %s%s\n", c.last == -1 ? "none yet" :
-	    c.last == today ? "today, " : "", c.last == -1 ? "" : last);
-	printf("* Next strike day: %s\n", c.next == -1 ? "none planned" :
-	    next);
-	render_state(dp);
+		printf("%ld more day%s of strike action planned after today"
+		    "%s%s.\n", c.planned, plural(c.planned),
+		    late ? ", as of " : "", late ? asof : "");
+	if (late)
+		printf("The newest report we hold is of %s: nothing after it "
+		    "is known here.\n", asof);
+	printf("\n* Last strike day before today: %s\n",
+	    c.last == NONE ? "none" : last);
+	printf("* Next strike day after today: %s%s%s\n",
+	    c.next == NONE ? "none planned" : next,
+	    c.next == NONE && late ? ", as of " : "",
+	    c.next == NONE && late ? asof : "");
+	render_state(dp, today);
 	printf("\n=> %s Fact sheet: %s\n", dp->factsheet, dp->title);
 	if (script != NULL && heading)
 		printf("=> %s/%s Counter for this dispute only\n", script,
@@ -968,29 +1141,46 @@ render_dispute(const struct data *d, size_t n, long today, int heading,
 }
 
 /*
- * "suspended" is the strike action's state, not the dispute's: a dispute
- * whose action is suspended is still live (talks, or a new ballot), and
- * the page must not read as if it were over.
+ * The state on the day "today", from the data file's dates: live until
+ * the day strike action was suspended or the dispute settled (without a
+ * date, from asof).  "suspended" is the strike action's state, not the
+ * dispute's: a dispute whose action is suspended is still live (talks,
+ * or a new ballot), and the page must not read as if it were over.
+ * After asof it is said as of asof, in the past tense.
  */
 static void
-render_state(const struct dispute *dp)
+render_state(const struct dispute *dp, long today)
 {
-	char	 when[64];
+	char	 when[64], asof[64];
+	long	 since;
+	int	 late = today > dp->asof.day;
 
-	if (dp->state == STATE_LIVE)
-		printf("* State: live\n");
-	else if (dp->state == STATE_SUSPENDED && dp->suspended.line != 0 &&
-	    date_format(when, sizeof(when), dp->suspended.day) == 0)
-		printf("* State: the dispute remains live; only strike action "
-		    "was suspended, on %s\n", when);
-	else if (dp->state == STATE_SUSPENDED)
-		printf("* State: the dispute remains live; only strike action "
-		    "is suspended\n");
-	else if (dp->ended.line != 0 &&
-	    date_format(when, sizeof(when), dp->ended.day) == 0)
-		printf("* State: settled on %s\n", when);
+	if (date_format(asof, sizeof(asof), dp->asof.day) == -1)
+		return;		/* cannot be: years have four digits */
+	if (late)
+		printf("* State: as of the newest report we hold, of %s, ",
+		    asof);
 	else
-		printf("* State: settled\n");
+		printf("* State: ");
+	since = dp->state == STATE_SUSPENDED ? (dp->suspended.line != 0 ?
+	    dp->suspended.day : dp->asof.day) : dp->state == STATE_SETTLED ?
+	    (dp->ended.line != 0 ? dp->ended.day : dp->asof.day) : NONE;
+	if (since == NONE || since > today)
+		printf("%s\n", late ? "the dispute was live" : "live");
+	else if (dp->state == STATE_SETTLED && dp->ended.line != 0 &&
+	    date_format(when, sizeof(when), since) == 0)
+		printf("the dispute %s settled on %s\n", late ? "had been" :
+		    "was", when);
+	else if (dp->state == STATE_SETTLED)
+		printf("the dispute %s settled\n", late ? "had been" : "is");
+	else if (dp->suspended.line != 0 &&
+	    date_format(when, sizeof(when), since) == 0)
+		printf("the dispute %s live; only strike action %s "
+		    "suspended, on %s\n", late ? "was" : "is",
+		    late ? "had been" : "was", when);
+	else
+		printf("the dispute %s live; only strike action %s "
+		    "suspended\n", late ? "was" : "is", late ? "was" : "is");
 }
 
 static void
@@ -1005,7 +1195,7 @@ render(const struct data *d, const struct dispute *only, long today,
 	printf("20 %s\r\n", CONTENT_TYPE);
 	printf("# %s\n\n", only != NULL ? only->title :
 	    "Strike-day counter");
-	printf("As of %s (%s).\n", date, getenv("STRIKE_TODAY") != NULL ?
+	printf("Today is %s (%s).\n", date, getenv("STRIKE_TODAY") != NULL ?
 	    "date fixed by STRIKE_TODAY" : d->tz_line == 0 ? TZ_DEFAULT : d->tz);
 	if (only != NULL) {
 		printf("\n");

@@ -124,6 +124,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_xml_text(b.data != NULL ? b.data : "", b.len);
 	free(b.data);
 
+	e.inferred = feed_date_inferred(text, size);
+	CHECK(e.inferred == 0 || e.inferred == 1);
+
 	/* every paragraph weighed is one feed_summary_nth finds */
 	e.npara = feed_paragraphs(text, size, e.para, FEED_PARAS);
 	CHECK(e.npara <= FEED_PARAS);

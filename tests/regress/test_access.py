@@ -248,8 +248,9 @@ def test_the_branch_capsule_members_area_is_gated_by_run_ini(tmp_path,
         assert get(s, "/news/").status == 20
     finally:
         assert s.stop() == 0
-    page = (ROOT / "capsule" / "members" / "index.gmi").read_text()
-    assert "minutes" in page and "SHA256:" in page
+    # how to get in is on a public page, outside the rule's directory
+    page = (ROOT / "capsule" / "members-area.gmi").read_text()
+    assert "=> /members/ " in page and "SHA256:" in page
 
 
 # -- what lists show: nothing of a gated post to those it is gated from --

@@ -638,6 +638,13 @@ def run_ini_feed_lines():
                                            "feed_entries", "feed_author")]
 
 
+def inferred_mark(path):
+    """README "Publishing": a line "Date inferred: ..." marks the post."""
+    return " (date inferred)" if any(
+        l.startswith("Date inferred:")
+        for l in path.read_text("utf-8").splitlines()) else ""
+
+
 def first_heading(path):
     for line in path.read_text("utf-8").splitlines():
         if line.startswith("#") and not line.startswith("##"):
@@ -659,8 +666,10 @@ def test_make_run_gives_every_dated_section_of_the_capsule_a_feed(
         posts = sorted((p for p in (capsule / d).iterdir()
                         if DATED.match(p.name)), reverse=True)
         got = entries(s.get(f"/{d}/").body)
+        # a post whose date was inferred says so after its title
         assert [(n, t) for n, _, t in got] == \
-            [(p.name, first_heading(p)) for p in posts], d
+            [(p.name, first_heading(p) + inferred_mark(p))
+             for p in posts], d
         body = s.get(f"/{d}/atom.xml").body
         es = check_trusted(body)
         assert len(es) == len(posts)
@@ -671,3 +680,28 @@ def test_make_run_gives_every_dated_section_of_the_capsule_a_feed(
         assert len(sums) == len(set(sums)), f"{d}: no shared summary"
         for t in sums:
             assert not re.match(r"(Dear|Hi)\b", t), "no salutation"
+
+
+def test_an_inferred_date_is_marked_in_index_and_atom_with_no_restart(live):
+    # README "Publishing": a post with a line "Date inferred: ..." keeps
+    # its gemfeed line ("=> NAME DATE TITLE": the companion spec) and
+    # adds "(date inferred)" after the title; its Atom title says so too
+    post = Path(live.root) / "news" / "2024-10-30-message.gmi"
+    write(post, "# A message of support\n\nWords.\n\n## About this page\n\n"
+          "Date inferred: about late October 2024.\n", PAST - 60)
+    age(post.parent, PAST - 60)
+    got = dict((n, t) for n, d, t in entries(live.get("/news/").body))
+    assert got["2024-10-30-message.gmi"] == \
+        "A message of support (date inferred)"
+    assert got["2024-07-16-bad-news-for-housing-workers.gmi"] == \
+        "Bad News for Housing Workers in Barnet Council"
+    titles = [e.find(A + "title").text
+              for e in atom(live).findall(A + "entry")]
+    assert "A message of support (date inferred)" in titles
+    assert sum("(date inferred)" in t for t in titles) == 1
+    # the date confirmed: the next request drops the mark
+    write(post, "# A message of support\n\n30 October 2024\n\nWords.\n",
+          PAST)
+    got = dict((n, t) for n, d, t in entries(live.get("/news/").body))
+    assert got["2024-10-30-message.gmi"] == "A message of support"
+    assert "(date inferred)" not in live.get("/news/atom.xml").body.decode()

@@ -10,8 +10,12 @@ letters of 15 and 16 November 2023 were written; 27 by 18 February 2024;
 more than 40 (41) by 16 May 2024; 56 by 7 June 2024; 81 in all, the last
 on 12 July 2024; strike action suspended on 15 July 2024; the posts'
 "400 days" counted from the first strike day, on 30 October 2024.  They
-are checked against the shipped data file.  Everything else runs on small
-data files written per test.
+are checked against the shipped data file, and so is what was known on
+each day: the days announced by then (6 on 25 September 2023, 32 by 24
+October 2023, 72 by 8 March 2024, 82 with the nine-week walkout of 17
+May 2024), and nothing said of the present past the newest source (4
+September 2024).  Everything else runs on small data files written per
+test.
 """
 import datetime
 import os
@@ -78,9 +82,10 @@ def write(tmp_path, text, name="disputes.ini"):
 
 
 def dispute(id="a", title="Dispute A", began="2024-01-01", state="live",
-            extra=""):
+            extra="", asof="2999-12-31"):
     return (f"[dispute {id}]\ntitle = {title}\nbegan = {began}\n"
-            f"state = {state}\nfactsheet = /disputes/{id}.gmi\n{extra}")
+            f"state = {state}\nfactsheet = /disputes/{id}.gmi\n"
+            f"asof = {asof}\n{extra}")
 
 
 def count(reply, what):
@@ -90,8 +95,27 @@ def count(reply, what):
     return int(m.group(1))
 
 
+def taken(reply):
+    """Days of action taken before today."""
+    return count(reply, r"of strike action taken(?: before today)?;")
+
+
+def today_is_day(reply):
+    """N of "today is day N of strike action", or None."""
+    m = re.search(r"; today is day (\d+) of strike action\.$", reply.body,
+                  re.M)
+    return int(m.group(1)) if m else None
+
+
 def action(reply):
-    return count(reply, r"of strike action\.")
+    """Days of action up to and including today."""
+    n = taken(reply)
+    if today_is_day(reply) is not None:
+        assert today_is_day(reply) == n + 1
+        return n + 1
+    assert f"{n} day{'' if n == 1 else 's'} of strike action taken; " \
+        "today is not a strike day.\n" in reply.body
+    return n
 
 
 def since(reply):
@@ -103,8 +127,8 @@ def since_first(reply):
 
 
 def planned(reply):
-    m = re.search(r"^(\d+) more days? of strike action planned", reply.body,
-                  re.M)
+    m = re.search(r"^(\d+) more days? of strike action planned after today",
+                  reply.body, re.M)
     return int(m.group(1)) if m else 0
 
 
@@ -146,27 +170,207 @@ def test_record_days_of_action(today, days):
 
 def test_record_27_may_2024_is_skipped():
     r = run("2024-05-27")
-    assert line(r, "* Last strike day:") == \
-        "* Last strike day: Friday 24 May 2024"
-    assert line(r, "* Next strike day:") == \
-        "* Next strike day: Tuesday 28 May 2024"
+    assert line(r, "* Last strike day before today:") == \
+        "* Last strike day before today: Friday 24 May 2024"
+    assert line(r, "* Next strike day after today:") == \
+        "* Next strike day after today: Tuesday 28 May 2024"
 
 
 def test_record_no_strike_day_after_the_suspension_on_15_july_2024():
     r = run("2024-07-15")
     assert action(r) == 81
     assert planned(r) == 0
-    assert line(r, "* Last strike day:") == \
-        "* Last strike day: Friday 12 July 2024"
-    assert line(r, "* Next strike day:") == "* Next strike day: none planned"
+    assert line(r, "* Last strike day before today:") == \
+        "* Last strike day before today: Friday 12 July 2024"
+    assert line(r, "* Next strike day after today:") == \
+        "* Next strike day after today: none planned"
 
 
 def test_suspended_says_the_dispute_remains_live():
     # the press release: strike action was suspended on 15 July 2024 and
     # the dispute "remains live"; the page must not read as if it ended
-    assert line(run("2026-12-02"), "* State:") == \
-        "* State: the dispute remains live; only strike action was " \
+    assert line(run("2024-09-04"), "* State:") == \
+        "* State: the dispute is live; only strike action was " \
         "suspended, on Monday 15 July 2024"
+
+
+# Issue: "today" on a strike day, the day after one, a weekend, and after
+# the last day.  Reports count the days "taken" before the day in progress
+# (Community Care, 10 June 2024, the first day of the walkout's fifth
+# week: "56 days' action"), so the counter says both.
+
+def test_a_strike_day_says_days_taken_before_today_and_which_day_today_is():
+    r = run("2024-06-10")
+    assert "56 days of strike action taken before today; today is day 57 " \
+        "of strike action.\n" in r.body
+    assert line(r, "* Last strike day before today:") == \
+        "* Last strike day before today: Friday 7 June 2024"
+    assert line(r, "* Next strike day after today:") == \
+        "* Next strike day after today: Tuesday 11 June 2024"
+
+
+def test_the_first_strike_day_is_day_1_with_none_taken_before():
+    r = run("2023-09-26")
+    assert "0 days of strike action taken before today; today is day 1 " \
+        "of strike action.\n" in r.body
+    assert line(r, "* Last strike day before today:") == \
+        "* Last strike day before today: none"
+
+
+def test_the_day_after_a_strike_day_counts_it_as_taken():
+    r = run("2023-09-27")       # after Tuesday 26 September 2023
+    assert "1 day of strike action taken; today is not a strike day.\n" \
+        in r.body
+    assert line(r, "* Last strike day before today:") == \
+        "* Last strike day before today: Tuesday 26 September 2023"
+    assert line(r, "* Next strike day after today:") == \
+        "* Next strike day after today: Tuesday 3 October 2023"
+
+
+@pytest.mark.parametrize("today", ["2024-06-08", "2024-06-09"])
+def test_a_weekend_inside_the_walkout_is_not_a_strike_day(today):
+    r = run(today)
+    assert "56 days of strike action taken; today is not a strike " \
+        "day.\n" in r.body
+    assert line(r, "* Next strike day after today:") == \
+        "* Next strike day after today: Monday 10 June 2024"
+
+
+def test_the_last_strike_day_and_the_day_after_it():
+    r = run("2024-07-12")
+    assert "80 days of strike action taken before today; today is day 81 " \
+        "of strike action.\n" in r.body
+    assert planned(r) == 0
+    r = run("2024-07-13")
+    assert "81 days of strike action taken; today is not a strike day.\n" \
+        in r.body
+    assert line(r, "* Next strike day after today:") == \
+        "* Next strike day after today: none planned"
+
+
+# Issue: nothing about the present past the newest source.  The data
+# file's asof is the fact sheet of 4 September 2024.
+
+def test_past_the_newest_source_everything_is_as_of_its_date():
+    r = run("2026-12-02")
+    assert "The newest report we hold is of Wednesday 4 September 2024: " \
+        "nothing after it is known here.\n" in r.body
+    assert line(r, "* State:") == \
+        "* State: as of the newest report we hold, of Wednesday 4 " \
+        "September 2024, the dispute was live; only strike action had " \
+        "been suspended, on Monday 15 July 2024"
+    assert line(r, "* Next strike day after today:") == \
+        "* Next strike day after today: none planned, as of Wednesday 4 " \
+        "September 2024"
+    for present in ("remains live", "is live", "is suspended"):
+        assert present not in r.body
+
+
+def test_up_to_the_newest_source_the_state_is_said_plainly():
+    r = run("2024-09-04")
+    assert "newest report" not in r.body
+    assert line(r, "* State:") == "* State: the dispute is live; only " \
+        "strike action was suspended, on Monday 15 July 2024"
+
+
+def test_days_after_asof_are_not_confirmed_as_taken(tmp_path):
+    # a walkout announced for 4-8 March, the newest source of 5 March
+    data = write(tmp_path, dispute(asof="2024-03-05", extra=(
+        "strike = 2024-03-04..2024-03-08 weekdays announced 2024-02-20\n")))
+    r = run("2024-03-05", data)
+    assert "newest report" not in r.body
+    assert "1 day of strike action taken before today; today is day 2 of " \
+        "strike action.\n" in r.body
+    r = run("2024-03-07", data)
+    assert "3 days of strike action taken before today; today is day 4 " \
+        "of strike action.\n" in r.body
+    assert "2 of these days (after Tuesday 5 March 2024, the newest report " \
+        "we hold) were only planned: not confirmed as taken.\n" in r.body
+    assert "1 more day of strike action planned after today, as of " \
+        "Tuesday 5 March 2024.\n" in r.body
+    assert line(r, "* State:") == "* State: as of the newest report we " \
+        "hold, of Tuesday 5 March 2024, the dispute was live"
+
+
+# Issue: a past date shows only what was known that day.  Taken + planned
+# is every day announced by then: 6 by 12 September 2023 [CC-0912]; "9 of
+# 32 announced strike dates" in the open letter of 15 November 2023
+# [BU-1115], written between 9 and 14 November; 72 by the end
+# of the plan of 8 March 2024 [CC-0308, BU-0410]; the nine-week walkout
+# of 17 May 2024 [CC-0517] (82 with the bank holiday, not struck: 81).
+
+@pytest.mark.parametrize("today,done,ahead", [
+    ("2023-09-11", 0, 0),       # before the first notice
+    ("2023-09-12", 0, 6),       # [CC-0912]: 26 September, 3-4, 10-12 Oct
+    ("2023-09-25", 0, 6),
+    ("2023-10-23", 6, 0),       # the 26 further days not announced yet
+    ("2023-10-24", 6, 26),      # [BU-1024]: November 2023 to March 2024
+    ("2023-11-13", 9, 23),      # [BU-1115]: "9 of 32 announced"
+    ("2024-03-01", 27, 5),      # 4-8 March, as announced
+    ("2024-03-04", 27, 0),      # not struck: called off
+    ("2024-03-07", 27, 0),
+    ("2024-03-08", 27, 45),     # [CC-0308]: three periods, 15 April on
+    ("2024-04-10", 27, 45),     # [BU-0410]: "72 days" at the end
+    ("2024-05-16", 41, 31),     # before the gap of 3-14 June was filled
+    ("2024-05-17", 42, 40),     # [CC-0517]: nine consecutive weeks
+    ("2024-05-27", 47, 34),     # the bank holiday: called off
+    ("2024-07-15", 81, 0),
+])
+def test_a_past_date_shows_only_what_was_known_then(today, done, ahead):
+    r = run(today)
+    assert (action(r), planned(r)) == (done, ahead), r.body
+
+
+def test_on_25_september_2023_nothing_of_the_later_dispute_shows():
+    # the issue's case: it said "81 more days planned" and "suspended on
+    # 15 July 2024" ten months ahead of either
+    r = run("2023-09-25")
+    assert planned(r) == 6
+    assert [l for l in r.body.splitlines()
+            if "2024" in l and not l.startswith("=> ")] == []
+    assert line(r, "* State:") == "* State: live"
+
+
+def test_a_block_is_planned_from_its_announcement_until_cancelled(tmp_path):
+    data = write(tmp_path, dispute(extra=(
+        "strike = 2024-03-04..2024-03-08 weekdays announced 2024-02-20 "
+        "cancelled 2024-03-01\n"
+        "strike = 2024-04-01..2024-04-05 weekdays announced 2024-03-15\n"
+        "strike = 2024-05-06\n")))
+    assert planned(run("2024-02-19", data)) == 0
+    assert planned(run("2024-02-20", data)) == 5
+    r = run("2024-02-29", data)
+    assert planned(r) == 5
+    assert line(r, "* Next strike day after today:") == \
+        "* Next strike day after today: Monday 4 March 2024"
+    r = run("2024-03-01", data)         # called off: never taken
+    assert planned(r) == 0 and action(r) == 0
+    assert action(run("2024-03-14", data)) == 0
+    assert planned(run("2024-03-15", data)) == 5
+    assert action(run("2024-04-05", data)) == 5
+    # a day given without "announced" is never shown ahead of itself
+    r = run("2024-05-05", data)
+    assert planned(r) == 0
+    assert line(r, "* Next strike day after today:") == \
+        "* Next strike day after today: none planned"
+    assert action(run("2024-05-06", data)) == 6
+
+
+def test_a_block_without_announced_is_known_from_its_first_day(tmp_path):
+    data = write(tmp_path, dispute(extra=(
+        "strike = 2024-03-04..2024-03-08 weekdays\n")))
+    assert planned(run("2024-03-03", data)) == 0
+    r = run("2024-03-04", data)
+    assert planned(r) == 4 and action(r) == 1
+
+
+def test_the_state_follows_the_date(tmp_path):
+    data = write(tmp_path, dispute(state="suspended", extra=(
+        "suspended = 2024-03-11\nstrike = 2024-03-04\n")))
+    assert line(run("2024-03-10", data), "* State:") == "* State: live"
+    assert line(run("2024-03-11", data), "* State:") == \
+        "* State: the dispute is live; only strike action was suspended, " \
+        "on Monday 11 March 2024"
 
 
 def test_400_days_counts_from_the_first_strike_day_on_30_october_2024():
@@ -199,18 +403,24 @@ def test_the_day_a_dispute_begins_is_day_0():
 def test_no_first_strike_line_before_the_first_strike_day():
     r = run("2023-09-25")
     assert "since the first strike day" not in r.body
-    assert line(r, "* Next strike day:") == \
-        "* Next strike day: Tuesday 26 September 2023"
+    assert line(r, "* Next strike day after today:") == \
+        "* Next strike day after today: Tuesday 26 September 2023"
 
 
 def test_2024_10_30_page_has_every_part():
     r = run("2024-10-30")
     assert r.body.startswith("# ")
     assert "## " + TITLE + "\n" in r.body
-    assert "81 days of strike action.\n" in r.body
-    assert line(r, "* Last strike day:").endswith(" 2024")
-    assert line(r, "* Next strike day:") == "* Next strike day: none planned"
-    assert line(r, "* State:").startswith("* State: the dispute remains live")
+    assert "81 days of strike action taken; today is not a strike day.\n" \
+        in r.body
+    assert line(r, "* Last strike day before today:").endswith(" 2024")
+    assert line(r, "* Next strike day after today:") == \
+        "* Next strike day after today: none planned, as of Wednesday " \
+        "4 September 2024"
+    assert line(r, "* State:").startswith("* State: as of the newest "
+                                          "report we hold, of Wednesday "
+                                          "4 September 2024, the dispute "
+                                          "was live")
     link = line(r, "=> ")
     assert link == "=> /disputes/2024-09-04-all-you-need-to-know-mental-" \
         "health-social-worker-strike.gmi Fact sheet: " + TITLE
@@ -227,7 +437,8 @@ def test_the_counter_runs_as_the_external_tests_run_it(tmp_path):
                        cwd=CGI_DIR, capture_output=True, timeout=10)
     assert p.returncode == 0
     assert p.stdout.startswith(b"20 text/gemini; lang=en-GB\r\n")
-    assert b"\n41 days of strike action.\n" in p.stdout
+    assert b"\n40 days of strike action taken before today; today is day " \
+        b"41 of strike action.\n" in p.stdout
 
 
 def test_shipped_data_file_has_no_approximation_left():
@@ -299,7 +510,7 @@ def test_the_default_zone_is_london_even_without_zone_files(
     # the default zone falls back to its POSIX rule, not to UTC
     data = write(tmp_path, dispute(began="2024-07-01"))
     r = run(data=data, TZDIR=tzdir, **fake_clock)
-    assert "As of Tuesday 2 July 2024 (Europe/London)." in r.body, r.body
+    assert "Today is Tuesday 2 July 2024 (Europe/London)." in r.body, r.body
     assert since(r) == 1
 
 
@@ -337,7 +548,7 @@ def test_29_february_outside_a_leap_year_is_a_bad_date(tmp_path, date):
                                    extra=f"strike = {date}\n"))
     r = run("2024-10-05", data)
     assert r.status == 50
-    assert r.meta == f'{data}:6: bad date "{date}"'
+    assert r.meta == f'{data}:7: bad date "{date}"'
 
 
 def test_29_february_2000_is_a_real_date(tmp_path):
@@ -349,23 +560,27 @@ def test_29_february_2000_is_a_real_date(tmp_path):
 
 def test_days_after_today_are_planned_not_counted(tmp_path):
     data = write(tmp_path, dispute(extra="strike = 2024-03-04\n"
-                                         "strike = 2024-03-11..2024-03-13\n"))
+                                         "strike = 2024-03-11..2024-03-13 "
+                                         "announced 2024-02-20\n"))
     r = run("2024-03-10", data)
     assert action(r) == 1
     assert planned(r) == 3
-    assert line(r, "* Last strike day:") == \
-        "* Last strike day: Monday 4 March 2024"
-    assert line(r, "* Next strike day:") == \
-        "* Next strike day: Monday 11 March 2024"
+    assert line(r, "* Last strike day before today:") == \
+        "* Last strike day before today: Monday 4 March 2024"
+    assert line(r, "* Next strike day after today:") == \
+        "* Next strike day after today: Monday 11 March 2024"
 
 
 def test_today_counts_as_a_day_of_action(tmp_path):
     data = write(tmp_path, dispute(extra="strike = 2024-03-11\n"))
     r = run("2024-03-11", data)
     assert action(r) == 1
-    assert line(r, "* Last strike day:") == \
-        "* Last strike day: today, Monday 11 March 2024"
-    assert line(r, "* Next strike day:") == "* Next strike day: none planned"
+    assert "0 days of strike action taken before today; today is day 1 " \
+        "of strike action.\n" in r.body
+    assert line(r, "* Last strike day before today:") == \
+        "* Last strike day before today: none"
+    assert line(r, "* Next strike day after today:") == \
+        "* Next strike day after today: none planned"
 
 
 def test_a_day_listed_twice_counts_once(tmp_path):
@@ -387,7 +602,8 @@ def test_weekdays_range_leaves_out_saturdays_and_sundays(tmp_path):
 def test_no_strike_days_yet(tmp_path):
     r = run("2024-10-05", write(tmp_path, dispute()))
     assert action(r) == 0
-    assert line(r, "* Last strike day:") == "* Last strike day: none yet"
+    assert line(r, "* Last strike day before today:") == \
+        "* Last strike day before today: none"
 
 
 def test_a_dispute_that_has_not_begun_says_when_it_begins(tmp_path):
@@ -407,16 +623,23 @@ def test_days_since_the_first_strike_day(tmp_path):
 
 
 def test_a_suspended_dispute_without_a_date_is_still_live(tmp_path):
-    data = write(tmp_path, dispute(state="suspended"))
+    # without its date the suspension is known from asof (the newest source)
+    data = write(tmp_path, dispute(state="suspended", asof="2024-10-05"))
     assert line(run("2024-10-05", data), "* State:") == \
-        "* State: the dispute remains live; only strike action is suspended"
+        "* State: the dispute is live; only strike action is suspended"
+    assert line(run("2024-10-04", data), "* State:") == "* State: live"
+    assert line(run("2024-10-06", data), "* State:") == \
+        "* State: as of the newest report we hold, of Saturday 5 October " \
+        "2024, the dispute was live; only strike action was suspended"
 
 
 def test_a_settled_dispute_says_when(tmp_path):
     data = write(tmp_path, dispute(state="settled",
                                    extra="ended = 2024-06-28\n"))
     assert line(run("2024-10-05", data), "* State:") == \
-        "* State: settled on Friday 28 June 2024"
+        "* State: the dispute was settled on Friday 28 June 2024"
+    # before the day it settled, what was known then: it was live
+    assert line(run("2024-06-27", data), "* State:") == "* State: live"
 
 
 # PATH_INFO picks one dispute.
@@ -464,55 +687,55 @@ def test_links_between_pages_use_script_name(tmp_path):
 
 # A bad data file: 50 FILE:LINE: why (or 40 when it cannot be read).
 
-BASE = dispute()        # five lines; the line under test is line 6
+BASE = dispute()        # six lines; the line under test is line 7
 
 BAD = [
-    ("bad date", BASE + "strike = 2024-13-01\n", 6,
+    ("bad date", BASE + "strike = 2024-13-01\n", 7,
      'bad date "2024-13-01"'),
-    ("bad date in a range", BASE + "strike = 2024-03-01..2024-02-30\n", 6,
+    ("bad date in a range", BASE + "strike = 2024-03-01..2024-02-30\n", 7,
      'bad date "2024-02-30"'),
     ("bad began", BASE.replace("2024-01-01", "2024-1-1"), 3,
      'bad date "2024-1-1"'),
-    ("reversed range", BASE + "strike = 2024-03-05..2024-03-01\n", 6,
+    ("reversed range", BASE + "strike = 2024-03-05..2024-03-01\n", 7,
      "reversed range"),
-    ("bad strike form", BASE + "strike = 2024-03-01 to 2024-03-05\n", 6,
+    ("bad strike form", BASE + "strike = 2024-03-01 to 2024-03-05\n", 7,
      'bad strike flag "to 2024-03-05"'),
-    ("weekdays on one day", BASE + "strike = 2024-03-01 weekdays\n", 6,
+    ("weekdays on one day", BASE + "strike = 2024-03-01 weekdays\n", 7,
      "weekdays is for a range"),
-    ("unknown key", BASE + "colour = red\n", 6, 'unknown key "colour"'),
+    ("unknown key", BASE + "colour = red\n", 7, 'unknown key "colour"'),
     ("unknown global key", "zone = x\n" + BASE, 1, 'unknown key "zone"'),
-    ("unknown section", BASE + "[picket]\n", 6, "unknown section [picket]"),
+    ("unknown section", BASE + "[picket]\n", 7, "unknown section [picket]"),
     ("empty unknown section", "[picket]\n" + BASE, 1,
      "unknown section [picket]"),
-    ("bad dispute id", BASE + "[dispute Mental Health]\n", 6,
+    ("bad dispute id", BASE + "[dispute Mental Health]\n", 7,
      "bad dispute id"),
-    ("dispute given twice", BASE + "[dispute a]\n", 6,
+    ("dispute given twice", BASE + "[dispute a]\n", 7,
      "dispute a already given on line 1"),
-    ("key given twice", BASE + "state = live\n", 6,
+    ("key given twice", BASE + "state = live\n", 7,
      "state already given on line 4"),
     ("bad state", BASE.replace("= live", "= over"), 4, 'bad state "over"'),
     ("missing key", "[dispute a]\ntitle = A\nstate = live\n"
      "factsheet = /a.gmi\n", 1, "dispute a has no began"),
-    ("empty dispute", BASE + "[dispute b]\n", 6, "dispute b has no title"),
-    ("strike before began", BASE + "strike = 2023-12-31\n", 6,
+    ("empty dispute", BASE + "[dispute b]\n", 7, "dispute b has no title"),
+    ("strike before began", BASE + "strike = 2023-12-31\n", 7,
      "strike before the dispute began"),
-    ("ended but live", BASE + "ended = 2024-02-01\n", 6,
+    ("ended but live", BASE + "ended = 2024-02-01\n", 7,
      "ended is for a settled dispute"),
     ("strike after ended", dispute(state="settled") +
-     "ended = 2024-02-01\nstrike = 2024-02-02\n", 7,
+     "ended = 2024-02-01\nstrike = 2024-02-02\n", 8,
      "strike after the dispute ended"),
     ("strike after suspended", dispute(state="suspended") +
-     "suspended = 2024-02-01\nstrike = 2024-01-30..2024-02-02\n", 7,
+     "suspended = 2024-02-01\nstrike = 2024-01-30..2024-02-02\n", 8,
      "strike after the dispute was suspended"),
     ("ended before began", dispute(state="settled") + "ended = 2023-02-01\n",
-     6, "ended before it began"),
-    ("syntax error", BASE + "strike\n", 6, "syntax error"),
-    ("unclosed section", BASE + "[dispute b\n", 6, "syntax error"),
-    ("indented line", BASE + "  strike = 2024-03-01\n", 6,
+     7, "ended before it began"),
+    ("syntax error", BASE + "strike\n", 7, "syntax error"),
+    ("unclosed section", BASE + "[dispute b\n", 7, "syntax error"),
+    ("indented line", BASE + "  strike = 2024-03-01\n", 7,
      "line starts with white space"),
-    ("long line", BASE + "title = " + "x" * 300 + "\n", 6,
+    ("long line", BASE + "title = " + "x" * 300 + "\n", 7,
      "line longer than"),
-    ("NUL byte", BASE + "strike = 2024-\0\n", 6, "NUL byte"),
+    ("NUL byte", BASE + "strike = 2024-\0\n", 7, "NUL byte"),
     ("title not UTF-8", BASE.replace("Dispute A", "Caf\xe9"), 2,
      "title is not UTF-8"),
     ("control character", BASE.replace("Dispute A", "A\x07"), 2,
@@ -526,6 +749,41 @@ BAD = [
     # glibc would read this as UTC without a word: the offset is missing
     ("timezone rule without an offset",
      "timezone = GMTBST,M3.5.0/1,M10.5.0\n" + BASE, 1, "bad timezone rule"),
+    # asof: what the page says of the present, no source said yet
+    ("missing asof", BASE.replace("asof = 2999-12-31\n", ""), 1,
+     "dispute a has no asof"),
+    ("asof before began", dispute(asof="2023-12-31"), 6,
+     "asof before the dispute began"),
+    ("suspended after asof", dispute(state="suspended", asof="2024-02-01") +
+     "suspended = 2024-02-02\n", 7, "suspended after asof"),
+    ("ended after asof", dispute(state="settled", asof="2024-02-01") +
+     "ended = 2024-02-02\n", 7, "ended after asof"),
+    ("announced after asof", dispute(asof="2024-02-01") +
+     "strike = 2024-03-01 announced 2024-02-02\n", 7,
+     "announced after asof"),
+    # announced and cancelled: when a block was known, and called off
+    ("announced after the first day",
+     BASE + "strike = 2024-03-01..2024-03-05 announced 2024-03-02\n", 7,
+     "announced after its first day"),
+    ("cancelled without announced",
+     BASE + "strike = 2024-03-01 cancelled 2024-02-01\n", 7,
+     "cancelled needs announced"),
+    ("cancelled before announced", BASE +
+     "strike = 2024-03-01 announced 2024-02-10 cancelled 2024-02-01\n", 7,
+     "cancelled before it was announced"),
+    ("cancelled after the first day", BASE +
+     "strike = 2024-03-01..2024-03-05 announced 2024-02-10 "
+     "cancelled 2024-03-02\n", 7, "cancelled after its first day"),
+    ("cancelled after asof", dispute(asof="2024-02-20") +
+     "strike = 2024-03-01 announced 2024-02-10 cancelled 2024-02-21\n", 7,
+     "cancelled after asof"),
+    ("bad announced date", BASE + "strike = 2024-03-01 announced 2024-02-30\n",
+     7, 'bad date "2024-02-30"'),
+    ("announced without a date", BASE + "strike = 2024-03-01 announced\n", 7,
+     'bad date ""'),
+    ("flags out of order",
+     BASE + "strike = 2024-03-01..2024-03-05 announced 2024-02-01 "
+     "weekdays\n", 7, 'bad strike flag "weekdays"'),
 ]
 
 
@@ -579,7 +837,7 @@ def test_header_stays_within_1024_bytes_and_printable(tmp_path):
     r = run("2024-10-05", data)
     assert r.status == 50
     assert all(0x20 <= ord(c) < 0x7f for c in r.meta)
-    assert ":6: bad strike" in r.meta
+    assert ":7: bad strike" in r.meta
     r = run("2024-10-05", str(tmp_path / ("x" * 250)) * 10)
     assert r.status == 40
 

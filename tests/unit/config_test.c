@@ -144,6 +144,59 @@ static const struct {
 	  "unterminated header" },
 	{ "[server]\njust words\n" HOST, "test.ini:2: syntax error",
 	  "a line without =" },
+	{ "[server]\njust words\nbogus = 1\n" HOST,
+	  "test.ini:2: syntax error", "a line without =, then a bad key: "
+	  "the first error, and its own message" },
+	{ "[server]\nbogus = 1\njust words\n" HOST,
+	  "test.ini:2: unknown key \"bogus\"", "a bad key, then a line "
+	  "without =: the first error" },
+	/* the routing rules (rules.h; rules_test.c has their own rows) */
+	{ HOST "redirect = /old.gmi /new.gmi\nredirect = /blog/ /news/ "
+	  "permanent\ngone = /campaign/\nlang = en-GB\nlang = /cy/ cy\n"
+	  "lang = /en/ en\nmime = .epub application/epub+zip\n"
+	  "mime = .txt text/plain; charset=iso-8859-1\n", NULL,
+	  "redirect, gone, lang PATH and mime repeat" },
+	{ HOST "lang = en\nlang = /cy/ cy\nlang = cy\n",
+	  "test.ini:7: key \"lang\" set twice",
+	  "the host-wide lang is set once" },
+	{ HOST "lang = /cy/ cy_GB\n", "test.ini:5: lang: \"cy_GB\" is not",
+	  "a lang PATH's tag is BCP 47" },
+	{ HOST "redirect = /a news\n", "test.ini:5: redirect: TO \"news\" "
+	  "is neither", "a TO that is not a path or URL names its line" },
+	{ HOST "redirect = a /b\n", "test.ini:5: redirect: FROM \"a\" is "
+	  "not a path", "a FROM that is not a path names its line" },
+	{ HOST "gone = /a\nredirect = /a /b\n", "test.ini:6: redirect: /a "
+	  "has a gone rule already (line 5)",
+	  "a path both gone and redirected names the second" },
+	{ HOST "redirect = /a /b\n; a comment\n\n  \nredirect = /b /a\n",
+	  "test.ini:5: redirect: loop: /a -> /b -> /a",
+	  "a loop names the line of its first rule, past comments and blanks" },
+	{ HOST "redirect = /x /y\nredirect = /a/ /b/\nredirect = /b/ /a/\n",
+	  "test.ini:6: redirect: loop: /a/ -> /b/ -> /a/",
+	  "a loop among other rules" },
+	{ HOST "redirect = / /new/\n", "test.ini:5: redirect: more than 5",
+	  "a chain without end" },
+	{ HOST "mime = .epub epub\n", "test.ini:5: mime: \"epub\" is not",
+	  "a mime TYPE is type/subtype" },
+	{ "[host a.example]\nroot = r\ncert = c\nkey = k\n"
+	  "redirect = /x gemini://b.example/y\n[host b.example]\nroot = r\n"
+	  "cert = c\nkey = k\nredirect = /y gemini://A.example/x\n",
+	  "test.ini:5: redirect: loop: /x -> gemini://b.example/y -> "
+	  "gemini://a.example/x", "a loop across two hosts of ours" },
+	{ "[server]\nlisten = 127.0.0.1:1966\n" HOST
+	  "redirect = /a gemini://localhost:1999/a\n", NULL,
+	  "a URL on a port we do not listen on is another server's" },
+	{ "[server]\nlisten = 127.0.0.1:1966\n" HOST
+	  "redirect = /a gemini://localhost:1966/a\n",
+	  "test.ini:7: redirect: loop: /a -> gemini://localhost:1966/a",
+	  "a URL on a port we listen on is ours" },
+	{ HOST "redirect = /x /y\n  /b /a\nredirect = /a /b\n",
+	  "test.ini:6: redirect: loop: /b -> /a -> /b",
+	  "an indented line continues a key (inih): a rule of its own line" },
+	{ HOST "gone = /g ; a comment: with = and :\nredirect = /a /a\n",
+	  "test.ini:6: redirect: loop", "an inline comment is no key line" },
+	{ "\xef\xbb\xbf" HOST "redirect = /a /a\n",
+	  "test.ini:5: redirect: loop", "a byte order mark is no line" },
 	{ "[server]\naccess_log = /var/log/"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"

@@ -260,12 +260,82 @@ test_escape(void)
 /* 1721120400: 2024-07-16T09:00:00Z; 1722470400: 2024-08-01T00:00:00Z */
 static struct feed_entry entries[3] = {
 	{ "2024-07-16-bad-news.gmi", "2024-07-16", "Bad News & <more>",
-	    "First para.", 1721120400, { 0 }, 0, 0 },
+	    "First para.", 1721120400, { 0 }, 0, 0, 0 },
 	{ "2024-06-01-a file.gmi", "2024-06-01", "", "", 1800000000,
-	    { 0 }, 0, 0 },
+	    { 0 }, 0, 0, 0 },
 	{ "2024-08-01-newest.gmi", "2024-08-01", "Out of order", "x",
-	    1722470400 - 3600, { 0 }, 0, 0 },
+	    1722470400 - 3600, { 0 }, 0, 0, 0 },
 };
+
+/* README "Publishing": the one form a post says its date was inferred in */
+static const struct {
+	const char	*text;
+	int		 inferred;
+	const char	*rule;
+} inferred[] = {
+	{ "# T\n\nDate inferred: about October 2024.\n", 1,
+	    "a line starting \"Date inferred:\" marks the date inferred" },
+	{ "# T\r\nDate inferred: x\r\n", 1, "CR LF line ends" },
+	{ "\xef\xbb\xbf" "Date inferred: x", 1,
+	    "first line after a byte order mark, no LF at the end" },
+	{ "# T\n\n17 July 2024\n", 0, "a dateline is a date, not inferred" },
+	{ "# T\n```\nDate inferred: x\n```\n", 0,
+	    "inside a preformatted block it is shown, not meant" },
+	{ "# T\n> Date inferred: x\n", 0, "a quote" },
+	{ "# T\n* Date inferred: x\n", 0, "a list item" },
+	{ "# T\n Date inferred: x\n", 0, "indented: not at the line start" },
+	{ "# T\ndate inferred: x\n", 0, "lower case: not the form" },
+	{ "# T\nDate inferred x\n", 0, "no colon: not the form" },
+	{ "# Date inferred: a title\n", 0, "a heading" },
+	{ "# T\n=> /x Date inferred: x\n", 0, "a link's label" },
+	{ "# T\nDate inferred:", 1, "the label alone, at the very end" },
+	{ "", 0, "an empty post" },
+};
+
+static void
+test_inferred(void)
+{
+	static struct feed_entry e[2] = {
+		{ "2024-10-30-libby.gmi", "2024-10-30", "Big Thanks & more",
+		    "Para.", 1730246400, { 0 }, 0, 0, 1 },
+		{ "2024-10-10-tea.gmi", "2024-10-10", "", "", 1728518400,
+		    { 0 }, 0, 0, 1 },
+	};
+	struct feed_atom_info	 fi = { "Disputes", "gemini://h.example",
+				    "/disputes/", "Barnet UNISON", "en-GB",
+				    1577836800, 1750000000 };
+	struct buf		 b;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(inferred) / sizeof(inferred[0]); i++)
+		ok(feed_date_inferred(inferred[i].text,
+		    strlen(inferred[i].text)) == inferred[i].inferred,
+		    "inferred: %s", inferred[i].rule);
+
+	memset(&b, 0, sizeof(b));
+	ok(feed_write_index(&b, "Disputes", e, 2) == 0 && b.data != NULL &&
+	    strstr(b.data, "=> 2024-10-30-libby.gmi 2024-10-30 Big Thanks & "
+	    "more (date inferred)\n=> 2024-10-10-tea.gmi 2024-10-10 tea "
+	    "(date inferred)\n") != NULL,
+	    "index: an inferred date keeps \"DATE TITLE\" and says so after "
+	    "the title (or the slug)");
+	free(b.data);
+
+	memset(&b, 0, sizeof(b));
+	ok(feed_write_atom(&b, &fi, e, 2) == 0 && b.data != NULL &&
+	    strstr(b.data, "<title>Big Thanks &amp; more (date inferred)"
+	    "</title>") != NULL && strstr(b.data,
+	    "<title>tea (date inferred)</title>") != NULL,
+	    "atom: an inferred date is said in the entry's title");
+	free(b.data);
+
+	e[0].inferred = 0;
+	memset(&b, 0, sizeof(b));
+	feed_put_label(&b, &e[0]);
+	ok(b.data != NULL && strcmp(b.data, "Big Thanks & more") == 0,
+	    "label: a known date adds nothing");
+	free(b.data);
+}
 
 static void
 test_index(void)
@@ -526,6 +596,18 @@ test_cache(void)
 	    "cache: a file dated in the future is not racy for ever");
 	free(body);
 
+	put(dirfd, "2024-03-01-three.gmi", "# Three\n\nDate inferred: x\n",
+	    50);
+	body = generate(&h, dirfd, 0);
+	ok(body != NULL && strstr(body, "2024-03-01 Three (date inferred)\n"),
+	    "cache: an inferred date is read with the entry and listed so");
+	free(body);
+	put(dirfd, "2024-03-01-three.gmi", "# Three\n\nConfirmed.\n", 40);
+	body = generate(&h, dirfd, 0);
+	ok(body != NULL && strstr(body, "2024-03-01 Three\n"),
+	    "cache: a date confirmed later drops the mark");
+	free(body);
+
 	h.feed_entries = 1;
 	body = generate(&h, dirfd, 0);
 	ok(body != NULL && !strstr(body, "Two"),
@@ -548,6 +630,7 @@ main(void)
 	test_titles();
 	test_cuts();
 	test_summaries();
+	test_inferred();
 	test_boilerplate();
 	test_escape();
 	test_index();

@@ -124,11 +124,11 @@ test_scan(void)
 
 static struct feed_entry	e_news[2] = {
 	{ "2024-07-16-housing.gmi", "2024-07-16", "Housing", "", 0,
-	    { 0 }, 0, 0 },
-	{ "2023-01-01-old.gmi", "2023-01-01", "Old", "", 0, { 0 }, 0, 0 },
+	    { 0 }, 0, 0, 1 },
+	{ "2023-01-01-old.gmi", "2023-01-01", "Old", "", 0, { 0 }, 0, 0, 0 },
 };
 static struct feed_entry	e_letters[1] = {
-	{ "2024-08-01-a letter.gmi", "2024-08-01", "", "", 0, { 0 }, 0, 0 },
+	{ "2024-08-01-a letter.gmi", "2024-08-01", "", "", 0, { 0 }, 0, 0, 0 },
 };
 
 static void
@@ -145,8 +145,10 @@ test_render(void)
 	memset(&b, 0, sizeof(b));
 	ok(latest_render(&b, v, 2) == 0 && b.data != NULL && strcmp(b.data,
 	    "=> /letters/2024-08-01-a%20letter.gmi 2024-08-01 a letter\n"
-	    "=> /news/2024-07-16-housing.gmi 2024-07-16 Housing\n") == 0,
-	    "render: gemfeed lines, absolute and encoded; the slug for no title");
+	    "=> /news/2024-07-16-housing.gmi 2024-07-16 Housing (date "
+	    "inferred)\n") == 0,
+	    "render: gemfeed lines, absolute and encoded; the slug for no "
+	    "title; an inferred date says so after the title");
 	free(b.data);
 }
 
