@@ -14,7 +14,13 @@
 #      (ldd, nm, capsuled -V say so).
 #   3. make check there, test_deb left out: it builds the Debian package
 #      with Debian's own OpenSSL, which the first round has checked.
+#
+# `mk/libressl.sh lib` does step 1 alone (CI runs it beside the OpenSSL
+# round).  Two runs at once take turns at step 1 (flock on the cache).
 set -eu
+# every make from here runs as if typed, not as a sub-make of
+# check-libressl's (LibreSSL's build has its own -j; tests run make too)
+unset MAKEFLAGS MFLAGS MAKELEVEL
 cd "$(dirname "$0")/.."
 top=$(pwd)
 tarball=${LIBRESSL_TARBALL:-../shared/libressl/libressl-4.3.2.tar.gz}
@@ -39,6 +45,11 @@ if [ -f "$sumfile" ] && ! grep -qi "^$sum " "$sumfile"; then
 fi
 
 # 1. The library, unless the cache holds this tarball's build already.
+mkdir -p "$(dirname "$cache")"
+if command -v flock >/dev/null; then
+	exec 9>"$cache.lock"
+	flock 9
+fi
 if [ "$(cat "$cache/sha256" 2>/dev/null)" = "$sum" ] &&
     [ -f "$cache/lib/libssl.a" ] && [ -f "$cache/lib/libcrypto.a" ]; then
 	say "LibreSSL from $cache (sha256 $sum)"
@@ -65,13 +76,13 @@ else
 	echo "$sum" >"$cache/sha256"	# last: a cut build is never reused
 	rm -rf "$cache.build"
 fi
+exec 9>&-
 export PKG_CONFIG_PATH="$cache/lib/pkgconfig"
 pkg-config --modversion openssl | grep -q . ||
     die "pkg-config finds no openssl in $PKG_CONFIG_PATH"
+[ "${1:-}" = lib ] && exit 0
 
-# 2. A copy of the tree, built against it; from here on as if `make`
-# were typed there (not as a sub-make of this one: tests run make too).
-unset MAKEFLAGS MFLAGS MAKELEVEL
+# 2. A copy of the tree, built against it.
 case $build in /*) ;; *) build=$top/$build ;; esac
 say "building capsuled against LibreSSL" \
     "$(pkg-config --modversion openssl) in $build"
