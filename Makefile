@@ -28,22 +28,27 @@ CFLAGS +=	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) $(OPT) $(SAN) \
 LDFLAGS +=	$(SAN)
 
 PURE =		src/url.o src/request.o src/config.o src/proxy.o src/limit.o \
-		src/titan.o src/certlist.o src/rules.o src/hello.o
+		src/titan.o src/certlist.o src/rules.o src/logfmt.o src/hello.o
 OBJS =		$(PURE) src/main.o src/tlsctx.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
 		src/netbio.o src/sandbox.o src/latest.o src/cgijob.o \
 		src/shared.o src/listen.o src/linger.o src/memstat.o src/proxyin.o \
 		src/fdpass.o src/selfpipe.o \
-		src/access.o src/upload.o src/writer.o
+		src/access.o src/upload.o src/writer.o src/metrics.o \
+		src/conn.o src/plan.o src/gen.o src/helper.o src/supervise.o
 HDRS =		src/*.h
+# metrics.o with what it calls in the parent (the rendering is pure)
+METRICS_DEPS =	src/metrics.o src/shared.o src/limit.o src/log.o src/logfmt.o \
+		src/url.o
 
 UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/feed_test tests/unit/log_test tests/unit/proxy_test \
 		tests/unit/limit_test tests/unit/listing_test \
 		tests/unit/latest_test tests/unit/titan_test tests/unit/certlist_test \
-		tests/unit/rules_test tests/unit/hello_test
+		tests/unit/rules_test tests/unit/metrics_test tests/unit/route_test \
+		tests/unit/hello_test
 STRIKE =	capsule/cgi-bin/strike
-TOOLS =		bench/gemload bench/floor bench/limits
+TOOLS =		bench/gemload bench/floor bench/limits bench/counting
 
 all: deps
 	@$(MAKE) -s build
@@ -70,6 +75,10 @@ bench/gemload: bench/gemload.c
 # the shared per-client table's lock, alone (bench/README.md)
 bench/limits: bench/limits.c src/shared.o src/limit.o
 	$(CC) $(CFLAGS) -Isrc -o $@ bench/limits.c src/shared.o src/limit.o $(LDFLAGS)
+
+# a worker's counting and its access-log line, alone (bench/README.md)
+bench/counting: bench/counting.c $(METRICS_DEPS)
+	$(CC) $(CFLAGS) -Isrc -o $@ bench/counting.c $(METRICS_DEPS) $(LDFLAGS)
 
 # OpenSSL's floor: capsuled's own TLS context, in memory (bench/README.md)
 bench/floor: bench/floor.c src/tlsctx.o src/hello.o src/config.o \
@@ -98,6 +107,15 @@ tests/unit/certlist_test: tests/unit/certlist_test.c src/certlist.o src/url.o te
 tests/unit/hello_test: tests/unit/hello_test.c src/hello.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/hello_test.c src/hello.o $(LDFLAGS)
 
+# the routing table without the engine: no conn.o, no server.o
+ROUTE_OBJS =	src/route.o src/plan.o src/access.o src/certlist.o src/cgi.o \
+		src/cgijob.o src/fdpass.o src/upload.o src/titan.o \
+		src/request.o src/url.o src/config.o src/rules.o src/fs.o \
+		src/feed.o src/latest.o src/mime.o src/log.o src/logfmt.o \
+		src/metrics.o src/shared.o src/limit.o src/tlsctx.o src/hello.o
+tests/unit/route_test: tests/unit/route_test.c tests/unit/files.h $(ROUTE_OBJS) tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/route_test.c $(ROUTE_OBJS) $(LDFLAGS) $(PKG_LIBS)
+
 tests/unit/limit_test: tests/unit/limit_test.c src/limit.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/limit_test.c src/limit.o $(LDFLAGS)
 
@@ -122,8 +140,11 @@ fuzz-regress:
 tests/unit/listing_test: tests/unit/listing_test.c src/fs.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/listing_test.c src/fs.o src/url.o $(LDFLAGS)
 
-tests/unit/log_test: tests/unit/log_test.c src/log.o src/url.o tests/unit/tap.h
-	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/log_test.c src/log.o src/url.o $(LDFLAGS)
+tests/unit/log_test: tests/unit/log_test.c src/logfmt.o src/url.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/log_test.c src/logfmt.o src/url.o $(LDFLAGS)
+
+tests/unit/metrics_test: tests/unit/metrics_test.c $(METRICS_DEPS) tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/metrics_test.c $(METRICS_DEPS) $(LDFLAGS)
 
 tests/unit/proxy_test: tests/unit/proxy_test.c src/proxy.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/proxy_test.c src/proxy.o $(LDFLAGS)
@@ -135,6 +156,7 @@ run: all
 
 check: deps
 	@sh mk/deps.sh check
+	@sh mk/floors.sh
 	@$(MAKE) -s build $(UNIT) fuzz-regress
 	@sh tests/run
 
@@ -156,6 +178,7 @@ bench: all
 # Static analysis: cppcheck and clang-tidy (config in .clang-tidy).
 LINT_DEFS =	-D_GNU_SOURCE -DSYSCONFDIR=\"/etc\" -DCAPSULED_VERSION=\"lint\"
 lint:
+	sh mk/floors.sh
 	cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
 	    --enable=warning,performance,portability -D__linux__ \
 	    $(LINT_DEFS) -I src src src/strike bench

@@ -254,8 +254,14 @@ load() {
 }
 
 # idle CASE SERVER PID URL: hold $idle handshaken connections; memory.
+# First a few requests, 8 at a time, so that every worker has made a
+# handshake before "before" is read: a worker's first one pages in the
+# TLS code and makes OpenSSL's first-use caches (3.4 MB of its RSS),
+# which counted against the held connections would add 0.4 KB to each
+# with two workers; and so few that the heap grows by little.
 idle() {
 	c=$1 s=$2 pid=$3 url=$4
+	"$gemload" -j -c 8 -n 32 "$url/2k.gmi" >/dev/null 2>&1 || true
 	rss=$(mem_kb "$pid" VmRSS)
 	peak_reset "$pid"
 	t0=$(cpu_ticks "$pid")

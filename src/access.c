@@ -17,10 +17,9 @@
 #include "access.h"
 #include "certlist.h"
 #include "config.h"
-#include "conn.h"
 #include "fs.h"
 #include "log.h"
-#include "tlsctx.h"
+#include "plan.h"
 
 struct listfile {
 	char		path[PATH_MAX];		/* as configured, for messages */
@@ -255,54 +254,52 @@ list_now(const char *path)
 }
 
 int
-access_check(struct conn *c, const char *file, const struct cert_entry **who)
+access_check(const struct facts *f, const char *file,
+    const struct cert_entry **who, struct plan *p)
 {
-	const struct conn_info	*ci = conn_info(c);
 	const struct cert_entry	*e;
 	char			 hex[CERTLIST_HEX_LEN + 1], meta[256];
 
-	if (!ci->has_client_cert) {
-		conn_reply(c, 60, "Client certificate required: choose an "
-		    "identity for this page and try again");
-		return 1;
-	}
-	if ((e = certlist_find(list_now(file), ci->client_hash)) == NULL) {
-		certlist_hex(ci->client_hash, hex);
+	if (f->cert == CERT_NONE)
+		return plan_reply(p, 60, "Client certificate required: choose "
+		    "an identity for this page and try again");
+	p->cert_checked = 1;	/* the access log may show its fingerprint */
+	if ((e = certlist_find(list_now(file), f->client_hash)) == NULL) {
+		certlist_hex(f->client_hash, hex);
 		(void)snprintf(meta, sizeof(meta), "Certificate not "
 		    "authorised here; an admin can add %s", hex);
-		conn_reply(c, 61, meta);
-		return 1;
+		return plan_reply(p, 61, meta);
 	}
-	if (tls_client_in_date(ci->ssl) != 1) {
-		conn_reply(c, 62, "Certificate not valid: outside its "
+	if (f->cert != CERT_IN_DATE)
+		return plan_reply(p, 62, "Certificate not valid: outside its "
 		    "validity dates; make a new identity");
-		return 1;
-	}
+	certlist_hex(f->client_hash, hex);
+	plan_user(p, e->name[0] != '\0' ? e->name : hex);
 	*who = e;
 	return 0;
 }
 
 int
-route_certs(struct conn *c, const struct request *r)
+route_certs(const struct facts *f, const struct request *r, struct plan *p)
 {
 	const struct rule_cfg	*rule;
 	const struct cert_entry	*who;
 
 	if (r->titan != NULL ||
-	    (rule = config_access_rule(conn_info(c)->host, r->url.path)) == NULL)
+	    (rule = config_access_rule(f->host, r->url.path)) == NULL)
 		return 0;
-	return access_check(c, rule->file, &who);
+	return access_check(f, rule->file, &who, p);
 }
 
 const char *
-access_user(const struct conn_info *ci, const char *path)
+access_user(const struct facts *f, const char *path)
 {
 	const struct rule_cfg	*rule;
 	const struct cert_entry	*e;
 
-	if (!ci->has_client_cert ||
-	    (rule = config_access_rule(ci->host, path)) == NULL ||
-	    (e = certlist_find(list_now(rule->file), ci->client_hash)) ==
+	if (f->cert == CERT_NONE ||
+	    (rule = config_access_rule(f->host, path)) == NULL ||
+	    (e = certlist_find(list_now(rule->file), f->client_hash)) ==
 	    NULL || e->name[0] == '\0')
 		return NULL;
 	return e->name;

@@ -17,7 +17,7 @@
 
 #include "certlist.h"
 #include "config.h"
-#include "conn.h"
+#include "plan.h"
 #include "request.h"
 
 struct access_files;
@@ -40,17 +40,18 @@ void	access_worker_init(struct access_files *);
 
 /*
  * The certificate check of one rule: 0 when the client's certificate
- * is listed in file and in date (*who: its entry), else it answers 60,
+ * is listed in file and in date (*who: its entry), else it plans 60,
  * 61 (the meta holds the fingerprint, SHA256:HEX) or 62 and returns 1.
  */
-int	access_check(struct conn *, const char *file,
-	    const struct cert_entry **who);
+int	access_check(const struct facts *, const char *file,
+	    const struct cert_entry **who, struct plan *);
 
 /* Routing step: the host's access rules for gemini requests. */
-int	route_certs(struct conn *, const struct request *);
+int	route_certs(const struct facts *, const struct request *,
+	    struct plan *);
 
 /* The listed name of the client under an access rule for path, or NULL
  * (CGI's REMOTE_USER). */
-const char *access_user(const struct conn_info *, const char *path);
+const char *access_user(const struct facts *, const char *path);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * cgi.c: the worker's side of the CGI hook (see cgi.h): find the script,
- * build its environment, hand it to the runner, and check the header
- * the script prints.
+ * build its environment and hand it to the runner; the script's output
+ * is a stream (cgijob.c) the engine reads.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -17,61 +17,24 @@
 
 #include "access.h"
 #include "cgi.h"
+#include "cgijob.h"
 #include "config.h"
-#include "conn.h"
 #include "fdpass.h"
 #include "fs.h"
 #include "log.h"
+#include "logfmt.h"
+#include "metrics.h"
+#include "plan.h"
 #include "runner.h"
 #include "tlsctx.h"
 #include "url.h"
 
 static int	runner_sock = -1;
-static int	running;		/* scripts this worker has running */
-
-int
-cgi_parse_header(const char *buf, size_t len, int *status,
-    char meta[URL_MAX + 1], const char **why)
-{
-	const char	*lf = memchr(buf, '\n', len);
-	size_t		 mlen, i;
-
-	if (lf == NULL)
-		return 0;
-	if (lf == buf || lf[-1] != '\r')
-		return *why = "CGI header ends with a lone LF", -1;
-	len = lf - buf - 1;		/* the line without CRLF */
-	if (len < 2 || buf[0] < '1' || buf[0] > '6' || buf[1] < '0' ||
-	    buf[1] > '9')
-		return *why = "CGI header does not start with a status "
-		    "10 to 69", -1;
-	if (len > 2 && buf[2] != ' ')
-		return *why = "CGI header: no space after the status", -1;
-	mlen = len > 3 ? len - 3 : 0;
-	if (mlen > URL_MAX)
-		return *why = "CGI header meta over 1024 bytes", -1;
-	for (i = 0; i < mlen; i++)
-		if ((unsigned char)buf[3 + i] < 0x20 || buf[3 + i] == 0x7f)
-			return *why = "CGI header meta has control bytes", -1;
-	if (!url_utf8_valid(buf + 3, mlen))
-		return *why = "CGI header meta is not UTF-8", -1;
-	*status = (buf[0] - '0') * 10 + (buf[1] - '0');
-	memcpy(meta, buf + 3, mlen);
-	meta[mlen] = '\0';
-	return (int)(lf - buf + 1);
-}
 
 void
 cgi_worker_init(int sock)
 {
 	runner_sock = sock;
-}
-
-void
-cgi_finished(void)
-{
-	if (running > 0)
-		running--;
 }
 
 /*
@@ -168,7 +131,7 @@ env_int(struct env *e, const char *key, long v)
 }
 
 static void
-env_client_cert(struct env *e, const struct conn_info *ci, const char *path)
+env_client_cert(struct env *e, const struct facts *f, const char *path)
 {
 	const char		*user;
 	struct tls_client	 cc;
@@ -176,17 +139,17 @@ env_client_cert(struct env *e, const struct conn_info *ci, const char *path)
 	static const char	 hex[] = "0123456789ABCDEF";
 	int			 i;
 
-	if (!ci->has_client_cert || tls_client_info(ci->ssl, &cc) == -1)
+	if (f->cert == CERT_NONE || tls_client_info(f->ssl, &cc) == -1)
 		return;
 	memcpy(hash, "SHA256:", 7);
 	for (i = 0; i < 32; i++) {
-		hash[7 + 2 * i] = hex[ci->client_hash[i] >> 4];
-		hash[8 + 2 * i] = hex[ci->client_hash[i] & 15];
+		hash[7 + 2 * i] = hex[f->client_hash[i] >> 4];
+		hash[8 + 2 * i] = hex[f->client_hash[i] & 15];
 	}
 	hash[7 + 64] = '\0';
 	env_put(e, "AUTH_TYPE", "CERTIFICATE");
 	/* the name an access list gives it, else the certificate's CN */
-	user = access_user(ci, path);
+	user = access_user(f, path);
 	env_put(e, "REMOTE_USER", user != NULL ? user : cc.cn);
 	env_put(e, "TLS_CLIENT_HASH", hash);
 	env_put(e, "TLS_CLIENT_NOT_BEFORE", cc.not_before);
@@ -196,30 +159,38 @@ env_client_cert(struct env *e, const struct conn_info *ci, const char *path)
 
 /* The conventional Gemini CGI variables, nothing of the daemon's own. */
 static void
-env_build(struct env *e, const struct conn_info *ci,
-    const struct request *r, size_t scriptlen)
+env_build(struct env *e, const struct facts *f, const struct request *r,
+    size_t scriptlen)
 {
-	char	script[URL_MAX + 1];
+	char	script[URL_MAX + 1], addr[LOGFMT_ADDR_MAX];
 
 	memcpy(script, r->url.path, scriptlen);
 	script[scriptlen] = '\0';
 	env_put(e, "GATEWAY_INTERFACE", "CGI/1.1");
 	env_put(e, "SERVER_PROTOCOL", "GEMINI");
 	env_put(e, "SERVER_SOFTWARE", "capsuled/" CAPSULED_VERSION);
-	env_put(e, "SERVER_NAME", ci->host->name);
-	env_int(e, "SERVER_PORT", ci->local_port);
+	env_put(e, "SERVER_NAME", f->host->name);
+	env_int(e, "SERVER_PORT", f->local_port);
 	env_put(e, "GEMINI_URL", r->line);
 	env_put(e, "GEMINI_URL_PATH", r->url.path);
 	env_put(e, "SCRIPT_NAME", script);
 	env_put(e, "PATH_INFO", r->url.path + scriptlen);
 	env_put(e, "QUERY_STRING", r->url.query);
-	env_put(e, "REMOTE_ADDR", ci->peer_addr);
-	env_put(e, "REMOTE_HOST", ci->peer_addr);
-	env_int(e, "REMOTE_PORT", ci->peer_port);
-	env_put(e, "TLS_VERSION", SSL_get_version(ci->ssl));
-	env_put(e, "TLS_CIPHER", SSL_get_cipher_name(ci->ssl));
+	/*
+	 * What a script sees of the client follows log_ip: what it writes
+	 * to stderr goes to the error log, and what it keeps is the
+	 * branch's to answer for.  The port too names a reader (behind a
+	 * carrier's NAT, address, port and time do): only with full.
+	 */
+	logfmt_cgi_addr(f->peer_addr, f->cf->log_ip, addr);
+	env_put(e, "REMOTE_ADDR", addr);
+	env_put(e, "REMOTE_HOST", addr);
+	if (f->cf->log_ip == LOG_IP_FULL)
+		env_int(e, "REMOTE_PORT", f->peer_port);
+	env_put(e, "TLS_VERSION", SSL_get_version(f->ssl));
+	env_put(e, "TLS_CIPHER", SSL_get_cipher_name(f->ssl));
 	env_put(e, "PATH", "/usr/bin:/bin");
-	env_client_cert(e, ci, r->url.path);
+	env_client_cert(e, f, r->url.path);
 }
 
 /* Hand the job to the runner with the pipe and control fds; 0 or -1. */
@@ -231,12 +202,18 @@ send_job(const char *msg, size_t len, int outw, int ctlr)
 	return fdpass_send(runner_sock, msg, len, fds, 2);
 }
 
-/* Spawn through the runner; on success the connection owns the fds. */
+/*
+ * Spawn through the runner: the job, with the pipe's write end and one
+ * end of the control socket; the script's output is then the plan's
+ * stream.  -1 when it could not be handed over (errno).
+ */
 static int
-cgi_start(struct conn *c, const struct host_cfg *h, const char *script,
-    const char *msg, size_t len)
+cgi_start(const struct facts *f, const char *script, const char *msg,
+    size_t len, struct plan *p)
 {
-	int	out[2], ctl[2];
+	const struct host_cfg	*h = f->host;
+	struct cgi_job		*j;
+	int			 out[2], ctl[2];
 
 	if (pipe2(out, O_CLOEXEC) == -1)
 		return -1;
@@ -256,50 +233,54 @@ cgi_start(struct conn *c, const struct host_cfg *h, const char *script,
 	}
 	close(out[1]);		/* the runner holds them now */
 	close(ctl[1]);
-	running++;
-	conn_cgi(c, out[0], ctl[0], script, h->cgi_timeout,
-	    conn_info(c)->cf->cgi_max_output);
-	return 0;
+	if ((j = cgi_job_new(out[0], ctl[0], script, f->peer_log,
+	    f->now + h->cgi_timeout * 1000L, f->cf->cgi_max_output)) == NULL)
+		return plan_reply(p, 42, "Out of memory");
+	return plan_stream(p, &cgi_stream, j);
 }
 
 int
-route_cgi(struct conn *c, const struct request *r)
+route_cgi(const struct facts *f, const struct request *r, struct plan *p)
 {
-	const struct conn_info	*ci = conn_info(c);
-	const struct host_cfg	*h = ci->host;
+	const struct host_cfg	*h = f->host;
 	char			 msg[RUNNER_MSG_MAX], retry[16];
 	char			 script[URL_MAX + 1];
 	struct env		 e = { msg, 0, sizeof(msg), 0 };
 	size_t			 scriptlen;
 
 	if (h->cgi[0] == '\0' ||
-	    (scriptlen = find_script(ci->rootfd, h->cgi, r->url.path)) == 0)
+	    (scriptlen = find_script(f->rootfd, h->cgi, r->url.path)) == 0)
 		return 0;
 	if (scriptlen == SCRIPT_DENIED) {
 		log_warnx("%s: %s: %s (uid %ld): fix the mode or owner of the "
 		    "cgi directory %s", h->name, r->url.path, strerror(errno),
 		    (long)geteuid(), h->cgi);
-		conn_reply(c, 42, "Cannot start the CGI script");
-		return 1;
+		return plan_reply(p, 42, "Cannot start the CGI script");
 	}
-	if (running >= ci->cf->cgi_max) {
+	if (cgi_job_count() >= f->cf->cgi_max) {
+		metrics_limit(METRICS_LIMIT_CGI);
 		snprintf(retry, sizeof(retry), "%d", CGI_RETRY_SECS);
-		conn_reply(c, 44, retry);
-		return 1;
+		return plan_reply(p, 44, retry);
+	}
+	if (runner_sock == -1) {
+		log_warnx("%s: cannot start CGI %s: no CGI runner", f->peer_log,
+		    r->url.path);
+		metrics_cgi(METRICS_CGI_FAILED);
+		return plan_reply(p, 42, "Cannot start the CGI script");
 	}
 	/* the job: host index, script path, timeout, then the environment */
 	memcpy(script, r->url.path + 1, scriptlen - 1);
 	script[scriptlen - 1] = '\0';
-	env_int(&e, "HOST", (long)(h - ci->cf->hosts));
+	env_int(&e, "HOST", (long)(h - f->cf->hosts));
 	env_put(&e, "SCRIPT", script);
 	env_int(&e, "TIMEOUT", h->cgi_timeout);
-	env_build(&e, ci, r, scriptlen);
-	if (e.failed || runner_sock == -1 ||
-	    cgi_start(c, h, script, msg, e.len) == -1) {
-		log_warnx("%s: cannot start CGI %s: %s", ci->peer_addr,
+	env_build(&e, f, r, scriptlen);
+	if (e.failed || cgi_start(f, script, msg, e.len, p) == -1) {
+		log_warnx("%s: cannot start CGI %s: %s", f->peer_log,
 		    r->url.path, e.failed ? "environment too large" :
 		    strerror(errno));
-		conn_reply(c, 42, "Cannot start the CGI script");
+		metrics_cgi(METRICS_CGI_FAILED);
+		return plan_reply(p, 42, "Cannot start the CGI script");
 	}
 	return 1;
 }

@@ -1,5 +1,5 @@
 /*
- * cgijob.c: a CGI script's output as a connection reads it (see
+ * cgijob.c: a CGI script's output as the engine reads it (see
  * cgijob.h): its header, checked before anything reaches the client;
  * its body, capped; and its end, which the runner reports, so that the
  * body ends when the script's own process has exited and what it wrote
@@ -10,23 +10,24 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cgi.h"
 #include "cgijob.h"
 #include "log.h"
+#include "logfmt.h"
+#include "metrics.h"
+#include "plan.h"
+#include "url.h"
 
 #define GRACE_MS	1000	/* past the deadline: a runner that cannot */
 
 struct cgi_job {
 	int		 out;		/* the script's stdout; -1 once over */
 	int		 ctl;		/* to the runner */
-	struct event	 ev;		/* ctl, while waiting for output */
-	const char	*addr;
+	char		 addr[LOGFMT_ADDR_MAX];	/* the client, as logged */
 	char		 script[64];
 	long		 deadline;
 	long long	 left;		/* output cap left */
@@ -42,12 +43,52 @@ struct cgi_job {
 	int		 err;		/* start failed: errno, and where */
 	char		 what[16];
 	char		 why[96];
+	enum metrics_cgi outcome;	/* counted when the job is freed */
 };
+
+static int	jobs;		/* open in this worker */
+
+int
+cgi_parse_header(const char *buf, size_t len, int *status,
+    char meta[URL_MAX + 1], const char **why)
+{
+	const char	*lf = memchr(buf, '\n', len);
+	size_t		 mlen, i;
+
+	if (lf == NULL)
+		return 0;
+	if (lf == buf || lf[-1] != '\r')
+		return *why = "CGI header ends with a lone LF", -1;
+	len = lf - buf - 1;		/* the line without CRLF */
+	if (len < 2 || buf[0] < '1' || buf[0] > '6' || buf[1] < '0' ||
+	    buf[1] > '9')
+		return *why = "CGI header does not start with a status "
+		    "10 to 69", -1;
+	if (len > 2 && buf[2] != ' ')
+		return *why = "CGI header: no space after the status", -1;
+	mlen = len > 3 ? len - 3 : 0;
+	if (mlen > URL_MAX)
+		return *why = "CGI header meta over 1024 bytes", -1;
+	for (i = 0; i < mlen; i++)
+		if ((unsigned char)buf[3 + i] < 0x20 || buf[3 + i] == 0x7f)
+			return *why = "CGI header meta has control bytes", -1;
+	if (!url_utf8_valid(buf + 3, mlen))
+		return *why = "CGI header meta is not UTF-8", -1;
+	*status = (buf[0] - '0') * 10 + (buf[1] - '0');
+	memcpy(meta, buf + 3, mlen);
+	meta[mlen] = '\0';
+	return (int)(lf - buf + 1);
+}
+
+int
+cgi_job_count(void)
+{
+	return jobs;
+}
 
 struct cgi_job *
 cgi_job_new(int outfd, int ctlfd, const char *script, const char *addr,
-    long deadline, long long max_output, void (*cb)(int, short, void *),
-    void *arg)
+    long deadline, long long max_output)
 {
 	struct cgi_job	*j;
 
@@ -58,25 +99,42 @@ cgi_job_new(int outfd, int ctlfd, const char *script, const char *addr,
 	}
 	j->out = outfd;
 	j->ctl = ctlfd;
-	j->addr = addr;
-	snprintf(j->script, sizeof(j->script), "%s", script);
+	(void)snprintf(j->addr, sizeof(j->addr), "%s", addr);
+	(void)snprintf(j->script, sizeof(j->script), "%s", script);
 	j->deadline = deadline;
 	j->left = max_output;
-	event_set(&j->ev, ctlfd, EV_READ, cb, arg);
+	j->outcome = METRICS_CGI_CANCELLED;	/* until it is known */
+	jobs++;
 	return j;
 }
 
-void
-cgi_job_free(struct cgi_job *j)
+/* Close both descriptors: the runner kills what is left of the script. */
+static void
+job_finish(void *arg)
 {
-	if (j == NULL)
-		return;
-	event_del(&j->ev);
+	struct cgi_job	*j = arg;
+
+	metrics_cgi(j->outcome);
 	if (j->out != -1)
 		close(j->out);
 	close(j->ctl);
 	free(j);
-	cgi_finished();
+	jobs--;
+}
+
+/*
+ * What to wait for: the script's output, and (while the runner has not
+ * said how it ended) the control socket too, since a script may end
+ * with its stdout held by a child that escaped its group; once the
+ * output is over, only the control socket.
+ */
+static void
+job_wait(const struct cgi_job *j, long now, struct plan_wait *w)
+{
+	w->left = j->deadline - now + (j->header_done ? GRACE_MS : 0);
+	w->events = PLAN_READ;
+	w->fd = j->out != -1 ? j->out : j->ctl;
+	w->also = j->out != -1 && !j->ended ? j->ctl : -1;
 }
 
 /* "exit <wait status>" from the runner, "fail <errno> <what>" from the
@@ -152,28 +210,34 @@ failure(struct cgi_job *j)
 	return n < 0 ? "failed" : j->why;
 }
 
-int
-cgi_job_header(struct cgi_job *j, long now, int *status,
-    char meta[URL_MAX + 1], const char **why)
+/*
+ * The header: 1 when it is there (*status and meta) or when it never
+ * will be (42 and why, logged); 0: wait.
+ */
+static int
+job_header(void *arg, long now, int *status, char meta[URL_MAX + 1],
+    struct plan_wait *w)
 {
-	const char	*f;
+	struct cgi_job	*j = arg;
+	const char	*f, *why = NULL;
 	ssize_t		 n;
 	int		 end;
 
-	(void)now;
-	*why = NULL;
 	for (;;) {
 		if ((end = cgi_parse_header(j->hdr, j->hdrlen, status, meta,
-		    why)) > 0) {
+		    &why)) > 0) {
 			j->hdroff = (size_t)end;
 			j->left -= (long long)(j->hdrlen - j->hdroff);
 			j->header_done = 1;
+			/* a body to come is not over yet: no body, done */
+			if (*status / 10 != 2)
+				j->outcome = METRICS_CGI_OK;
 			return 1;
 		}
 		if (end < 0)
 			break;
 		if (j->hdrlen == sizeof(j->hdr)) {
-			*why = "CGI header line too long";
+			why = "CGI header line too long";
 			break;
 		}
 		n = read(j->out, j->hdr + j->hdrlen, sizeof(j->hdr) - j->hdrlen);
@@ -183,18 +247,33 @@ cgi_job_header(struct cgi_job *j, long now, int *status,
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN && !ended(j))
+		if (n < 0 && errno == EAGAIN && !ended(j) &&
+		    now < j->deadline) {
+			job_wait(j, now, w);
 			return 0;
-		*why = j->hdrlen ? "CGI script ended inside its header" :
+		}
+		if (now >= j->deadline) {
+			/* its time is up (the runner's kill may be seen first) */
+			log_warnx("%s: CGI %s timed out before its header",
+			    j->addr, j->script);
+			j->outcome = METRICS_CGI_TIMEOUT;
+			*status = 42;
+			(void)snprintf(meta, URL_MAX + 1, "CGI script timed out");
+			return 1;
+		}
+		why = j->hdrlen ? "CGI script ended inside its header" :
 		    "CGI script ended without output";
 		/* it never ran: say why (the start's errno) instead */
 		if ((f = failure(j)) != NULL && strncmp(f, "could not", 9) == 0) {
 			log_warnx("%s: CGI %s %s", j->addr, j->script, f);
-			*why = "CGI script could not be run";
+			why = "CGI script could not be run";
 		}
 		break;
 	}
-	log_warnx("%s: %s: %s", j->addr, j->script, *why);
+	log_warnx("%s: %s: %s", j->addr, j->script, why);
+	j->outcome = METRICS_CGI_FAILED;
+	*status = 42;
+	(void)snprintf(meta, URL_MAX + 1, "%s", why);
 	return 1;
 }
 
@@ -205,13 +284,15 @@ over(struct cgi_job *j, int err, long now, int *cut)
 	char		 buf[64];
 	const char	*why;
 
+	j->outcome = METRICS_CGI_FAILED;
 	if (err != 0) {
 		snprintf(buf, sizeof(buf), "output failed: %s", strerror(err));
 		why = buf;
-	} else if (now >= j->deadline)
+	} else if (now >= j->deadline) {
 		why = "ran out of cgi_timeout";
-	else
-		why = failure(j);
+		j->outcome = METRICS_CGI_TIMEOUT;
+	} else if ((why = failure(j)) == NULL)
+		j->outcome = METRICS_CGI_OK;
 	if (why != NULL) {
 		log_warnx("%s: CGI %s %s after its header; cut", j->addr,
 		    j->script, why);
@@ -220,10 +301,16 @@ over(struct cgi_job *j, int err, long now, int *cut)
 	return -1;
 }
 
-ssize_t
-cgi_job_read(struct cgi_job *j, char *buf, size_t room, long now, int *cut)
+/*
+ * Body bytes into buf: > 0 read; 0 none now (wait); -1 the body is
+ * over, whole or not (*cut, logged).
+ */
+static ssize_t
+job_read(void *arg, char *buf, size_t room, long now, int *cut,
+    struct plan_wait *w)
 {
-	ssize_t	r;
+	struct cgi_job	*j = arg;
+	ssize_t		 r;
 
 	*cut = 0;
 	if (j->hdroff < j->hdrlen) {	/* what came with the header */
@@ -237,6 +324,7 @@ cgi_job_read(struct cgi_job *j, char *buf, size_t room, long now, int *cut)
 		if (j->left <= 0) {
 			log_warnx("%s: CGI %s: output over cgi_max_output; "
 			    "cut", j->addr, j->script);
+			j->outcome = METRICS_CGI_FAILED;
 			*cut = 1;
 			return -1;
 		}
@@ -246,27 +334,28 @@ cgi_job_read(struct cgi_job *j, char *buf, size_t room, long now, int *cut)
 			j->left -= r;
 			return r;
 		}
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && errno == EINTR) {
+			job_wait(j, now, w);
 			return 0;
+		}
 		if (r < 0 && errno != EAGAIN)
 			return over(j, errno, now, cut);
-		if (r < 0 && !ended(j))
+		if (r < 0 && !ended(j)) {
+			job_wait(j, now, w);
 			return 0;	/* running: more may come */
+		}
 		close(j->out);	/* end of file, or all of it read */
 		j->out = -1;
 	}
-	if (!ended(j))
+	if (!ended(j)) {
+		job_wait(j, now, w);
 		return 0;	/* the runner will say how it ended */
+	}
 	return over(j, 0, now, cut);
 }
 
-int
-cgi_job_wait(struct cgi_job *j, long now, long *left)
-{
-	*left = j->deadline - now + (j->header_done ? GRACE_MS : 0);
-	if (j->out == -1)
-		return j->ctl;	/* output over: how did the script end? */
-	if (!j->ended)
-		event_add(&j->ev, NULL);  /* it may end with stdout held */
-	return j->out;
-}
+const struct stream_ops	cgi_stream = {
+	job_header,
+	job_read,
+	job_finish,
+};

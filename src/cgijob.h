@@ -1,11 +1,11 @@
 /*
- * cgijob.h: a CGI script's output as the connection reads it (server.c
- * is the only user).  The job holds the script's stdout pipe, the
- * control socket to the runner (closing it kills the script), the
- * header as it comes, the output cap and the deadline, and what the
- * runner says of the script's end: "exit <wait status>" once its own
- * process has exited, or "fail <errno> <what>" when it could not be
- * started; end of file when the runner has given it up.
+ * cgijob.h: a CGI script's output as the engine reads it, a stream
+ * (plan.h).  The job holds the script's stdout pipe, the control socket
+ * to the runner (closing it kills the script), the header as it comes,
+ * the output cap and the deadline, and what the runner says of the
+ * script's end: "exit <wait status>" once its own process has exited,
+ * or "fail <errno> <what>" when it could not be started; end of file
+ * when the runner has given it up.
  *
  * Times are the connection's: milliseconds since it was accepted.
  */
@@ -15,37 +15,41 @@
 #include <sys/types.h>
 #include <stddef.h>
 
+#include "plan.h"
 #include "url.h"
+
+#define CGI_HEADER_MAX	(2 + 1 + URL_MAX + 2)	/* "NN meta\r\n" */
+
+/*
+ * Check a script's header line.  buf holds len bytes read so far.
+ * Returns the header's length (CRLF included) and sets *status and
+ * meta (NUL-terminated, at most URL_MAX bytes) when it is complete and
+ * valid; 0 when more bytes are needed; -1 with *why when it is bad:
+ * not two digits 10..69, no space or CRLF after them, meta over 1024
+ * bytes, control bytes or invalid UTF-8 in meta, a lone LF.
+ */
+int	cgi_parse_header(const char *buf, size_t len, int *status,
+	    char meta[URL_MAX + 1], const char **why);
 
 struct cgi_job;
 
 /*
  * Take outfd (non-blocking) and ctlfd; NULL when out of memory (both
- * are closed then).  addr names the client in log lines and must live
- * as long as the job.  cb(fd, what, arg) runs when the runner speaks
- * while the job waits (cgi_job_wait).
+ * are closed then).  addr names the client in log lines (as the logs
+ * give it: logfmt_addr); deadline is when the runner kills the script
+ * (the connection's clock).
  */
 struct cgi_job	*cgi_job_new(int outfd, int ctlfd, const char *script,
-		    const char *addr, long deadline, long long max_output,
-		    void (*cb)(int, short, void *), void *arg);
-/* Close both descriptors: the runner kills what is left of the script. */
-void		 cgi_job_free(struct cgi_job *);
+		    const char *addr, long deadline, long long max_output);
 
 /*
- * The header: 1 when it is there (*status and meta set) or when it
- * never will be (*why: answer 42, already logged); 0: wait.
+ * The job as a stream: header (a bad one, the script's end before it
+ * or its deadline answer 42 and are logged), capped body, finish (the
+ * runner kills what is left of the script).
  */
-int		 cgi_job_header(struct cgi_job *, long now, int *status,
-		    char meta[URL_MAX + 1], const char **why);
+extern const struct stream_ops	cgi_stream;
 
-/*
- * Body bytes into buf: > 0 read; 0 none now (wait); -1 the body is
- * over, whole or not (*cut, logged): free the job.
- */
-ssize_t		 cgi_job_read(struct cgi_job *, char *buf, size_t room,
-		    long now, int *cut);
-
-/* What to wait for: the fd to read, and *left ms before giving up. */
-int		 cgi_job_wait(struct cgi_job *, long now, long *left);
+/* Jobs this worker has open (cgi_max). */
+int		 cgi_job_count(void);
 
 #endif

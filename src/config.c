@@ -264,6 +264,53 @@ server_facility(struct parse *p, const char *value)
 	    "local7, not \"%s\"", value);
 }
 
+/*
+ * The logs and the metrics (log_format, log_ip, metrics_file,
+ * metrics_interval): 1 handled, 0 error, -1 not one of these keys.
+ */
+static int
+server_logs_key(struct parse *p, const char *name, const char *value)
+{
+	static const char *const formats[] = { "capsuled", "common",
+	    "combined", "json" };
+	static const char *const ips[] = { "full", "truncated", "off" };
+	struct config	*cf = p->cf;
+	size_t		 i, len = strlen(value);
+	long		 v;
+
+	if (strcmp(name, "log_format") == 0) {
+		for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+			if (strcmp(value, formats[i]) == 0)
+				return cf->log_format = (enum log_format)i, 1;
+		return fail(p, "log_format: expected capsuled, common, "
+		    "combined or json, not \"%s\"", value);
+	}
+	if (strcmp(name, "log_ip") == 0) {
+		for (i = 0; i < sizeof(ips) / sizeof(ips[0]); i++)
+			if (strcmp(value, ips[i]) == 0)
+				return cf->log_ip = (enum log_ip)i, 1;
+		return fail(p, "log_ip: expected full, truncated or off, not "
+		    "\"%s\"", value);
+	}
+	if (strcmp(name, "metrics_file") == 0) {
+		/* a file: written beside it as NAME.tmp, then renamed */
+		if (len == 0 || value[len - 1] == '/' || resolve_path(cf,
+		    value, cf->metrics_file, sizeof(cf->metrics_file)) == -1)
+			return fail(p, "metrics_file: expected a file's path, "
+			    "not \"%s\"", value);
+		cf->metrics_line = p->line;	/* for metrics_check */
+		return 1;
+	}
+	if (strcmp(name, "metrics_interval") == 0) {
+		if (parse_int(value, 1, 3600, &v) == -1)
+			return fail(p, "metrics_interval: expected a number "
+			    "from 1 to 3600, not \"%s\"", value);
+		cf->metrics_interval = (int)v;
+		return 1;
+	}
+	return -1;
+}
+
 struct int_key {
 	const char	*name;
 	long		 min, max;
@@ -359,6 +406,8 @@ server_key(struct parse *p, const char *name, const char *value)
 			    "not \"%s\"", value);
 		return 1;
 	}
+	if ((r = server_logs_key(p, name, value)) != -1)
+		return r;
 	r = set_int(p, server_ints, sizeof(server_ints) / sizeof(server_ints[0]),
 	    p->cf, name, value);
 	if (r != -1)
@@ -818,6 +867,9 @@ defaults(struct config *cf)
 {
 	cf->workers = 0;
 	cf->access_log = ACCESS_STDERR;
+	cf->log_format = LOG_CAPSULED;
+	cf->log_ip = LOG_IP_TRUNCATED;	/* data minimisation: README */
+	cf->metrics_interval = 15;
 	cf->syslog_facility = LOG_DAEMON;
 	snprintf(cf->syslog_socket, sizeof(cf->syslog_socket), "/dev/log");
 	cf->request_timeout = 10;

@@ -68,6 +68,10 @@ struct host_cfg {
 };
 
 enum log_target { ACCESS_OFF, ACCESS_STDERR, ACCESS_SYSLOG, ACCESS_FILE };
+/* log_format: the access log's lines (logfmt.h) */
+enum log_format { LOG_CAPSULED, LOG_COMMON, LOG_COMBINED, LOG_JSON };
+/* log_ip: what the logs keep of a client's address */
+enum log_ip { LOG_IP_FULL, LOG_IP_TRUNCATED, LOG_IP_OFF };
 
 struct config {
 	char			file[PATH_MAX];	/* as given, for messages */
@@ -77,6 +81,11 @@ struct config {
 	int			workers;	/* 0 = auto: one per CPU */
 	enum log_target		access_log;
 	char			access_log_file[PATH_MAX];
+	enum log_format		log_format;
+	enum log_ip		log_ip;
+	char			metrics_file[PATH_MAX];	/* "" -> none */
+	int			metrics_line;	/* where it is set, for errors */
+	int			metrics_interval;	/* seconds */
 	int			syslog_facility;	/* LOG_DAEMON, LOG_LOCAL0.. */
 	char			syslog_socket[108];	/* a sun_path: /dev/log */
 	char			pidfile[PATH_MAX];	/* "" -> none */

@@ -1,79 +1,54 @@
 /*
- * conn.h: what routing steps may do with a connection.  The connection
- * machinery itself (TLS, the event loop, deadlines) is in server.c.
+ * conn.h: the engine.  One connection from accept to its access-log
+ * line: the PROXY header, TLS, the request line, routing (route.h) and
+ * the plan it returns carried out (plan.h): the one header, the body
+ * with back-pressure, the waits and their deadlines, close_notify, the
+ * lingering close.  server.c accepts connections and hands them here.
  */
 #ifndef CAPSULED_CONN_H
 #define CAPSULED_CONN_H
 
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <stddef.h>
 
-#include <openssl/ssl.h>
-
 #include "config.h"
-#include "request.h"
+#include "tlsctx.h"
 
-struct conn;
+#define CONN_ADDR_MAX	INET6_ADDRSTRLEN	/* "::1", NUL included */
 
-/* What the routing steps know of where a request came from. */
-struct conn_info {
+struct conn_env {
 	const struct config	*cf;
-	const struct host_cfg	*host;		/* set by the target check */
-	int			 rootfd;	/* host's root directory */
-	const char		*sni;		/* canonical, or NULL */
-	const char		*peer_addr;	/* "192.0.2.1", "::1" */
-	int			 peer_port;
-	const char		*local_addr;
-	int			 local_port;
-	SSL			*ssl;
-	int			 has_client_cert;
-	const unsigned char	*client_hash;	/* 32 bytes when present */
+	struct tls		*tls;
+	const int		*rootfds;	/* cf->hosts[i]'s root: [i] */
+	/* the count of open connections changed; closed: by a close */
+	void			(*count)(size_t open, int closed);
+	/* a client behind a proxy was over max_per_client: closed */
+	void			(*refused)(void);
 };
-const struct conn_info *conn_info(const struct conn *);
+
+/* Once per worker, before the first connection. */
+void	conn_init(const struct conn_env *);
 
 /*
- * The only function that writes a response header: "NN meta\r\n".
- * status must be 10..69; meta is cut to 1024 bytes on a UTF-8 boundary,
- * control characters in it become spaces.  Call once per connection.
+ * Take the accepted socket fd (non-blocking) of the client at ss.
+ * laddr and lport: the listener's address (it must live as long as the
+ * worker); proxy: a PROXY header comes first, which names the client
+ * and the address instead; lslot: the client's per-client limits slot
+ * (shared.h), released at the close.
  */
-void	conn_reply(struct conn *, int status, const char *meta);
+void	conn_start(int fd, const struct sockaddr_storage *ss,
+	    const char *laddr, int lport, int proxy, int lslot);
 
-/* After conn_reply(c, 2x, ...): the body.  The connection owns fd/mem. */
-void	conn_body_fd(struct conn *, int fd, off_t size);
-void	conn_body_mem(struct conn *, char *mem, size_t len);
+/* The text of ss's address and its port. */
+void	conn_addr(const struct sockaddr_storage *ss,
+	    char addr[CONN_ADDR_MAX], int *port);
 
 /*
- * Instead of conn_reply: the response comes from a CGI script's stdout
- * (outfd, non-blocking), checked by cgi_parse_header before anything is
- * sent.  Closing ctlfd (done when the connection ends) tells the runner
- * to kill the script.  The connection owns both fds.
+ * Stop: close every connection now, each logged with what it was sent
+ * and marked cut when its response was not whole.
  */
-void	conn_cgi(struct conn *, int outfd, int ctlfd, const char *script,
-	    int timeout, long max_output);
-
-/* Routing: 1 answered (conn_reply or conn_cgi was called), 0 not mine. */
-typedef int (*route_fn)(struct conn *, const struct request *);
-
-/* route.c: run the routing table for a parsed request. */
-void	route_request(struct conn *, const struct request *);
-
-/*
- * server.c: spend one of the client's request tokens: 0 if it had one,
- * else the seconds until it will (the 44 meta).
- */
-int	conn_rate_wait(struct conn *);
-
-/* server.c: set the host once the target check has chosen it. */
-void	conn_set_host(struct conn *, const struct host_cfg *);
-
-/*
- * server.c, for upload.c: instead of conn_reply, the connection reads
- * a Titan body (state C_UPLOAD, upload_step drives it); returns the
- * bytes that came after the request line.  conn_wait_upload: a wait,
- * for at most request_timeout, on fd (-1: the client's socket).
- */
-struct upload;
-size_t	conn_upload(struct conn *, struct upload *, const char **pending);
-void	conn_wait_upload(struct conn *, int fd, short what);
+void	conn_cut_all(void);
 
 #endif

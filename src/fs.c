@@ -6,7 +6,8 @@
  * EXDEV on any that leave it, with no race.  Elsewhere (or on kernels
  * before 5.6) we walk the path one segment at a time with O_NOFOLLOW,
  * which refuses every symlink; OpenBSD's unveil(2) confines the workers
- * to the roots in any case.
+ * to the roots in any case.  The Titan writer's directories are opened
+ * by the same resolver in its other mode: no symlink at all.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -53,8 +54,12 @@ check_type(int fd, struct stat *st)
 	return fd;
 }
 
+/*
+ * Segment by segment, refusing every symlink (O_NOFOLLOW): where there
+ * is no openat2.  The last segment is opened with flags.
+ */
 static int
-walk_open(int rootfd, const char *rel)
+walk_open(int rootfd, const char *rel, int flags)
 {
 	char	 seg[NAME_MAX + 1];
 	int	 dirfd = rootfd, fd;
@@ -64,7 +69,7 @@ walk_open(int rootfd, const char *rel)
 		while (*rel == '/')
 			rel++;
 		if (*rel == '\0')
-			return openat(dirfd, ".", OPEN_FLAGS | O_DIRECTORY);
+			return openat(dirfd, ".", flags | O_DIRECTORY);
 		n = strcspn(rel, "/");
 		if (n > NAME_MAX) {
 			errno = ENAMETOOLONG;
@@ -74,8 +79,8 @@ walk_open(int rootfd, const char *rel)
 		memcpy(seg, rel, n);
 		seg[n] = '\0';
 		rel += n;
-		fd = openat(dirfd, seg, OPEN_FLAGS | O_NOFOLLOW |
-		    (*rel == '/' ? O_DIRECTORY : 0));
+		fd = openat(dirfd, seg, (*rel == '/' ? OPEN_FLAGS | O_DIRECTORY :
+		    flags) | O_NOFOLLOW);
 		if (fd == -1 || rel[strspn(rel, "/")] == '\0')
 			break;
 		if (dirfd != rootfd)
@@ -87,8 +92,15 @@ walk_open(int rootfd, const char *rel)
 	return fd;
 }
 
+/*
+ * The one resolver: rel beneath rootfd, never out of it.  FS_FOLLOW
+ * follows symlinks that stay beneath (openat2 RESOLVE_BENEATH; the walk
+ * follows none); FS_NOFOLLOW follows none at all.
+ */
+enum fs_links { FS_FOLLOW, FS_NOFOLLOW };
+
 static int
-beneath_open(int rootfd, const char *rel)
+beneath_open(int rootfd, const char *rel, int flags, enum fs_links links)
 {
 #if defined(__linux__) && defined(SYS_openat2)
 	static int	 no_openat2;
@@ -97,16 +109,19 @@ beneath_open(int rootfd, const char *rel)
 
 	if (!no_openat2) {
 		memset(&how, 0, sizeof(how));
-		how.flags = OPEN_FLAGS;
-		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+		how.flags = flags;
+		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+		    (links == FS_NOFOLLOW ? RESOLVE_NO_SYMLINKS : 0);
 		fd = (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".",
 		    &how, sizeof(how));
 		if (fd != -1 || errno != ENOSYS)
 			return fd;
 		no_openat2 = 1;
 	}
+#else
+	(void)links;
 #endif
-	return walk_open(rootfd, rel);
+	return walk_open(rootfd, rel, flags);
 }
 
 int
@@ -120,7 +135,7 @@ fs_open(int rootfd, const char *path, struct stat *st)
 	}
 	while (*path == '/')
 		path++;
-	if ((fd = beneath_open(rootfd, path)) == -1) {
+	if ((fd = beneath_open(rootfd, path, OPEN_FLAGS, FS_FOLLOW)) == -1) {
 		if (errno == EXDEV || errno == ELOOP || errno == ENOTDIR)
 			errno = ENOENT;
 		return -1;
@@ -177,9 +192,18 @@ fs_open_in(int dirfd, const char *name, struct stat *st)
 		errno = ENOENT;
 		return -1;
 	}
-	if ((fd = beneath_open(dirfd, name)) == -1)
+	if ((fd = beneath_open(dirfd, name, OPEN_FLAGS, FS_FOLLOW)) == -1)
 		return -1;
 	return check_type(fd, st);
+}
+
+int
+fs_open_dir(int rootfd, const char *dir)
+{
+	while (*dir == '/')
+		dir++;
+	return beneath_open(rootfd, dir, OPEN_FLAGS | O_DIRECTORY,
+	    FS_NOFOLLOW);
 }
 
 void

@@ -20,6 +20,14 @@
  */
 int	fs_open(int rootfd, const char *path, struct stat *st);
 
+/*
+ * Open the directory dir (a path, leading '/' or not) beneath rootfd
+ * following no symlink on the way or at its end, not even one that
+ * stays beneath (the Titan writer's: it writes there).  No dotfile
+ * rule: its callers check the path first.  An fd, or -1 with errno.
+ */
+int	fs_open_dir(int rootfd, const char *dir);
+
 /* A stream over the open directory dirfd, from its start; dirfd stays
  * open and the caller's (closedir closes only the stream). */
 DIR	*fs_opendir(int dirfd);

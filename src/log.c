@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -25,10 +24,12 @@
 
 #include "config.h"
 #include "log.h"
-#include "url.h"
+#include "logfmt.h"
 
+static void		(*lost_hook)(void);	/* log_on_lost */
 static int		 foreground = 1;
 static enum log_target	 access_target = ACCESS_STDERR;
+static enum log_format	 access_format = LOG_CAPSULED;
 static int		 access_fd = -1;	/* ACCESS_FILE */
 static int		 facility = LOG_DAEMON;
 static char		 access_name[PATH_MAX] = "stderr";
@@ -36,6 +37,20 @@ static unsigned long	 access_lost;	/* lines, since access_said */
 static time_t		 access_said;	/* monotonic s; 0: all well */
 
 #define LOST_REPORT	60	/* seconds between "lines lost" reports */
+
+/* A line a log could not take: counted where log_on_lost says. */
+static void
+lost(void)
+{
+	if (lost_hook != NULL)
+		lost_hook();
+}
+
+void
+log_on_lost(void (*fn)(void))
+{
+	lost_hook = fn;
+}
 
 static time_t
 mono_s(void)
@@ -76,7 +91,7 @@ syslog_connect(void)
 static int
 syslog_send(int prio, const char *line)
 {
-	char		 buf[4352], ts[32];	/* an access line is < 4 KB */
+	char		 buf[LOGFMT_LINE_MAX + 128], ts[32];	/* and header */
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 	int		 n;
@@ -114,8 +129,10 @@ syslog_line(int prio, const char *line)
 		if (syslog_send(LOG_WARNING, msg) == 0)
 			syslog_dropped = 0;
 	}
-	if (syslog_dropped > 0 || syslog_send(prio, line) == -1)
+	if (syslog_dropped > 0 || syslog_send(prio, line) == -1) {
 		syslog_dropped++;
+		lost();
+	}
 }
 
 void
@@ -181,6 +198,7 @@ log_open_access(const struct config *cf, char *err, size_t errlen)
 		close(access_fd);
 	access_fd = fd;
 	access_target = cf->access_log;
+	access_format = cf->log_format;
 	snprintf(access_name, sizeof(access_name), "%s",
 	    cf->access_log == ACCESS_FILE ? cf->access_log_file :
 	    cf->access_log == ACCESS_SYSLOG ? "syslog" : "stderr");
@@ -190,77 +208,14 @@ log_open_access(const struct config *cf, char *err, size_t errlen)
 }
 
 /*
- * How many bytes at src[i] go to the log as they are: a printable ASCII
- * byte, or a whole well-formed UTF-8 character that is not a C1 control
- * (U+0080-U+009F: CSI among them, a terminal escape to 8-bit terminals);
- * 0 when the byte must be escaped.
- */
-static size_t
-plain_len(const char *src, size_t len, size_t i)
-{
-	unsigned char	c = (unsigned char)src[i];
-	uint32_t	cp;
-	size_t		n;
-
-	if (c < 0x80)
-		return c < 0x20 || c == 0x7f || c == '\\' || c == '"' ? 0 : 1;
-	if ((n = url_utf8_decode(src + i, len - i, &cp)) == 0 ||
-	    (cp >= 0x80 && cp <= 0x9f))
-		return 0;
-	return n;
-}
-
-/* log_escape, and *used: how much of src fit. */
-static size_t
-escape(char *dst, size_t dstlen, const char *src, size_t len, size_t *used)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t		 o = 0, i = 0, n;
-	unsigned char	 c;
-
-	*used = 0;
-	if (dstlen == 0)
-		return 0;
-	while (i < len) {
-		if ((n = plain_len(src, len, i)) > 0) {
-			if (o + n >= dstlen)
-				break;
-			memcpy(dst + o, src + i, n);
-			o += n;
-			i += n;
-			continue;
-		}
-		if (o + 4 >= dstlen)
-			break;
-		c = (unsigned char)src[i++];
-		dst[o++] = '\\';
-		dst[o++] = 'x';
-		dst[o++] = hex[c >> 4];
-		dst[o++] = hex[c & 15];
-	}
-	dst[o] = '\0';
-	*used = i;
-	return o;
-}
-
-size_t
-log_escape(char *dst, size_t dstlen, const char *src, size_t len)
-{
-	size_t	used;
-
-	return escape(dst, dstlen, src, len, &used);
-}
-
-#define ACCESS_REQUEST_MAX	2048	/* escaped bytes of a request logged */
-
-/*
- * One line, one write: stderr lines are prefixed with the time.  -1 when
- * a file's write failed (errno says why), or it was cut short.
+ * One line, one write: to stderr or a file, stamped with the time unless
+ * the line has its own.  -1 when a file's write failed (errno says why),
+ * or it was cut short.
  */
 static int
-emit(int fd, int prio, const char *line)
+emit(int fd, int prio, const char *line, int stamp)
 {
-	char		 buf[4096], ts[32];
+	char		 buf[LOGFMT_LINE_MAX + 32], ts[32];
 	struct tm	 tm;
 	time_t		 now;
 	ssize_t		 w;
@@ -272,8 +227,8 @@ emit(int fd, int prio, const char *line)
 	}
 	now = time(NULL);
 	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	n = snprintf(buf, sizeof(buf), "%s %s\n", ts, line);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ ", &tm);
+	n = snprintf(buf, sizeof(buf), "%s%s\n", stamp ? ts : "", line);
 	if (n < 0)
 		return 0;
 	if ((size_t)n >= sizeof(buf)) {
@@ -298,7 +253,7 @@ vlog(int prio, const char *fmt, va_list ap)
 	if (n < 0)
 		return;
 	log_escape(line, sizeof(line), raw, strlen(raw));
-	(void)emit(foreground ? STDERR_FILENO : -1, prio, line);
+	(void)emit(foreground ? STDERR_FILENO : -1, prio, line, 1);
 }
 
 void
@@ -335,6 +290,7 @@ access_failed(int err)
 {
 	time_t	now = mono_s();
 
+	lost();
 	access_lost++;
 	if (access_said != 0 && now - access_said < LOST_REPORT)
 		return;
@@ -348,9 +304,7 @@ access_failed(int err)
 void
 log_access(const struct access_entry *e)
 {
-	char	req[ACCESS_REQUEST_MAX + 4], host[URL_HOST_MAX * 4 + 8];
-	char	line[sizeof(req) + sizeof(host) + 128];
-	size_t	n, used, len = e->request ? e->reqlen : 0;
+	char	line[LOGFMT_LINE_MAX];
 	int	fd;
 
 	switch (access_target) {
@@ -366,29 +320,7 @@ log_access(const struct access_entry *e)
 		fd = -1;
 		break;
 	}
-	/*
-	 * Escaped, a request can be four times its 1024 bytes: cut it, so
-	 * the status, bytes and time after it always fit in the line.
-	 */
-	n = escape(req, ACCESS_REQUEST_MAX + 1, e->request ? e->request : "",
-	    len, &used);
-	if (used < len)
-		memcpy(req + n, "...", 4);
-	log_escape(host, sizeof(host), e->host, strlen(e->host));
-	n = (size_t)snprintf(line, sizeof(line), "%s %s \"%s\" %d %llu %ldms",
-	    e->addr, *host ? host : "-", req, e->status, e->bytes, e->msec);
-	/* an upload's line names who sent it: its list name or fingerprint */
-	if (e->user != NULL && n < sizeof(line) - 8) {
-		line[n] = ' ';
-		line[n + 1] = '"';
-		n += 2 + log_escape(line + n + 2, sizeof(line) - n - 8, e->user,
-		    strlen(e->user));
-		line[n++] = '"';
-		line[n] = '\0';
-	}
-	/* last, always: what reads the log looks for it at the end */
-	if (e->cut && n < sizeof(line) - 5)
-		memcpy(line + n, " cut", 5);
-	if (emit(fd, LOG_INFO, line) == -1)
+	(void)logfmt_line(line, access_format, e, time(NULL));
+	if (emit(fd, LOG_INFO, line, access_format == LOG_CAPSULED) == -1)
 		access_failed(errno);
 }

@@ -7,7 +7,7 @@
  * response, close_notify) and as many segments, each of which the
  * loopback or the NIC, and the client, must handle.  Here records are
  * held instead and OpenSSL's flush is a no-op; the worker flushes when
- * it is about to wait for anything or to close (server.c), so the
+ * it is about to wait for anything or to close (conn.c), so the
  * flight is one write and the ticket, the response and close_notify
  * another.  A big write with nothing held goes straight to the kernel,
  * so files stream without a copy.

@@ -100,9 +100,8 @@ request_check_target(const struct url *u, const char *sni, int port,
 	return 0;
 }
 
-/* Cut meta to at most max bytes without splitting a UTF-8 sequence. */
-static size_t
-meta_len(const char *meta, size_t max)
+size_t
+request_meta_len(const char *meta, size_t max)
 {
 	size_t	len = strlen(meta);
 
@@ -117,7 +116,7 @@ meta_len(const char *meta, size_t max)
 size_t
 request_header(char *out, int status, const char *meta)
 {
-	size_t	len = meta_len(meta, URL_MAX), i;
+	size_t	len = request_meta_len(meta, URL_MAX), i;
 
 	out[0] = '0' + status / 10;
 	out[1] = '0' + status % 10;

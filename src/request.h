@@ -56,6 +56,9 @@ int	request_check_target(const struct url *u, const char *sni, int port,
 	    int (*served)(const char *host, void *arg), void *arg,
 	    const char **why);
 
+/* meta's length cut to at most max bytes, never inside a UTF-8 sequence. */
+size_t	request_meta_len(const char *meta, size_t max);
+
 /*
  * The response header "NN meta\r\n" into out (room for URL_MAX + 5
  * bytes): meta cut to URL_MAX bytes on a UTF-8 boundary, control

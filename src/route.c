@@ -1,39 +1,49 @@
 /*
- * route.c: the routing table.  Each step answers the request (and
- * returns 1) or passes it on (0).  Read it top to bottom.
+ * route.c: the routing table.  The request line is parsed (59) and its
+ * target checked (53), which chooses the host; then each step plans the
+ * response (and returns 1) or passes it on (0).  Read it top to bottom.
+ * Nothing here sends a byte: the engine carries the plan out.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "access.h"
 #include "cgi.h"
 #include "config.h"
-#include "conn.h"
 #include "feed.h"
 #include "fs.h"
 #include "latest.h"
 #include "log.h"
+#include "metrics.h"
 #include "mime.h"
+#include "plan.h"
 #include "request.h"
+#include "route.h"
 #include "rules.h"
+#include "shared.h"
+#include "titan.h"
 #include "upload.h"
 #include "url.h"
 
-static int	route_target(struct conn *, const struct request *);
-static int	route_rules(struct conn *, const struct request *);
-static int	route_limits(struct conn *, const struct request *);
-static int	route_feed(struct conn *, const struct request *);
-static int	route_file(struct conn *, const struct request *);
+static int	route_rules(const struct facts *, const struct request *,
+		    struct plan *);
+static int	route_limits(const struct facts *, const struct request *,
+		    struct plan *);
+static int	route_feed(const struct facts *, const struct request *,
+		    struct plan *);
+static int	route_file(const struct facts *, const struct request *,
+		    struct plan *);
 
 static const route_fn routes[] = {
-	route_target,	/* 53 for other schemes, hosts, ports */
 	route_rules,	/* redirect and gone: 30, 31, 52 */
 	route_limits,	/* 44 */
 	route_titan,	/* every titan request: 60/61/62, 5x, or the upload */
@@ -43,16 +53,6 @@ static const route_fn routes[] = {
 	route_file,	/* last: 51 when nothing else matched */
 };
 
-void
-route_request(struct conn *c, const struct request *r)
-{
-	size_t	i;
-
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-		if (routes[i](c, r))
-			return;
-}
-
 /*
  * A host we serve: a configured name, or (for clients that send no SNI
  * to an address, as the spec advises) the address the client connected
@@ -61,16 +61,16 @@ route_request(struct conn *c, const struct request *r)
 static int
 served(const char *host, void *arg)
 {
-	const struct conn_info	*ci = arg;
+	const struct facts	*f = arg;
 
-	return config_find_host(ci->cf, host) != NULL ||
-	    strcmp(host, ci->local_addr) == 0;
+	return config_find_host(f->cf, host) != NULL ||
+	    strcmp(host, f->local_addr) == 0;
 }
 
+/* 53 for other schemes, hosts and ports; else the host, chosen. */
 static int
-route_target(struct conn *c, const struct request *r)
+route_target(struct facts *f, const struct request *r, struct plan *p)
 {
-	const struct conn_info	*ci = conn_info(c);
 	const struct host_cfg	*h;
 	const struct url	*u = &r->url;
 	struct url		 g;
@@ -82,15 +82,38 @@ route_target(struct conn *c, const struct request *r)
 		memcpy(g.scheme, "gemini", sizeof("gemini"));
 		u = &g;
 	}
-	if (request_check_target(u, ci->sni, ci->local_port, served,
-	    (void *)ci, &why) != 0) {
-		conn_reply(c, 53, why);
-		return 1;
-	}
-	if ((h = config_find_host(ci->cf, r->url.host)) == NULL)
-		h = &ci->cf->hosts[0];
-	conn_set_host(c, h);
+	if (request_check_target(u, f->sni, f->local_port, served, f,
+	    &why) != 0)
+		return plan_reply(p, 53, why);
+	if ((h = config_find_host(f->cf, r->url.host)) == NULL)
+		h = &f->cf->hosts[0];
+	f->host = p->host = h;
+	f->rootfd = f->rootfds[h - f->cf->hosts];
 	return 0;
+}
+
+void
+route_request(const struct facts *in, const char *line, size_t len,
+    struct plan *p)
+{
+	struct facts		 f = *in;
+	struct request		 r;
+	struct titan_params	 tp;
+	const char		*why;
+	size_t			 i;
+	int			 status;
+
+	plan_init(p);
+	if (titan_request_parse(line, len, &r, &tp, &status, &why) == -1) {
+		plan_reply(p, status, why);
+		return;
+	}
+	if (route_target(&f, &r, p))
+		return;
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (routes[i](&f, &r, p))
+			return;
+	plan_reply(p, 51, "Not found");
 }
 
 /*
@@ -100,34 +123,49 @@ route_target(struct conn *c, const struct request *r)
  * upload is route_titan's to refuse, with the reason (50).
  */
 static int
-route_rules(struct conn *c, const struct request *r)
+route_rules(const struct facts *f, const struct request *r, struct plan *p)
 {
 	char	meta[URL_MAX + 1];
 	int	status;
 
 	if (r->titan != NULL)
 		return 0;
-	status = rules_answer(&conn_info(c)->host->rules, r->url.path,
+	status = rules_answer(&f->host->rules, r->url.path,
 	    r->url.has_query ? r->url.query : NULL, meta, sizeof(meta));
 	if (status == 0)
 		return 0;
-	conn_reply(c, status, meta);
-	return 1;
+	return plan_reply(p, status, meta);
 }
 
-/* The client's request rate (rate_limit): 44 and how long to wait. */
-static int
-route_limits(struct conn *c, const struct request *r)
+static int64_t
+now_ms(void)
 {
-	char	meta[16];
-	int	wait;
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The client's request rate (rate_limit): 44 and how long to wait.  One
+ * table counts for every worker (shared.h).
+ */
+static int
+route_limits(const struct facts *f, const struct request *r, struct plan *p)
+{
+	struct limit_rate	rate;
+	char			meta[16];
+	int			wait;
 
 	(void)r;
-	if ((wait = conn_rate_wait(c)) == 0)
+	rate.rate = f->cf->rate_limit;
+	rate.period = f->cf->rate_period;
+	rate.burst = f->cf->rate_burst;
+	if ((wait = shared_limits_request(f->lslot, &rate, now_ms())) == 0)
 		return 0;
+	metrics_limit(METRICS_LIMIT_RATE);
 	(void)snprintf(meta, sizeof(meta), "%d", wait);
-	conn_reply(c, 44, meta);
-	return 1;
+	return plan_reply(p, 44, meta);
 }
 
 /*
@@ -159,38 +197,35 @@ page_warn(void *arg, const char *msg)
  * marker line streams as it is, as every other file does.
  */
 static int
-serve_file(struct conn *c, const char *name, int fd, const struct stat *st)
+serve_file(const struct facts *f, const char *name, int fd,
+    const struct stat *st, struct plan *p)
 {
-	const struct conn_info	*ci = conn_info(c);
-	const char		*type = mime_for_file(&ci->host->rules, name,
-				    fd, st);
-	char			 meta[256], *body;
-	size_t			 len;
-	int			 rv = 0;
+	const char	*type = mime_for_file(&f->host->rules, name, fd, st);
+	char		 meta[256], *body;
+	size_t		 len;
+	int		 rv = 0;
 
 	if (strcmp(type, "text/gemini") == 0 &&
-	    (rv = latest_page(ci->host, ci->rootfd, name, fd, st, &body, &len,
-	    page_warn, (void *)ci->host)) == -1) {
-		log_warnx("%s: %s: %s", ci->host->name, name, strerror(errno));
+	    (rv = latest_page(f->host, f->rootfd, name, fd, st, &body, &len,
+	    page_warn, (void *)f->host)) == -1) {
+		log_warnx("%s: %s: %s", f->host->name, name, strerror(errno));
 		close(fd);
-		conn_reply(c, 40, "Temporary failure");
-		return 1;
+		return plan_reply(p, 40, "Temporary failure");
 	}
-	file_meta(ci->host, name, type, meta, sizeof(meta));
-	conn_reply(c, 20, meta);
+	file_meta(f->host, name, type, meta, sizeof(meta));
+	plan_reply(p, 20, meta);
 	if (rv == 1) {
 		close(fd);
-		conn_body_mem(c, body, len);
+		plan_mem(p, body, len);
 	} else
-		conn_body_fd(c, fd, st->st_size);
+		plan_file(p, fd, st->st_size);
 	return 1;
 }
 
 static int
-not_found(struct conn *c)
+not_found(struct plan *p)
 {
-	conn_reply(c, 51, "Not found");
-	return 1;
+	return plan_reply(p, 51, "Not found");
 }
 
 /*
@@ -199,107 +234,104 @@ not_found(struct conn *c)
  * (issue 11): 40 and said in the log, not a silent 51.
  */
 static int
-open_failed(struct conn *c, const char *path)
+open_failed(const struct facts *f, const char *path, struct plan *p)
 {
-	const struct host_cfg	*h = conn_info(c)->host;
+	const struct host_cfg	*h = f->host;
 	int			 err = errno;
 
-	if ((err == EACCES || err == EPERM) && faccessat(conn_info(c)->rootfd,
-	    ".", R_OK | X_OK, AT_EACCESS) == -1) {
+	if ((err == EACCES || err == EPERM) && faccessat(f->rootfd, ".",
+	    R_OK | X_OK, AT_EACCESS) == -1) {
 		log_warnx("%s: %s: %s (uid %ld): fix the mode or owner of the "
 		    "root %s", h->name, path, strerror(err), (long)geteuid(),
 		    h->root);
-		conn_reply(c, 40, "Temporary failure");
-		return 1;
+		return plan_reply(p, 40, "Temporary failure");
 	}
 	errno = err;
 	if (fs_missing(errno))
-		return not_found(c);
-	log_warnx("%s: %s: %s", conn_info(c)->host->name, path,
-	    strerror(errno));
-	conn_reply(c, 40, "Temporary failure");
-	return 1;
+		return not_found(p);
+	log_warnx("%s: %s: %s", h->name, path, strerror(errno));
+	return plan_reply(p, 40, "Temporary failure");
 }
 
 /* "/dir" -> 31 "/dir/" (the query kept), so relative links work. */
 static int
-redirect_slash(struct conn *c, const struct request *r)
+redirect_slash(const struct request *r, struct plan *p)
 {
 	char	enc[URL_MAX * 3 + 1], meta[URL_MAX + 1];
 	int	n;
 
 	if (url_encode_path(r->url.path, enc, sizeof(enc)) == -1)
-		return not_found(c);
+		return not_found(p);
 	n = snprintf(meta, sizeof(meta), "%s/%s%s", enc,
 	    r->url.has_query ? "?" : "", r->url.query);
 	if (n < 0 || (size_t)n >= sizeof(meta))
-		return not_found(c);
-	conn_reply(c, 31, meta);
-	return 1;
+		return not_found(p);
+	return plan_reply(p, 31, meta);
 }
 
 static int
-serve_listing(struct conn *c, const struct request *r, int dirfd)
+serve_listing(const struct facts *f, const struct request *r, int dirfd,
+    struct plan *p)
 {
-	const struct conn_info	*ci = conn_info(c);
-	char			 meta[256], *body;
-	size_t			 len;
+	char	meta[256], *body;
+	size_t	len;
 
-	if (fs_listing(ci->rootfd, dirfd, r->url.path,
-	    (size_t)ci->host->autoindex_max, &body, &len) == -1) {
-		log_warnx("%s: listing %s: %s", ci->host->name, r->url.path,
+	if (fs_listing(f->rootfd, dirfd, r->url.path,
+	    (size_t)f->host->autoindex_max, &body, &len) == -1) {
+		log_warnx("%s: listing %s: %s", f->host->name, r->url.path,
 		    strerror(errno));
-		conn_reply(c, 40, "Cannot list this directory");
-		return 1;
+		return plan_reply(p, 40, "Cannot list this directory");
 	}
-	file_meta(ci->host, r->url.path, "text/gemini", meta, sizeof(meta));
-	conn_reply(c, 20, meta);
-	conn_body_mem(c, body, len);
+	file_meta(f->host, r->url.path, "text/gemini", meta, sizeof(meta));
+	plan_reply(p, 20, meta);
+	plan_mem(p, body, len);
 	return 1;
 }
 
 static int
-serve_dir(struct conn *c, const struct request *r, int dirfd)
+serve_dir(const struct facts *f, const struct request *r, int dirfd,
+    struct plan *p)
 {
-	const struct conn_info	*ci = conn_info(c);
+	const struct host_cfg	*h = f->host;
 	const char		*path = r->url.path;
-	char			 name[URL_MAX + sizeof(ci->host->index)];
-	struct stat		 st;
-	int			 fd, answered;
-
-	/* the index's path, as messages about it should name it */
-	if (snprintf(name, sizeof(name), "%s%s", path, ci->host->index) >=
-	    (int)sizeof(name))
-		(void)snprintf(name, sizeof(name), "%s", ci->host->index);
-	if (path[strlen(path) - 1] != '/')
-		answered = redirect_slash(c, r);
-	else if ((fd = fs_open_in(dirfd, ci->host->index, &st)) != -1 &&
-	    S_ISREG(st.st_mode))
-		answered = serve_file(c, name, fd, &st);
-	else if (fd == -1 && !fs_missing(errno))
-		answered = open_failed(c, path);
-	else {
-		if (fd != -1)
-			close(fd);
-		answered = ci->host->autoindex ? serve_listing(c, r, dirfd) :
-		    not_found(c);
-	}
-	close(dirfd);
-	return answered;
-}
-
-static int
-route_file(struct conn *c, const struct request *r)
-{
-	const struct conn_info	*ci = conn_info(c);
+	char			 name[URL_MAX + sizeof(h->index)];
 	struct stat		 st;
 	int			 fd;
 
-	if ((fd = fs_open(ci->rootfd, r->url.path, &st)) == -1)
-		return open_failed(c, r->url.path);
+	/* the index's path, as messages about it should name it */
+	if (snprintf(name, sizeof(name), "%s%s", path, h->index) >=
+	    (int)sizeof(name))
+		(void)snprintf(name, sizeof(name), "%s", h->index);
+	if (path[strlen(path) - 1] != '/')
+		redirect_slash(r, p);
+	else if ((fd = fs_open_in(dirfd, h->index, &st)) != -1 &&
+	    S_ISREG(st.st_mode))
+		serve_file(f, name, fd, &st, p);
+	else if (fd == -1 && !fs_missing(errno))
+		open_failed(f, path, p);
+	else {
+		if (fd != -1)
+			close(fd);
+		if (h->autoindex)
+			serve_listing(f, r, dirfd, p);
+		else
+			not_found(p);
+	}
+	close(dirfd);
+	return 1;
+}
+
+static int
+route_file(const struct facts *f, const struct request *r, struct plan *p)
+{
+	struct stat	st;
+	int		fd;
+
+	if ((fd = fs_open(f->rootfd, r->url.path, &st)) == -1)
+		return open_failed(f, r->url.path, p);
 	if (S_ISDIR(st.st_mode))
-		return serve_dir(c, r, fd);
-	return serve_file(c, r->url.path, fd, &st);
+		return serve_dir(f, r, fd, p);
+	return serve_file(f, r->url.path, fd, &st, p);
 }
 
 /* A regular file of that name in the directory: the admin's wins. */
@@ -320,43 +352,41 @@ has_file(int dirfd, const char *name)
  * there is no such file) for a directory the host lists in feeds.
  */
 static int
-route_feed(struct conn *c, const struct request *r)
+route_feed(const struct facts *f, const struct request *r, struct plan *p)
 {
-	const struct conn_info	*ci = conn_info(c);
-	const struct feed_cfg	*f;
+	const struct host_cfg	*h = f->host;
+	const struct feed_cfg	*feed;
 	struct stat		 st;
 	char			 base[URL_HOST_MAX + 32], meta[256], *body;
 	size_t			 len;
 	int			 atom, dirfd, rv;
 
-	if ((f = feed_lookup(ci->host, r->url.path, &atom)) == NULL)
+	if ((feed = feed_lookup(h, r->url.path, &atom)) == NULL)
 		return 0;
-	if ((dirfd = fs_open(ci->rootfd, f->dir, &st)) == -1)
-		return fs_missing(errno) ? 0 : open_failed(c, f->dir);
+	if ((dirfd = fs_open(f->rootfd, feed->dir, &st)) == -1)
+		return fs_missing(errno) ? 0 : open_failed(f, feed->dir, p);
 	if (!S_ISDIR(st.st_mode) ||
-	    has_file(dirfd, atom ? FEED_ATOM : ci->host->index)) {
+	    has_file(dirfd, atom ? FEED_ATOM : h->index)) {
 		close(dirfd);
 		return 0;
 	}
 	/* ids are the host's own name; the port the client asked for */
-	rv = feed_base_url(ci->host->name, r->url.port, base, sizeof(base));
+	rv = feed_base_url(h->name, r->url.port, base, sizeof(base));
 	if (rv == 0)
-		rv = feed_generate(ci->host, f, dirfd, &st, base, atom, &body,
+		rv = feed_generate(h, feed, dirfd, &st, base, atom, &body,
 		    &len);
 	close(dirfd);
 	if (rv != 0) {
-		log_warnx("%s: feed %s: %s", ci->host->name, f->dir,
+		log_warnx("%s: feed %s: %s", h->name, feed->dir,
 		    strerror(errno));
-		conn_reply(c, 40, "Cannot generate the feed");
-		return 1;
+		return plan_reply(p, 40, "Cannot generate the feed");
 	}
 	if (atom)
-		conn_reply(c, 20, "application/atom+xml");
+		plan_reply(p, 20, "application/atom+xml");
 	else {
-		file_meta(ci->host, r->url.path, "text/gemini", meta,
-		    sizeof(meta));
-		conn_reply(c, 20, meta);
+		file_meta(h, r->url.path, "text/gemini", meta, sizeof(meta));
+		plan_reply(p, 20, meta);
 	}
-	conn_body_mem(c, body, len);
+	plan_mem(p, body, len);
 	return 1;
 }

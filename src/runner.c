@@ -32,7 +32,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cgi.h"
 #include "config.h"
 #include "fdpass.h"
 #include "log.h"

@@ -1,5 +1,5 @@
 /*
- * server.h: the worker's event loop.
+ * server.h: a worker: its event loop, accept, retire and stop.
  */
 #ifndef CAPSULED_SERVER_H
 #define CAPSULED_SERVER_H
@@ -22,11 +22,10 @@
 
 /*
  * A worker: serve on the listening sockets until SIG_RETIRE or SIGTERM
- * (above), then exit.  cgi_sock is the socket to the CGI runner, or -1.
- * Never returns.
+ * (above), then exit.  Never returns.
  */
 void	server_worker(const struct config *cf, struct tls *tls,
-	    const int *listenfds, const int *rootfds, int cgi_sock)
+	    const int *listenfds, const int *rootfds)
 	    __attribute__((noreturn));
 
 #endif

@@ -20,7 +20,6 @@
 #include "limit.h"
 #include "shared.h"
 
-#define SHARED_SLOTS	1280	/* workers and draining workers, at most */
 #define LIMIT_SLOTS_MIN	4096	/* per-client table: at least, */
 #define LIMIT_SLOTS_MAX	(1 << 20)	/* at most (40 bytes each) */
 #define LOCK_SPINS	64	/* tries before yielding the CPU */
@@ -277,7 +276,7 @@ shared_slot_bind(int slot, pid_t pid)
 	atomic_store(&shared[slot].pid, pid);
 }
 
-void
+int
 shared_slot_release(pid_t pid)
 {
 	int	i;
@@ -286,8 +285,33 @@ shared_slot_release(pid_t pid)
 		if (atomic_load(&shared[i].pid) == pid) {
 			lim_reaped(pid, atomic_load(&shared[i].conns));
 			shared_slot_bind(i, 0);
-			return;
+			return i;
 		}
+	return -1;
+}
+
+int
+shared_slot_used(int slot)
+{
+	return shared != NULL && slot >= 0 && slot < SHARED_SLOTS &&
+	    atomic_load_explicit(&shared[slot].pid, memory_order_relaxed) != 0;
+}
+
+long
+shared_census(int *workers)
+{
+	long	open = 0;
+	int	i;
+
+	*workers = 0;
+	for (i = 0; shared != NULL && i < SHARED_SLOTS; i++)
+		if (atomic_load_explicit(&shared[i].pid,
+		    memory_order_relaxed) > 0) {
+			(*workers)++;
+			open += atomic_load_explicit(&shared[i].conns,
+			    memory_order_relaxed);
+		}
+	return open;
 }
 
 void

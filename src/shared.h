@@ -19,11 +19,18 @@
 #include "config.h"
 #include "limit.h"
 
+#define SHARED_SLOTS	1280	/* workers and draining workers, at most */
+
 int	shared_init(size_t clients, char *err, size_t errlen);
 int	shared_slot_claim(void);
 void	shared_slot_bind(int slot, pid_t pid);
-void	shared_slot_release(pid_t pid);
+/* The slot pid had (-1: none), now free. */
+int	shared_slot_release(pid_t pid);
 void	shared_slot_mine(int slot);
+/* The parent, for metrics: is the slot a worker's (or being forked)? */
+int	shared_slot_used(int slot);
+/* Connections open in every worker; *workers: how many are alive. */
+long	shared_census(int *workers);
 
 /* A worker: its count, and whether it accepts and is below its cap. */
 void	shared_publish(size_t conns, int room);

@@ -10,10 +10,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#ifdef __linux__
-#include <sys/syscall.h>
-#include <linux/openat2.h>
-#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +24,7 @@
 
 #include "config.h"
 #include "fdpass.h"
+#include "fs.h"
 #include "log.h"
 #include "sandbox.h"
 #include "selfpipe.h"
@@ -44,58 +41,6 @@ reap(void)
 	selfpipe_drain();
 	while (running > 0 && waitpid(-1, NULL, WNOHANG) > 0)
 		running--;
-}
-
-/* Segment by segment, refusing every symlink: where openat2 is not. */
-static int
-walk_dir(int rootfd, const char *dir)
-{
-	char	seg[NAME_MAX + 1];
-	int	fd = rootfd, next;
-	size_t	n;
-
-	for (;;) {
-		while (*dir == '/')
-			dir++;
-		if (*dir == '\0')
-			return fd == rootfd ? openat(rootfd, ".", O_RDONLY |
-			    O_DIRECTORY | O_CLOEXEC) : fd;
-		if ((n = strcspn(dir, "/")) > NAME_MAX) {
-			errno = ENAMETOOLONG;
-			break;
-		}
-		memcpy(seg, dir, n);
-		seg[n] = '\0';
-		dir += n;
-		next = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-		if (fd != rootfd)
-			close(fd);
-		if ((fd = next) == -1)
-			return -1;
-	}
-	if (fd != rootfd)
-		close(fd);
-	return -1;
-}
-
-int
-writer_open_dir(int rootfd, const char *dir)
-{
-#if defined(__linux__) && defined(SYS_openat2)
-	struct open_how	how;
-	int		fd;
-
-	memset(&how, 0, sizeof(how));
-	how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
-	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-	    RESOLVE_NO_MAGICLINKS;
-	fd = (int)syscall(SYS_openat2, rootfd, *dir ? dir : ".", &how,
-	    sizeof(how));
-	if (fd != -1 || errno != ENOSYS)
-		return fd;
-#endif
-	return walk_dir(rootfd, dir);
 }
 
 /* One line, in one write: the worker reads the answer whole. */
@@ -185,7 +130,7 @@ job_run(const struct host_cfg *h, int rootfd, const char *path,
 
 	memcpy(dir, path + 1, (size_t)(name - path - 1));
 	dir[name - path - 1] = '\0';
-	if ((dirfd = writer_open_dir(rootfd, dir)) == -1) {
+	if ((dirfd = fs_open_dir(rootfd, dir)) == -1) {
 		why = errno == ENOENT ? "51 No such directory" :
 		    "50 The directory is not one uploads may go to";
 		goto done;

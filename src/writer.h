@@ -24,13 +24,6 @@
 #define WRITER_JOBS	64	/* uploads at once; past it a job is refused */
 #define WRITER_ANSWER	256	/* "NN meta\n" */
 
-/*
- * Open the directory dir (relative, no leading '/') beneath rootfd,
- * following no symlink (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS on
- * Linux, a walk with O_NOFOLLOW elsewhere).  An fd, or -1 with errno.
- */
-int	writer_open_dir(int rootfd, const char *dir);
-
 /* The writer process: serve jobs on sock until every worker has closed
  * it and no job is left.  Never returns. */
 void	writer_main(const struct config *cf, const int *rootfds, int sock)

@@ -3,7 +3,7 @@
  *
  * The input is a program: each 4-byte step opens a connection for one
  * of 512 clients, closes one, makes a request, or moves the clock.  It
- * checks what server.c relies on: a client keeps its slot while it has
+ * checks what a worker relies on: a client keeps its slot while it has
  * a connection open, the cap is never exceeded, the table never holds
  * more than its size, and a refusal's wait is between 1 s and the
  * period.

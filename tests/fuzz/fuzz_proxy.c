@@ -1,6 +1,6 @@
 /*
  * fuzz_proxy.c: libFuzzer target for proxy_parse.  Besides not
- * crashing, it checks the promise the reader in server.c relies on:
+ * crashing, it checks the promise the reader (proxyin.c) relies on:
  * when a prefix of the bytes is "incomplete" (0), every byte of it is
  * header, so a longer read never ends the header before that prefix.
  */

@@ -79,8 +79,9 @@ def cluster(make_node, tmp_path):
     certdir = None
     for name in ("a", "b"):
         pport = free_port()
+        # full addresses: the reader and the balancer share a /24
         extra = (f"listen = 127.0.0.1:{pport} proxy\n"
-                 f"ticket_keys = {keys}")
+                 f"ticket_keys = {keys}\nlog_ip = full")
         kw = dict(access_log=tmp_path / name / "access.log",
                   server_extra=extra)
         if certdir:

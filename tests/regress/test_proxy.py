@@ -107,8 +107,10 @@ def _finish(sock, tls, inc, out, request):
 def proxied(make_server, tmp_path):
     pport = free_port()
     log = tmp_path / "access.log"
+    # full addresses: what is checked is which client is named
     s = make_server(access_log=log,
-                    server_extra=f"listen = 127.0.0.1:{pport} proxy")
+                    server_extra=f"listen = 127.0.0.1:{pport} proxy\n"
+                    "log_ip = full")
     s.pport = pport
     s.access = log
     return s.start()

@@ -140,6 +140,24 @@ static const struct {
 	  "a rate period of 0 seconds is refused" },
 	{ "[server]\nmax_per_client = -1\n" HOST,
 	  "test.ini:2: max_per_client:", "no negative caps" },
+	{ "[server]\nlog_format = combined\nlog_ip = off\n"
+	  "metrics_file = m.prom\nmetrics_interval = 5\n" HOST, NULL,
+	  "log_format, log_ip, metrics_file and metrics_interval" },
+	{ "[server]\nlog_format = xml\n" HOST,
+	  "test.ini:2: log_format: expected capsuled, common, combined or json",
+	  "log_format names its four formats" },
+	{ "[server]\nlog_ip = partial\n" HOST,
+	  "test.ini:2: log_ip: expected full, truncated or off",
+	  "log_ip names its three choices" },
+	{ "[server]\nmetrics_interval = 0\n" HOST,
+	  "test.ini:2: metrics_interval: expected a number from 1 to 3600",
+	  "metrics_interval is 1 to 3600 seconds" },
+	{ "[server]\nmetrics_file = /var/lib/prom/\n" HOST,
+	  "test.ini:2: metrics_file: expected a file's path",
+	  "metrics_file names a file, not a directory" },
+	{ "[server]\nmetrics_file =\n" HOST,
+	  "test.ini:2: metrics_file: expected a file's path",
+	  "an empty metrics_file" },
 	{ "[server\n" HOST, "test.ini:1: unterminated section header",
 	  "unterminated header" },
 	{ "[server]\njust words\n" HOST, "test.ini:2: syntax error",
@@ -257,6 +275,9 @@ test_limits_and_user(void)
 	    cf.max_connections_total == 0, "limits are on by default");
 	ok(cf.user[0] == '\0' && cf.chroot[0] == '\0',
 	    "no user (the platform's default) and no chroot by default");
+	ok(cf.log_format == LOG_CAPSULED && cf.log_ip == LOG_IP_TRUNCATED &&
+	    cf.metrics_file[0] == '\0' && cf.metrics_interval == 15,
+	    "defaults: capsuled lines, truncated addresses, no metrics, 15 s");
 	config_free(&cf);
 	r = config_parse_string("[server]\nchroot = jail\n" HOST, "x.ini",
 	    "/etc/capsuled", &cf, err, sizeof(err));
@@ -287,6 +308,14 @@ test_operations(void)
 	    "relative pidfile resolves against the config directory");
 	ok(strcmp(cf.ticket_keys, "/k/t.keys") == 0, "ticket_keys path");
 	config_free(&cf);
+	r = config_parse_string("[server]\nworkers = 2\n\nmetrics_file = "
+	    "m/c.prom\nlog_format = json\n" HOST, "x.ini", "/etc/capsuled", &cf,
+	    err, sizeof(err));
+	ok(r == 0 && strcmp(cf.metrics_file, "/etc/capsuled/m/c.prom") == 0 &&
+	    cf.metrics_line == 4 && cf.log_format == LOG_JSON,
+	    "metrics_file resolves, and knows its line for later errors");
+	if (r == 0)
+		config_free(&cf);
 }
 
 int
