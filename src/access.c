@@ -210,17 +210,43 @@ access_worker_init(struct access_files *af)
 	files = af;
 }
 
+/* Is the stat taken into id still within its racy window at now? */
+static int
+racy_now(const struct fs_id *id, time_t now)
+{
+	return id->racy && id->mtim.tv_sec >= now - FS_RACY_SEC;
+}
+
 /*
- * The list as it is on disk now: read again when its stat changed (or
- * was racy); when that fails, the old list stays and the log says why
- * once for that state of the file.
+ * Nothing to read: st is the stat id was taken from, and the read it
+ * stands for is good, or racy and still within the window (a change
+ * that stat cannot show is looked for once, when the window has passed,
+ * not at every request meanwhile).
+ */
+static int
+settled(const struct fs_id *id, const struct stat *st, time_t now)
+{
+	return fs_id_same(id, st) && (!id->racy || racy_now(id, now));
+}
+
+/*
+ * The list as it is on disk now: read again when its stat changed, and
+ * once more when a change was too recent for the stat to be trusted.
+ * A list that changed within FS_RACY_SEC may be an edit in place half
+ * written (truncate, then write): until the file has stood still that
+ * long, a fingerprint it adds is let in at once but one it drops is
+ * not yet shut out (the old and new lists together), and one that
+ * fails to parse leaves the previous list in force, unlogged; then what
+ * it holds is trusted, or its failure logged once for that state.
  */
 static const struct certlist *
 list_now(const char *path)
 {
 	struct listfile	*lf;
-	struct certlist	 nl;
+	struct certlist	 nl, both;
+	struct fs_id	 seen;
 	struct stat	 st;
+	time_t		 now = time(NULL);
 	char		 err[PATH_MAX + 128];
 
 	if ((lf = find_file(files, path)) == NULL)
@@ -235,20 +261,30 @@ list_now(const char *path)
 		}
 		return &lf->list;
 	}
-	if (fs_id_same(&lf->id, &st) && !lf->id.racy)
-		return &lf->list;
-	if (lf->has_bad && fs_id_same(&lf->bad, &st) && !lf->bad.racy)
+	if (settled(&lf->id, &st, now) ||
+	    (lf->has_bad && settled(&lf->bad, &st, now)))
 		return &lf->list;
 	if (list_read(lf, &nl, &st, err, sizeof(err)) == -1) {
-		log_warnx("%s; keeping the previous list (%zu fingerprints)",
-		    err, lf->list.n);
-		fs_id_set(&lf->bad, &st, time(NULL));
+		fs_id_set(&seen, &st, now);
+		if (!seen.racy)
+			log_warnx("%s; keeping the previous list (%zu "
+			    "fingerprints)", err, lf->list.n);
+		lf->bad = seen;
 		lf->has_bad = 1;
 		return &lf->list;
 	}
+	fs_id_set(&seen, &st, now);
+	if (seen.racy) {
+		if (certlist_union(&lf->list, &nl, &both) == -1) {
+			certlist_free(&nl);
+			return &lf->list;	/* out of memory: next time */
+		}
+		certlist_free(&nl);
+		nl = both;
+	}
 	certlist_free(&lf->list);
 	lf->list = nl;
-	fs_id_set(&lf->id, &st, time(NULL));
+	lf->id = seen;		/* racy: read again once it is not */
 	lf->has_bad = 0;
 	return &lf->list;
 }

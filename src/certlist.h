@@ -24,6 +24,7 @@
 struct cert_entry {
 	unsigned char	hash[32];
 	char		name[CERTLIST_NAME_MAX + 1];	/* "" when none */
+	int		line;		/* where the file lists it */
 };
 
 struct certlist {
@@ -33,7 +34,8 @@ struct certlist {
 
 /*
  * Parse the len bytes of buf as the list file named file (for
- * messages).  0 with *out filled (free it with certlist_free), or -1
+ * messages).  0 with *out filled (sorted by fingerprint; free it with
+ * certlist_free), or -1
  * with err "file:line: why" and nothing to free: a line that is not a
  * fingerprint, a name with control bytes or not UTF-8 or too long, a
  * fingerprint listed twice, NUL bytes, more than CERTLIST_MAX entries
@@ -44,7 +46,15 @@ int	certlist_parse(const char *buf, size_t len, const char *file,
 
 void	certlist_free(struct certlist *);
 
-/* The entry for a SHA-256 fingerprint, or NULL. */
+/*
+ * Every entry of new, and those of old it does not have (two parsed
+ * lists), into *out (certlist_free it): what is let in while a list
+ * that just changed may still be half written.  0, or -1 out of memory.
+ */
+int	certlist_union(const struct certlist *old, const struct certlist *new,
+	    struct certlist *out);
+
+/* The entry for a SHA-256 fingerprint, or NULL (a binary search). */
 const struct cert_entry *certlist_find(const struct certlist *,
 	    const unsigned char hash[32]);
 

@@ -336,7 +336,21 @@ static const struct int_key host_ints[] = {
 	{ "cgi_timeout", 1, 3600, offsetof(struct host_cfg, cgi_timeout), 0 },
 	{ "feed_entries", 1, 100000, offsetof(struct host_cfg, feed_entries), 0 },
 	{ "autoindex_max", 1, 1000000, offsetof(struct host_cfg, autoindex_max), 0 },
+};
+
+/*
+ * Titan uploads: how big (per host), how many at once and how slow (for
+ * the whole server: one writer takes every host's uploads).
+ */
+static const struct int_key titan_server_ints[] = {
+	{ "titan_min_rate", 1, 1L << 30, offsetof(struct config, titan_min_rate), 1 },
+	{ "titan_jobs_per_cert", 0, 64, offsetof(struct config, titan_jobs_per_cert), 0 },
+	{ "titan_jobs_per_address", 0, 64, offsetof(struct config, titan_jobs_per_address), 0 },
+};
+
+static const struct int_key titan_host_ints[] = {
 	{ "titan_max_size", 1, 1L << 40, offsetof(struct host_cfg, titan_max_size), 1 },
+	{ "titan_quota", 0, 1L << 40, offsetof(struct host_cfg, titan_quota), 1 },
 };
 
 /* 1: handled, 0: error, -1: not an integer key. */
@@ -410,6 +424,9 @@ server_key(struct parse *p, const char *name, const char *value)
 		return r;
 	r = set_int(p, server_ints, sizeof(server_ints) / sizeof(server_ints[0]),
 	    p->cf, name, value);
+	if (r == -1)
+		r = set_int(p, titan_server_ints, sizeof(titan_server_ints) /
+		    sizeof(titan_server_ints[0]), p->cf, name, value);
 	if (r != -1)
 		return r;
 	return fail(p, "unknown key \"%s\" in [server]", name);
@@ -673,6 +690,9 @@ host_key(struct parse *p, struct host_cfg *h, const char *name,
 		return host_titan_mime(p, h, value);
 	r = set_int(p, host_ints, sizeof(host_ints) / sizeof(host_ints[0]),
 	    h, name, value);
+	if (r == -1)
+		r = set_int(p, titan_host_ints, sizeof(titan_host_ints) /
+		    sizeof(titan_host_ints[0]), h, name, value);
 	if (r != -1)
 		return r;
 	return fail(p, "unknown key \"%s\" in [host]", name);
@@ -881,6 +901,9 @@ defaults(struct config *cf)
 	cf->rate_period = 60;
 	cf->cgi_max = 16;
 	cf->cgi_max_output = 8L << 20;
+	cf->titan_min_rate = 1024;
+	cf->titan_jobs_per_cert = 2;
+	cf->titan_jobs_per_address = 4;
 }
 
 /*
@@ -1151,4 +1174,16 @@ config_access_rule(const struct host_cfg *h, const char *path)
 		if (config_rule_covers(h->access[i].path, path))
 			return &h->access[i];
 	return NULL;
+}
+
+int
+config_gated_from(const struct host_cfg *h, const char *dir,
+    const char *path)
+{
+	const struct rule_cfg	*rule;
+
+	if (h->naccess == 0)
+		return 0;
+	rule = config_access_rule(h, path);
+	return rule != NULL && rule != config_access_rule(h, dir);
 }

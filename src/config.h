@@ -64,6 +64,7 @@ struct host_cfg {
 	size_t		ntitan;
 	long		titan_max_size;		/* bytes */
 	char		titan_mime[256];	/* space-separated types */
+	long		titan_quota;		/* bytes per titan tree; 0: off */
 	struct rules	rules;		/* redirect, gone, lang PATH, mime */
 };
 
@@ -103,6 +104,9 @@ struct config {
 	char			chroot[PATH_MAX];	/* "" -> none */
 	int			cgi_max;		/* concurrent scripts per worker */
 	long			cgi_max_output;		/* bytes */
+	long			titan_min_rate;		/* upload bytes a second */
+	int			titan_jobs_per_cert;	/* uploads at once; 0: any */
+	int			titan_jobs_per_address;	/* the same per address */
 	struct host_cfg		*hosts;		/* hosts[0] is the default */
 	size_t			nhosts;
 };
@@ -130,6 +134,14 @@ void	config_free(struct config *cf);
 int	config_rule_covers(const char *rule, const char *path);
 /* The first `access` rule of h that covers path, or NULL: public. */
 const struct rule_cfg *config_access_rule(const struct host_cfg *h,
+	    const char *path);
+
+/*
+ * 1 if path, listed in the directory dir (URL paths), is under another
+ * access rule than dir is: a list never shows what it lists to those
+ * the listed page is gated from (listings, feeds, latest blocks).
+ */
+int	config_gated_from(const struct host_cfg *h, const char *dir,
 	    const char *path);
 
 const struct host_cfg *config_find_host(const struct config *cf,

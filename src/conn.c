@@ -775,6 +775,9 @@ conn_timeout(struct conn *c)
 		}
 		break;
 	default:
+		/* a response that stops here is incomplete: the log says cut */
+		if (c->state == C_REPLY)
+			c->cut = 1;
 		if (c->state != C_LINGER)	/* a linger's end is no fault */
 			metrics_timeout(c->state < C_REQUEST ?
 			    METRICS_TIMEOUT_HANDSHAKE :
@@ -822,6 +825,8 @@ static int
 proxy_read(struct conn *c)
 {
 	struct proxy_hdr	*h = &c->pin->h;
+	struct sockaddr_storage	 src;
+	socklen_t		 srclen = sizeof(src);
 	char			 laddr[CONN_ADDR_MAX], logaddr[LOGFMT_ADDR_MAX];
 	int			 r, port;
 
@@ -840,13 +845,22 @@ proxy_read(struct conn *c)
 		if ((c->laddr = strdup(laddr)) == NULL)
 			return -1;
 		c->own_laddr = 1;
-		if ((c->lslot = shared_limits_open((const struct sockaddr *)
-		    &h->src, h->srclen, env.cf->max_per_client, now_ms())) ==
-		    LIMIT_REFUSED) {
-			c->lslot = LIMIT_UNTRACKED;
-			env.refused();
-			return -1;
-		}
+		src = h->src;
+		srclen = h->srclen;
+	} else if (getpeername(c->fd, (struct sockaddr *)&src,
+	    &srclen) == -1)
+		return -1;
+	/*
+	 * UNKNOWN (v1) or LOCAL (v2) names no client: the balancer's own
+	 * connection (a health check), or one it cannot describe.  It is
+	 * counted under the balancer's address, so max_per_client and
+	 * rate_limit still hold.
+	 */
+	if ((c->lslot = shared_limits_open((const struct sockaddr *)&src,
+	    srclen, env.cf->max_per_client, now_ms())) == LIMIT_REFUSED) {
+		c->lslot = LIMIT_UNTRACKED;
+		env.refused();
+		return -1;
 	}
 	free(c->pin);
 	c->pin = NULL;
@@ -1065,8 +1079,13 @@ conn_cut_all(void)
 	struct conn	*c;
 
 	while ((c = LIST_FIRST(&conns)) != NULL) {
-		/* a response not yet ended by close_notify is incomplete */
-		if (c->state < C_FLUSH)
+		/*
+		 * cut: an exchange under way, a response not yet ended by
+		 * close_notify (a connection that sent no request yet, or
+		 * was answered whole, lost nothing)
+		 */
+		if (c->state == C_HEADER || c->state == C_SINK ||
+		    (c->status != 0 && c->state < C_FLUSH))
 			c->cut = 1;
 		conn_close(c);
 	}

@@ -47,7 +47,8 @@ void	conn_addr(const struct sockaddr_storage *ss,
 
 /*
  * Stop: close every connection now, each logged with what it was sent
- * and marked cut when its response was not whole.
+ * and marked cut when an exchange was under way (a response not whole,
+ * an upload's body, a script's header awaited).
  */
 void	conn_cut_all(void);
 

@@ -129,6 +129,38 @@ is_blank(unsigned char c)
 	return c <= 0x20 || c == 0x7f;
 }
 
+/* A blank as a marker line has them: space, tab, a CR before its LF. */
+static int
+marker_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+int
+feed_is_marker(const char *s, size_t n)
+{
+	static const char	open[] = "<!--", ns[] = "capsuled:";
+	size_t			i = 0;
+
+	/* blanks, and U+FEFF, which joined files leave at a line's start */
+	for (;;) {
+		if (i < n && marker_blank(s[i]))
+			i++;
+		else if (n - i >= 3 && memcmp(s + i, BOM, 3) == 0)
+			i += 3;
+		else
+			break;
+	}
+	if (n - i < sizeof(open) - 1 || memcmp(s + i, open,
+	    sizeof(open) - 1) != 0)
+		return 0;
+	i += sizeof(open) - 1;
+	while (i < n && marker_blank(s[i]))
+		i++;
+	return n - i >= sizeof(ns) - 1 &&
+	    strncasecmp(s + i, ns, sizeof(ns) - 1) == 0;
+}
+
 /*
  * Copy s (n bytes) to out cleaned (see feed.h), at most max bytes and
  * whole characters only, NUL-terminated.  Returns the length; *cut is
@@ -349,9 +381,10 @@ next_paragraph(const char *text, size_t len, size_t *pos, int *pre,
 	size_t		 n, k;
 
 	while (next_line(text, len, pos, &s, &n)) {
+		/* a marker line is the server's, never the post's words */
 		if (line_type(s, n, pre) != L_TEXT ||
 		    (n >= 1 && s[0] == '>') || (n >= 2 && s[0] == '*' &&
-		    s[1] == ' '))
+		    s[1] == ' ') || feed_is_marker(s, n))
 			continue;
 		if ((k = clean(s, n, out, FEED_SUMMARY_MAX, cut)) == 0 ||
 		    is_dateline(out, k) || is_salutation(out, k) ||
@@ -1049,7 +1082,6 @@ static int
 hidden_post(const struct host_cfg *h, const struct feed_cfg *f,
     const char *name)
 {
-	const struct rule_cfg	*rule;
 	char			 dir[sizeof(f->dir) + 2];
 	char			 path[sizeof(dir) + NAME_MAX + 1];
 
@@ -1061,8 +1093,7 @@ hidden_post(const struct host_cfg *h, const struct feed_cfg *f,
 		return 1;
 	if (rules_gone(&h->rules, path))
 		return 1;
-	rule = config_access_rule(h, path);
-	return rule != NULL && rule != config_access_rule(h, dir);
+	return config_gated_from(h, dir, path);
 }
 
 /*

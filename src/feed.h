@@ -63,7 +63,8 @@ size_t	feed_title(const char *text, size_t len, char *out);
  * The summary: the first real paragraph.  A paragraph is a text line
  * (gemtext has no other kind); a real one is not a heading, a link,
  * preformatted, a quote ("> ", the post quoting someone else), a list
- * item, a dateline (only a date with a year: "17 July 2024", "Wed, July
+ * item, a generated list's marker line (feed_is_marker: the server's,
+ * never shown), a dateline (only a date with a year: "17 July 2024", "Wed, July
  * 17th, 2024", "2024-07-17"), a date label ("Date inferred: ...",
  * "Published: ..."), an editor's note ("Editor's note: ..."), or a
  * salutation ("Dear James Mass,", "Hi Ian": a greeting word and at most
@@ -76,6 +77,15 @@ size_t	feed_title(const char *text, size_t len, char *out);
  * U+FFFD; a cut falls between characters and ends in FEED_ELLIPSIS.
  */
 size_t	feed_summary(const char *text, size_t len, char *out);
+
+/*
+ * Whether the line s (n bytes, without its LF; a CR before it is
+ * allowed) is a marker line of a generated list (latest.h): after
+ * blanks and U+FEFF, "<!--", blanks and "capsuled:" (any case).  Every
+ * such line is the server's, never shown: a well-formed one becomes its
+ * block, any other is dropped, and no summary is made of one.
+ */
+int	feed_is_marker(const char *s, size_t n);
 
 /*
  * 1 when the post says its date was inferred: a text line (outside

@@ -368,10 +368,30 @@ fail:
 	return -1;
 }
 
+/* What a listing is made for: who decides what it hides. */
+struct listing_filter {
+	fs_hide_fn	 hide;
+	void		*arg;
+};
+
+/* Is name, in the directory at urlpath, one the caller hides? */
+static int
+hidden(const struct listing_filter *f, const char *urlpath, const char *name)
+{
+	char	path[PATH_MAX];
+
+	if (f->hide == NULL)
+		return 0;
+	if (snprintf(path, sizeof(path), "%s%s", urlpath, name) >=
+	    (int)sizeof(path))
+		return 1;
+	return f->hide(f->arg, path);
+}
+
 /* The entries, sorted by name.  *links: a symlink was among them. */
 static void
 append_entries(struct buf *b, int rootfd, int dirfd, const char *urlpath,
-    char **v, size_t n, int *links)
+    const struct listing_filter *f, char **v, size_t n, int *links)
 {
 	struct stat	st;
 	size_t		i;
@@ -379,7 +399,8 @@ append_entries(struct buf *b, int rootfd, int dirfd, const char *urlpath,
 	if (n > 0)
 		qsort(v, n, sizeof(*v), name_cmp);
 	for (i = 0; i < n; i++)
-		if (entry_stat(rootfd, dirfd, urlpath, v[i], &st, links) == 0)
+		if (!hidden(f, urlpath, v[i]) &&
+		    entry_stat(rootfd, dirfd, urlpath, v[i], &st, links) == 0)
 			append_entry(b, v[i], S_ISDIR(st.st_mode));
 }
 
@@ -398,6 +419,7 @@ static struct listing_slot {
 	struct fs_id	 dir;
 	char		*path;		/* the urlpath: it is in the text */
 	size_t		 max;		/* entries at most: it is too */
+	struct listing_filter	 f;	/* what it hides: the host's rules */
 	char		*body;
 	size_t		 len;
 	unsigned long	 used;		/* for least recently used */
@@ -412,13 +434,15 @@ fs_get_stats(struct fs_stats *st)
 }
 
 static struct listing_slot *
-listing_find(const struct stat *dst, const char *urlpath, size_t max)
+listing_find(const struct stat *dst, const char *urlpath, size_t max,
+    const struct listing_filter *f)
 {
 	size_t	i;
 
 	for (i = 0; i < LISTING_SLOTS; i++)
 		if (lslots[i].body != NULL && !lslots[i].dir.racy &&
 		    fs_id_same(&lslots[i].dir, dst) && lslots[i].max == max &&
+		    lslots[i].f.hide == f->hide && lslots[i].f.arg == f->arg &&
 		    strcmp(lslots[i].path, urlpath) == 0)
 			return &lslots[i];
 	return NULL;
@@ -427,7 +451,7 @@ listing_find(const struct stat *dst, const char *urlpath, size_t max)
 /* Keep a listing (a copy) in the least recently used slot. */
 static void
 listing_keep(const struct stat *dst, const char *urlpath, size_t max,
-    const char *body, size_t len)
+    const struct listing_filter *f, const char *body, size_t len)
 {
 	struct listing_slot	*ls = &lslots[0];
 	char			*b, *p;
@@ -449,6 +473,7 @@ listing_keep(const struct stat *dst, const char *urlpath, size_t max,
 	ls->path = p;
 	ls->len = len;
 	ls->max = max;
+	ls->f = *f;
 	ls->used = ++lclock;
 	fs_id_set(&ls->dir, dst, time(NULL));
 }
@@ -466,8 +491,9 @@ listing_copy(const struct listing_slot *ls, char **out, size_t *outlen)
 
 int
 fs_listing(int rootfd, int dirfd, const char *urlpath, size_t max,
-    char **out, size_t *outlen)
+    fs_hide_fn hide, void *arg, char **out, size_t *outlen)
 {
+	struct listing_filter	 f = { hide, arg };
 	struct listing_slot	*ls;
 	struct buf		 b = { 0 };
 	struct stat		 dst;
@@ -477,7 +503,7 @@ fs_listing(int rootfd, int dirfd, const char *urlpath, size_t max,
 
 	if (fstat(dirfd, &dst) == -1)
 		return -1;
-	if ((ls = listing_find(&dst, urlpath, max)) != NULL) {
+	if ((ls = listing_find(&dst, urlpath, max, &f)) != NULL) {
 		ls->used = ++lclock;
 		return listing_copy(ls, out, outlen);
 	}
@@ -490,7 +516,7 @@ fs_listing(int rootfd, int dirfd, const char *urlpath, size_t max,
 	buf_puts(&b, "\n\n");
 	if (strcmp(urlpath, "/") != 0)
 		buf_puts(&b, "=> ../ Parent directory\n");
-	append_entries(&b, rootfd, dirfd, urlpath, v, n, &links);
+	append_entries(&b, rootfd, dirfd, urlpath, &f, v, n, &links);
 	names_free(v, n);
 	if (more)
 		buf_puts(&b, "\nThis directory has more entries than this "
@@ -500,7 +526,7 @@ fs_listing(int rootfd, int dirfd, const char *urlpath, size_t max,
 		return -1;
 	}
 	if (!links)
-		listing_keep(&dst, urlpath, max, b.data, b.len);
+		listing_keep(&dst, urlpath, max, &f, b.data, b.len);
 	*out = b.data;
 	*outlen = b.len;
 	return 0;

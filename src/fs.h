@@ -42,16 +42,21 @@ int	fs_open_in(int dirfd, const char *name, struct stat *st);
  */
 int	fs_missing(int err);
 
+/* 1 to leave the entry at URL path out of a listing (arg: the caller's). */
+typedef int (*fs_hide_fn)(void *arg, const char *path);
+
 /*
  * A gemtext listing of the open directory dirfd (not consumed), shown
  * as urlpath (ending in '/') under the root rootfd.  Names starting with
- * '.' are left out, and so is a symlink that fs_open would not follow;
- * links are percent-encoded; sorted by name.  At most max names are read
- * (the first the directory gives) and a last line says when there are
- * more.  *out is malloc'd.  0 or -1.
+ * '.' are left out, and so is a symlink that fs_open would not follow,
+ * and an entry hide (if not NULL) says to leave out; links are
+ * percent-encoded; sorted by name.  At most max names are read (the
+ * first the directory gives) and a last line says when there are more.
+ * A listing is kept for the same directory, urlpath, max, hide and arg.
+ * *out is malloc'd.  0 or -1.
  */
 int	fs_listing(int rootfd, int dirfd, const char *urlpath, size_t max,
-	    char **out, size_t *outlen);
+	    fs_hide_fn hide, void *arg, char **out, size_t *outlen);
 
 /* What fs_listing did, for tests: listings made (not from its cache). */
 struct fs_stats {

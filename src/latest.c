@@ -28,7 +28,6 @@
 
 #define BOM		"\xef\xbb\xbf"
 #define MARK_OPEN	"<!--"
-#define MARK_NS		"capsuled:"
 #define MARK_LATEST	"capsuled:latest"
 #define MARK_CLOSE	"-->"
 #define MAX_TOKENS	(3 + 32 + 1)
@@ -49,21 +48,6 @@ lead(const char *s, size_t n)
 	    memcmp(s + i, BOM, 3) == 0)))
 		i += is_blank(s[i]) ? 1 : 3;
 	return i;
-}
-
-int
-latest_is_marker(const char *s, size_t n)
-{
-	size_t	i = lead(s, n);
-
-	if (n - i < sizeof(MARK_OPEN) - 1 ||
-	    memcmp(s + i, MARK_OPEN, sizeof(MARK_OPEN) - 1) != 0)
-		return 0;
-	i += sizeof(MARK_OPEN) - 1;
-	while (i < n && is_blank(s[i]))
-		i++;
-	return n - i >= sizeof(MARK_NS) - 1 &&
-	    strncasecmp(s + i, MARK_NS, sizeof(MARK_NS) - 1) == 0;
 }
 
 /* The line's tokens between runs of blanks; -1 when there are too many. */
@@ -148,7 +132,7 @@ latest_parse(const char *s, size_t n, const char *const *dirs,
 	size_t		 len[MAX_TOKENS], ntok, i;
 	int		 v = 0, d;
 
-	if (!latest_is_marker(s, n))
+	if (!feed_is_marker(s, n))
 		return 0;
 	m->why[0] = '\0';
 	i = lead(s, n);
@@ -221,7 +205,7 @@ marker_here(const char *s, size_t n, int *pre)
 		*pre = !*pre;
 		return 0;
 	}
-	return !*pre && latest_is_marker(s, n);
+	return !*pre && feed_is_marker(s, n);
 }
 
 size_t
@@ -299,9 +283,18 @@ latest_splice(struct buf *out, const char *text, size_t len,
 
 	buf_append(out, text, pos);
 	while (next_line(text, len, &pos, &s, &n, &next)) {
-		if (!marker_here(s, n, &pre))
+		if (!marker_here(s, n, &pre)) {
+			/*
+			 * A line that starts with U+FEFF never becomes the
+			 * page's first (the markers before it gone): a reader
+			 * takes a leading one for the byte order mark, and a
+			 * "```" after it would then open preformatted text.
+			 */
+			if (out->len == 0 && pos > 0 && n >= 3 &&
+			    memcmp(s, BOM, 3) == 0)
+				buf_append(out, "\n", 1);
 			buf_append(out, s, next - pos);
-		else if (k++ < nblocks && blocks[k - 1].len > 0)
+		} else if (k++ < nblocks && blocks[k - 1].len > 0)
 			buf_append(out, blocks[k - 1].data, blocks[k - 1].len);
 		pos = next;
 	}

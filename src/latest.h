@@ -35,14 +35,6 @@ struct latest_mark {
 };
 
 /*
- * Whether the line s (n bytes, without its LF; a CR before it is
- * allowed) is a marker line: after blanks, "<!--", blanks and
- * "capsuled:" (any case).  Every such line is the server's, never
- * shown: a well-formed one becomes its block, any other is dropped.
- */
-int	latest_is_marker(const char *s, size_t n);
-
-/*
  * Parse a marker line against the host's feed directories (dirs[0..
  * ndirs), at most 32): 1 and m filled when it is exactly "<!--
  * capsuled:latest N DIR [DIR...] -->" (tokens between runs of blanks;

@@ -20,7 +20,9 @@
 
 #include "limit.h"
 
-#define WINDOW	16
+#define WINDOW		16
+#define SLOT_BITS	21	/* a handle: the slot, then the epoch */
+#define EPOCH_MASK	0x3ff	/* 10 bits: a handle stays a positive int */
 
 struct slot {
 	struct limit_key	key;
@@ -34,6 +36,7 @@ struct limits {
 	struct slot	*slots;
 	size_t		 mask;
 	uint64_t	 seed;
+	unsigned	 epoch;		/* new at each limits_forget_conns */
 };
 
 static size_t
@@ -41,7 +44,7 @@ table_slots(size_t n)
 {
 	size_t	size = WINDOW;
 
-	while (size < n && size < ((size_t)1 << 30))
+	while (size < n && size < ((size_t)1 << SLOT_BITS))
 		size <<= 1;
 	return size;
 }
@@ -146,6 +149,25 @@ find(struct limits *l, const struct limit_key *k)
 	return (int)(pick - l->slots);
 }
 
+/*
+ * A connection's handle: its slot and the epoch it was counted in.  A
+ * handle from before limits_forget_conns is stale: its count is gone,
+ * and its slot may be another client's since, whom it must not touch.
+ */
+static struct slot *
+slot_of(struct limits *l, int handle)
+{
+	size_t	idx;
+
+	if (handle < 0)
+		return NULL;
+	idx = (size_t)handle & (((size_t)1 << SLOT_BITS) - 1);
+	if (idx > l->mask || ((unsigned)handle >> SLOT_BITS) !=
+	    (l->epoch & EPOCH_MASK))
+		return NULL;
+	return &l->slots[idx];
+}
+
 int
 limits_open(struct limits *l, const struct limit_key *k, int max,
     int64_t now_ms)
@@ -160,33 +182,29 @@ limits_open(struct limits *l, const struct limit_key *k, int max,
 		return LIMIT_REFUSED;
 	s->conns++;
 	s->seen = now_ms;
-	return idx;
+	return idx | (int)((l->epoch & EPOCH_MASK) << SLOT_BITS);
 }
 
 void
-limits_close(struct limits *l, int idx)
+limits_close(struct limits *l, int handle)
 {
 	struct slot	*s;
 
-	if (idx < 0 || (size_t)idx > l->mask)
-		return;
-	s = &l->slots[idx];
-	if (s->conns > 0)
+	if ((s = slot_of(l, handle)) != NULL && s->conns > 0)
 		s->conns--;
 }
 
 int
-limits_request(struct limits *l, int idx, const struct limit_rate *r,
+limits_request(struct limits *l, int handle, const struct limit_rate *r,
     int64_t now_ms)
 {
 	struct slot	*s;
 	int64_t		 now = now_ms * 1000, t, tat, late;
 	int		 burst;
 
-	if (idx < 0 || (size_t)idx > l->mask || r->rate <= 0 ||
+	if ((s = slot_of(l, handle)) == NULL || r->rate <= 0 ||
 	    r->period <= 0)
 		return 0;
-	s = &l->slots[idx];
 	s->seen = now_ms;
 	burst = r->burst > 0 ? r->burst : r->rate;
 	t = (int64_t)r->period * 1000000 / r->rate;	/* us per request */
@@ -219,4 +237,5 @@ limits_forget_conns(struct limits *l)
 
 	for (i = 0; i <= l->mask; i++)
 		l->slots[i].conns = 0;
+	l->epoch++;
 }

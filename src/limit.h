@@ -31,7 +31,8 @@ struct limit_rate {
 
 struct limits;
 
-/* A table of at least slots entries (rounded up to a power of two). */
+/* A table of at least slots entries (rounded up to a power of two, at
+ * most 2^21). */
 struct limits	*limits_new(size_t slots, uint64_t seed);
 void		 limits_free(struct limits *);
 
@@ -53,20 +54,22 @@ int	limit_key(const struct sockaddr *sa, socklen_t len,
 
 /*
  * A new connection from k at now_ms (a monotonic clock).  Returns the
- * client's slot (pass it to the calls below), LIMIT_REFUSED when it
- * already has max connections open (max 0: no cap), or LIMIT_UNTRACKED
- * when every slot it may use holds a connected client (admitted: the
- * alternative would refuse a stranger for others' sake).
+ * connection's handle, >= 0 (its client's slot, and the epoch it was
+ * counted in: pass it to the calls below), LIMIT_REFUSED when the
+ * client already has max connections open (max 0: no cap), or
+ * LIMIT_UNTRACKED when every slot it may use holds a connected client
+ * (admitted: the alternative would refuse a stranger for others' sake).
  */
 int	limits_open(struct limits *, const struct limit_key *k, int max,
 	    int64_t now_ms);
-/* The connection given slot (>= 0) closed. */
+/* The connection with that handle (>= 0) closed. */
 void	limits_close(struct limits *, int slot);
 
 /*
- * A request on a connection holding slot: 0 if allowed (it spends a
- * token), else the whole seconds until one is there (for "44 <s>").
- * An untracked connection (slot < 0) is always allowed.
+ * A request on the connection with that handle: 0 if allowed (it
+ * spends a token), else the whole seconds until one is there (for
+ * "44 <s>").  An untracked connection (handle < 0) is always allowed,
+ * and so is one counted before limits_forget_conns.
  */
 int	limits_request(struct limits *, int slot, const struct limit_rate *,
 	    int64_t now_ms);
@@ -74,7 +77,9 @@ int	limits_request(struct limits *, int slot, const struct limit_rate *,
 /*
  * Every client's count of open connections to zero: the counts of a
  * process that died holding connections cannot be told apart.  Slots
- * and buckets stay.
+ * and buckets stay.  The connections still open become untracked: their
+ * handles no longer count (their slots may be given to other clients,
+ * who must not be charged for them).
  */
 void	limits_forget_conns(struct limits *);
 

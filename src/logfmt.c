@@ -285,13 +285,27 @@ line_clf(struct line *l, const struct access_entry *e, const struct tm *tm,
 		putf(l, " \"-\" \"-\" %ld %s", e->msec, e->cut ? "cut" : "-");
 }
 
+/* "SHA256:" and 64 upper-case hex digits, as a 61's meta shows them. */
+static const char *
+cert_hex(const unsigned char *cert, char hex[7 + 64 + 1])
+{
+	static const char	digits[] = "0123456789ABCDEF";
+	int			i;
+
+	memcpy(hex, "SHA256:", 7);
+	for (i = 0; i < 32; i++) {
+		hex[7 + 2 * i] = digits[cert[i] >> 4];
+		hex[8 + 2 * i] = digits[cert[i] & 15];
+	}
+	hex[7 + 64] = '\0';
+	return hex;
+}
+
 static void
 line_json(struct line *l, const struct access_entry *e, const struct tm *tm)
 {
 	static const char *const kinds[] = { NULL, NULL, "write", "delete" };
-	static const char	 digits[] = "0123456789ABCDEF";
 	char			 hex[7 + 64 + 1];
-	int			 i;
 
 	putf(l, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\",\"client\":",
 	    tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday, tm->tm_hour,
@@ -308,15 +322,9 @@ line_json(struct line *l, const struct access_entry *e, const struct tm *tm)
 	    "\"tls\":", body_bytes(e), e->bytes - body_bytes(e), e->msec);
 	put_jstr(l, e->tls, 32);
 	putf(l, ",\"resumed\":%s,\"cert\":", e->resumed ? "true" : "false");
-	if (e->cert != NULL) {
-		memcpy(hex, "SHA256:", 7);
-		for (i = 0; i < 32; i++) {
-			hex[7 + 2 * i] = digits[e->cert[i] >> 4];
-			hex[8 + 2 * i] = digits[e->cert[i] & 15];
-		}
-		hex[7 + 64] = '\0';
-		put_jstr(l, hex, sizeof(hex));
-	} else
+	if (e->cert != NULL)
+		put_jstr(l, cert_hex(e->cert, hex), sizeof(hex));
+	else
 		puts_(l, "null");
 	puts_(l, ",\"user\":");
 	put_jstr(l, e->user, USER_FIELD);
@@ -329,8 +337,9 @@ line_json(struct line *l, const struct access_entry *e, const struct tm *tm)
 static void
 line_capsuled(struct line *l, const struct access_entry *e)
 {
-	char	tmp[USER_FIELD + 4];
-	size_t	n;
+	char		 tmp[USER_FIELD + 4], hex[7 + 64 + 1];
+	const char	*who = NULL;
+	size_t		 n;
 
 	put_text(l, e->addr, strlen(e->addr), LOGFMT_ADDR_MAX,
 	    ESC_SPACE | DASH);
@@ -339,10 +348,17 @@ line_capsuled(struct line *l, const struct access_entry *e)
 	puts_(l, " \"");
 	put_text(l, e->request, e->reqlen, REQUEST_FIELD, 0);
 	putf(l, "\" %d %llu %ldms", e->status, e->bytes, e->msec);
-	/* an upload's line names who sent it: its list name or fingerprint */
-	if (e->user != NULL && (e->kind == ENTRY_TITAN_WRITE ||
-	    e->kind == ENTRY_TITAN_DELETE)) {
-		n = field(tmp, USER_FIELD, e->user, strlen(e->user), 0);
+	/*
+	 * A Titan request's line names who sent it (refused or not): its
+	 * list name or fingerprint; a 61's, the fingerprint a list was
+	 * checked for, which an admin copies from here to add it.
+	 */
+	if (e->user != NULL && e->kind != ENTRY_GEMINI)
+		who = e->user;
+	else if (e->status == 61 && e->cert != NULL)
+		who = cert_hex(e->cert, hex);
+	if (who != NULL) {
+		n = field(tmp, USER_FIELD, who, strlen(who), 0);
 		puts_(l, " \"");
 		put(l, tmp, n);
 		put(l, "\"", 1);

@@ -101,6 +101,18 @@ mime_by_name(const char *name)
 	return NULL;
 }
 
+const char *
+mime_extension(const char *type)
+{
+	size_t	i, n = strlen(type);
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strncasecmp(types[i].type, type, n) == 0 &&
+		    (types[i].type[n] == '\0' || types[i].type[n] == ';'))
+			return types[i].ext;
+	return NULL;
+}
+
 static struct cache_slot *
 cache_slot(const struct stat *st)
 {

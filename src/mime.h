@@ -15,6 +15,9 @@ int		 mime_init(void);
 /* The type for name: from its extension, or NULL if unknown. */
 const char	*mime_by_name(const char *name);
 
+/* The first extension the table gives type (type/subtype), or NULL. */
+const char	*mime_extension(const char *type);
+
 struct rules;
 
 /*

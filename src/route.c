@@ -269,6 +269,22 @@ redirect_slash(const struct request *r, struct plan *p)
 	return plan_reply(p, 31, meta);
 }
 
+/* A listing shows nothing gone, or gated by another rule than its
+ * directory's, as feeds do. */
+static int
+listing_hides(void *arg, const char *path)
+{
+	const struct host_cfg	*h = arg;
+	char			 dir[URL_MAX + 1];
+	size_t			 n = (size_t)(strrchr(path, '/') - path) + 1;
+
+	if (n >= sizeof(dir) || rules_gone(&h->rules, path))
+		return 1;
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	return config_gated_from(h, dir, path);
+}
+
 static int
 serve_listing(const struct facts *f, const struct request *r, int dirfd,
     struct plan *p)
@@ -277,7 +293,8 @@ serve_listing(const struct facts *f, const struct request *r, int dirfd,
 	size_t	len;
 
 	if (fs_listing(f->rootfd, dirfd, r->url.path,
-	    (size_t)f->host->autoindex_max, &body, &len) == -1) {
+	    (size_t)f->host->autoindex_max, listing_hides,
+	    (void *)f->host, &body, &len) == -1) {
 		log_warnx("%s: listing %s: %s", f->host->name, r->url.path,
 		    strerror(errno));
 		return plan_reply(p, 40, "Cannot list this directory");

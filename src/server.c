@@ -251,8 +251,8 @@ accept_cb(int lfd, short ev, void *arg)
 
 /*
  * SIGTERM's grace is over: every connection still open is closed now,
- * logged with what it was sent and marked cut (a response not yet
- * ended by close_notify is, to the client, incomplete).
+ * logged with what it was sent, and marked cut when an exchange was
+ * under way (conn_cut_all).
  */
 static void
 stop_now(int fd, short ev, void *arg)
@@ -302,7 +302,8 @@ worker_retire(int sig, short ev, void *arg)
 static void
 sigterm_cb(int sig, short ev, void *arg)
 {
-	struct timeval	tv = { cf->stop_timeout, 0 };
+	/* the current config's, though this worker's may be older */
+	struct timeval	tv = { shared_stop_timeout(cf->stop_timeout), 0 };
 
 	worker_retire(sig, ev, arg);
 	if (nconns == 0 || evtimer_pending(&ev_stop, NULL))

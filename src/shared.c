@@ -58,6 +58,13 @@ struct shared_limits {
 };
 
 static struct shared_limits	*slim;
+
+/* What the parent says to every worker, old generations' too. */
+struct shared_ctl {
+	_Atomic int	stop_timeout;	/* the current config's; -1: unset */
+};
+
+static struct shared_ctl	*ctl;
 static struct limits		*ltab;
 static pid_t			 mypid;
 
@@ -165,6 +172,10 @@ shared_init(size_t clients, char *err, size_t errlen)
 		return -1;
 	slim = p;
 	ltab = limits_init(slim + 1, n, shared_seed());
+	if ((p = shared_map(sizeof(*ctl), err, errlen)) == NULL)
+		return -1;
+	ctl = p;
+	atomic_store(&ctl->stop_timeout, -1);
 	mypid = getpid();
 	return 0;
 }
@@ -246,6 +257,32 @@ lim_reaped(pid_t pid, int conns)
 	lim_lock();
 	limits_forget_conns(ltab);
 	lim_unlock();
+}
+
+void
+shared_set_stop_timeout(int seconds)
+{
+	if (ctl != NULL)
+		atomic_store(&ctl->stop_timeout, seconds);
+}
+
+int
+shared_stop_timeout(int fallback)
+{
+	int	v = ctl != NULL ? atomic_load(&ctl->stop_timeout) : -1;
+
+	return v >= 0 ? v : fallback;
+}
+
+size_t
+shared_slots_free(void)
+{
+	size_t	n = 0;
+	int	i;
+
+	for (i = 0; shared != NULL && i < SHARED_SLOTS; i++)
+		n += atomic_load(&shared[i].pid) == 0;
+	return n;
 }
 
 int

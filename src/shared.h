@@ -32,6 +32,18 @@ int	shared_slot_used(int slot);
 /* Connections open in every worker; *workers: how many are alive. */
 long	shared_census(int *workers);
 
+/* Slots free for workers to come (a reload needs one per worker). */
+size_t	shared_slots_free(void);
+
+/*
+ * stop_timeout as the current config has it, for every worker: a reload
+ * that changes it reaches the old generations still finishing their
+ * responses.  The parent sets it; a worker reads it (fallback: its own
+ * config's, when unset).
+ */
+void	shared_set_stop_timeout(int seconds);
+int	shared_stop_timeout(int fallback);
+
 /* A worker: its count, and whether it accepts and is below its cap. */
 void	shared_publish(size_t conns, int room);
 

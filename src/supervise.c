@@ -47,11 +47,19 @@
 #define REBIND_TRIES	40	/* 50 ms apart: old workers let go */
 
 static struct generation	*gen;
-/* old workers, and old helpers (which end once their workers have) */
+static unsigned			 gen_serial;	/* gen's, for draining */
+/*
+ * Old workers, and old helpers (which end once their workers have), by
+ * generation.  At most MAX_DRAINING generations finish their responses
+ * at once: a reload past that is refused (the table was fixed and
+ * silently full).
+ */
+#define MAX_DRAINING	16
 static struct {
-	pid_t	pid;
-	int	helper;
-} draining[4 * GEN_MAX_WORKERS];
+	pid_t		pid;
+	int		helper;
+	unsigned	gen;
+} draining[MAX_DRAINING * (GEN_MAX_WORKERS + 2)];
 static volatile sig_atomic_t	 got_hup, got_term, got_chld, got_usr1,
 				 got_alrm;
 static int			 pidfd = -1;	/* the parent's alone */
@@ -226,8 +234,38 @@ drain_add(pid_t pid, int helper)
 		if (draining[i].pid == 0) {
 			draining[i].pid = pid;
 			draining[i].helper = helper;
+			draining[i].gen = gen_serial;
 			return;
 		}
+}
+
+/*
+ * Why a reload (or a log rotation's new workers) cannot start now, or
+ * NULL: MAX_DRAINING generations are still finishing their responses,
+ * or the shared slots are too few for new workers.
+ */
+static const char *
+drain_full(int workers)
+{
+	unsigned	seen[MAX_DRAINING] = { 0 };
+	size_t		i, j, n = 0;
+
+	for (i = 0; i < sizeof(draining) / sizeof(draining[0]); i++) {
+		if (draining[i].pid <= 0)
+			continue;
+		for (j = 0; j < n && seen[j] != draining[i].gen; j++)
+			;
+		if (j < n)
+			continue;
+		if (n == MAX_DRAINING - 1)
+			return "16 older generations are still finishing their "
+			    "responses";
+		seen[n++] = draining[i].gen;
+	}
+	if (shared_slots_free() < (size_t)workers)
+		return "too many old workers are still finishing their "
+		    "responses";
+	return NULL;
 }
 
 static void
@@ -257,8 +295,14 @@ signal_workers(const struct generation *g, int sig)
 static void
 renew_workers(struct generation *g)
 {
-	int	i;
+	const char	*why;
+	int		 i;
 
+	if ((why = drain_full(g->nworkers)) != NULL) {
+		log_warnx("log rotation: the workers go on writing to the old "
+		    "file for now: %s", why);
+		return;
+	}
 	for (i = 0; i < g->nworkers; i++) {
 		if (g->pids[i] > 0) {
 			kill(g->pids[i], SIG_RETIRE);
@@ -267,6 +311,7 @@ renew_workers(struct generation *g)
 		}
 		spawn(g, i);
 	}
+	gen_serial++;	/* the old ones drain as a generation of their own */
 }
 
 /* Tell a generation's workers to finish up; they are reaped, not restarted. */
@@ -342,8 +387,14 @@ static void
 reload(const char *path)
 {
 	struct generation	*g;
+	const char		*why;
 	char			 err[CONFIG_ERR_MAX];
 
+	if ((why = drain_full(GEN_MAX_WORKERS)) != NULL) {
+		log_warnx("reload refused, still serving the old config: %s; "
+		    "try again once they have, or stop and start", why);
+		return;
+	}
 	if ((g = gen_config(path, err, sizeof(err))) == NULL) {
 		log_warnx("reload failed, still serving the old config: %s",
 		    err);
@@ -369,6 +420,8 @@ reload(const char *path)
 	retire(gen, SIG_RETIRE);
 	gen_free(gen, g);
 	gen = g;
+	gen_serial++;
+	shared_set_stop_timeout(gen->cf.stop_timeout);
 	log_info("reloaded %s: %zu host(s), %d worker(s)", path,
 	    gen->cf.nhosts, gen->nworkers);
 }
@@ -528,6 +581,7 @@ supervise(struct generation *g, const char *path, int parentfd,
 	sigaddset(&mask, SIG_RETIRE);
 	sigprocmask(SIG_BLOCK, &mask, &old);
 	sigaddset(&old, SIG_RETIRE);
+	shared_set_stop_timeout(gen->cf.stop_timeout);
 	spawn_all(gen);
 	log_info("serving %zu host(s) with %d worker(s)", gen->cf.nhosts,
 	    gen->nworkers);

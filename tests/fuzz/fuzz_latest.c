@@ -39,7 +39,7 @@ check_no_marker(const char *s, size_t len)
 		if (n >= 3 && memcmp(s + pos, "```", 3) == 0)
 			pre = !pre;
 		else
-			CHECK(pre || !latest_is_marker(s + pos, n));
+			CHECK(pre || !feed_is_marker(s + pos, n));
 		pos += n + 1;
 	}
 }
@@ -109,7 +109,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r = latest_parse(text, size, dirs, NDIRS, &m);
 		CHECK(r == 0 || n == 1 || (size >= 3 &&
 		    memcmp(data, "```", 3) == 0));
-		CHECK((r != 0) == latest_is_marker(text, size));
+		CHECK((r != 0) == feed_is_marker(text, size));
 	}
 	check_render(data, size);
 	return 0;

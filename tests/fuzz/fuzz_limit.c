@@ -2,11 +2,13 @@
  * fuzz_limit.c: libFuzzer target for the per-client limits table.
  *
  * The input is a program: each 4-byte step opens a connection for one
- * of 512 clients, closes one, makes a request, or moves the clock.  It
- * checks what a worker relies on: a client keeps its slot while it has
- * a connection open, the cap is never exceeded, the table never holds
- * more than its size, and a refusal's wait is between 1 s and the
- * period.
+ * of 512 clients, closes one, makes a request, moves the clock, or
+ * forgets every count (a worker died holding connections).  It checks
+ * what a worker relies on: a client keeps its slot while it has a
+ * connection open, the cap is never exceeded (connections from before
+ * a reset count no more, and their closes and requests touch nobody's
+ * count), the table never holds more than its size, and a refusal's
+ * wait is between 1 s and the period.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -27,6 +29,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 struct open_conn {
 	int	client;
 	int	slot;
+	int	stale;		/* opened before limits_forget_conns */
 };
 
 static struct limit_key
@@ -84,6 +87,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				slot_of[c] = s;
 			}
 			conns[n].client = c;
+			conns[n].stale = 0;
 			conns[n++].slot = s;
 			break;
 		case 1:
@@ -91,7 +95,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			i = c % n;
 			limits_close(l, conns[i].slot);
-			if (conns[i].slot >= 0)
+			if (conns[i].slot >= 0 && !conns[i].stale)
 				held[conns[i].client]--;
 			conns[i] = conns[--n];
 			break;
@@ -103,6 +107,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			break;
 		default:
+			if (data[p + 3] == 0xff) {
+				limits_forget_conns(l);
+				memset(held, 0, sizeof(held));
+				for (i = 0; i < n; i++)
+					conns[i].stale = 1;
+				break;
+			}
 			now += data[p + 3] * (int64_t)(data[p + 1] & 1 ?
 			    1000 : 7);
 			break;

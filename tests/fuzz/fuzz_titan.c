@@ -6,10 +6,12 @@
  * Besides memory errors it checks what the upload path relies on: a
  * parsed request has the titan scheme, a path that starts with '/' and
  * holds no dot segment, NUL or ';'-parameters; a size within
- * TITAN_SIZE_LIMIT; a mime that is lower-case "type/subtype"; a token
- * with no control byte; every failure is 59 with a reason fit for a
- * meta line; a path titan_path_ok accepts is under its prefix, not a
- * directory and has no dotfile.
+ * TITAN_SIZE_LIMIT; a mime that is lower-case "type/subtype" and a
+ * charset lower-case with no blank or control byte; a token with no
+ * control byte; every failure is 59 with a reason fit for a meta line;
+ * a path titan_path_ok accepts is under its prefix, not a directory,
+ * has no dotfile and no control byte and is UTF-8; a post's example
+ * name fits its buffer or says it does not.
  */
 
 #include <stdint.h>
@@ -57,6 +59,9 @@ check_parsed(const struct request *r, const struct titan_params *tp)
 	CHECK(slash != NULL && slash != tp->mime && slash[1] != '\0');
 	for (p = tp->mime; *p != '\0'; p++)
 		CHECK(!(*p >= 'A' && *p <= 'Z') && (unsigned char)*p > 0x20);
+	for (p = tp->charset; *p != '\0'; p++)
+		CHECK(!(*p >= 'A' && *p <= 'Z') && (unsigned char)*p >= 0x20 &&
+		    *p != 0x7f);
 	for (p = tp->token; *p != '\0'; p++)
 		CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
 	CHECK(url_utf8_valid(tp->token, strlen(tp->token)));
@@ -65,7 +70,7 @@ check_parsed(const struct request *r, const struct titan_params *tp)
 static void
 check_path(const char *path, const char *prefix)
 {
-	const char	*why = NULL;
+	const char	*why = NULL, *p;
 
 	if (titan_path_ok(path, prefix, &why) == -1) {
 		check_why(why);
@@ -74,6 +79,23 @@ check_path(const char *path, const char *prefix)
 	CHECK(strncmp(path, prefix, strlen(prefix)) == 0);
 	CHECK(path[strlen(path) - 1] != '/');
 	CHECK(strstr(path, "/.") == NULL);
+	CHECK(url_utf8_valid(path, strlen(path)));
+	for (p = path; *p != '\0'; p++)
+		CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
+}
+
+static void
+check_example(const char *path)
+{
+	char	out[64];
+	size_t	n;
+
+	if (titan_post_example("/news/", strrchr(path, '/') + 1, "2026-01-01",
+	    out, sizeof(out)) == -1)
+		return;
+	n = strlen(out);
+	CHECK(n < sizeof(out) && strncmp(out, "/news/2026-01-01-", 17) == 0);
+	CHECK(n > 21 && strcmp(out + n - 4, ".gmi") == 0);
 }
 
 int
@@ -99,5 +121,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_path(r.url.path, "/news/");
 	(void)titan_mime_ok("text/gemini text/plain", tp.mime);
 	CHECK(titan_mime_ok(tp.mime, tp.mime));
+	(void)titan_charset_ok(&tp);
+	CHECK(titan_type_fits(tp.mime, tp.mime));
+	check_example(r.url.path);
 	return 0;
 }

@@ -559,4 +559,7 @@ def test_the_members_page_promises_nothing_it_does_not_hold():
     for promise in ("* the minutes", "* ballot timetables",
                     "* the stewards’ bulletin", "* draft letters"):
         assert promise not in text
-    assert "Upload with Titan" in text
+    # the steps an officer takes, as Lagrange 1.7.3 names them (README
+    # "Publishing from Lagrange"): its upload dialog has no path field
+    assert "Upload Page with Titan..." in text
+    assert "set the path" not in text

@@ -246,3 +246,33 @@ def test_no_zombies_or_descriptors_left_after_many_scripts(server,
     z = [l for l in zombies.splitlines()
          if l.split()[0].startswith("Z") and int(l.split()[1]) in kids]
     assert z == []
+
+
+def test_a_body_whose_end_the_runner_never_tells_is_logged_cut(make_server,
+                                                               tmp_path):
+    # issue 19.18: a response that timed out waiting for the runner's
+    # word on how the script ended was closed without close_notify, but
+    # its access-log line did not say " cut"
+    import signal
+    s = make_server(workers=1, cgi_timeout=1)
+    script = tmp_path / "root" / "cgi-bin" / "closes-stdout"
+    script.write_text('#!/bin/sh\nprintf "20 text/plain\\r\\nbody\\n"\n'
+                      "exec >&-\nsleep 30\n")
+    script.chmod(0o755)
+    s.start()
+    c = tls_connect(s.port, timeout=20)
+    c.sendall(s.url("/cgi-bin/closes-stdout").encode() + b"\r\n")
+    got = b""
+    while not got.endswith(b"body\n"):
+        got += c.recv(100)
+    runner, = s.children("cgi")
+    os.kill(runner, signal.SIGSTOP)     # its word never comes in time
+    try:
+        r = read_response(c)
+    finally:
+        os.kill(runner, signal.SIGCONT)
+        c.close()
+    assert not r.close_notify
+    line = [l for l in s.log().splitlines() if "closes-stdout" in l and
+            '" 20 ' in l]
+    assert line and line[-1].endswith(" cut"), line

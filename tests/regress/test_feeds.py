@@ -626,6 +626,29 @@ def test_summaries_skip_quotes_salutations_and_shared_boilerplate(
             "Barnet UNISON is a proud active fighting UNISON branch."
 
 
+def test_a_marker_line_is_never_a_summary(make_server, tmp_path):
+    # issue 19.13: a post that opens with a latest-posts block gave its
+    # marker line (which no reader ever sees) as its Atom <summary>
+    root = tmp_path / "mark"
+    d = root / "news"
+    d.mkdir(parents=True)
+    write(d / "2024-09-01-roundup.gmi",
+          "# Roundup\n\n<!-- capsuled:latest 3 news -->\n\n"
+          "What the branch did this summer.\n", PAST)
+    write(d / "2024-09-02-broken.gmi",
+          "# Broken\n\n<!--capsuled:nonsense-->\nOnly this.\n", PAST)
+    s = make_server(root, host_extra="feeds = news\n").start()
+    body = s.get("/news/atom.xml").body
+    check_trusted(body)
+    got = {e.find(A + "id").text.rsplit("/", 1)[1]:
+           e.find(A + "summary").text
+           for e in ET.fromstring(body).findall(A + "entry")}
+    assert got == {"2024-09-01-roundup.gmi":
+                   "What the branch did this summer.",
+                   "2024-09-02-broken.gmi": "Only this."}
+    assert b"capsuled:" not in body
+
+
 # --- the default capsule, as `make run` serves it ------------------------
 
 ROOT = Path(__file__).resolve().parents[2]

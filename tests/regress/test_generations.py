@@ -218,3 +218,111 @@ def test_a_script_dies_with_a_runner_killed_outright(make_server):
     assert wait_for(lambda: len(s.children("cgi")) == 1 and
                     s.children("cgi") != [runner])
     assert s.get("/cgi-bin/env").status == 20
+
+
+# -- issue 19.18: draining generations, stop_timeout, the cut mark --------
+
+def listens(pid, port):
+    """Does process pid hold a listening socket on port?"""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).read().splitlines()[1:]:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{f[9]}]")
+    d = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(d)
+    except FileNotFoundError:
+        return False
+    for n in names:
+        try:
+            if os.readlink(f"{d}/{n}") in inodes:
+                return True
+        except FileNotFoundError:
+            pass
+    return False
+
+
+@root_only
+def test_a_reload_past_16_draining_generations_is_refused(make_server):
+    # the old workers' table had a fixed size and, full, dropped them
+    # without a word: the parent lost track of workers still serving
+    s = make_server(workers=1, request_timeout=60).start()
+    held = []
+    try:
+        for _ in range(16):
+            # the one serving worker takes the next idle client, held
+            old = [p for p in s.worker_pids() if listens(p, s.port)]
+            assert len(old) == 1
+            held.append(tls_connect(s.port))
+            reload_and_wait(s, "reloaded")
+            assert wait_for(lambda: not listens(old[0], s.port) and
+                            any(listens(p, s.port) for p in
+                                s.worker_pids()), 5)
+        assert len(s.worker_pids()) == 17, "16 draining, one serving"
+        reload_and_wait(s, "reload refused")
+        assert "16 older generations are still finishing" in s.log()
+        assert s.get("/hello.txt").status == 20, "the old config serves"
+    finally:
+        for c in held:
+            c.close()
+    assert wait_for(lambda: len(s.worker_pids()) == 1, 10)
+    reload_and_wait(s, "reloaded")
+
+
+def test_a_reload_that_changes_stop_timeout_reaches_old_workers(make_server,
+                                                                tmp_path):
+    # the old workers kept the old value, and cut a response the new one
+    # would have let finish
+    import time
+    root = tmp_path / "root"
+    s = make_server(workers=1, server_extra="stop_timeout = 1")
+    (root / "huge.bin").write_bytes(b"h" * (32 << 20))
+    s.start()
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    raw.settimeout(30)
+    raw.connect(("127.0.0.1", s.port))
+    from conftest import client_context
+    c = client_context().wrap_socket(raw, server_hostname="localhost",
+                                     suppress_ragged_eofs=False)
+    c.sendall(s.url("/huge.bin").encode() + b"\r\n")
+    got = len(c.recv(65536))
+    s.write_config(s.conf.read_text().replace("stop_timeout = 1",
+                                              "stop_timeout = 30"))
+    reload_and_wait(s, "reloaded")
+    s.signal(signal.SIGTERM)
+    time.sleep(2)        # past the old stop_timeout, reading nothing
+    while True:
+        try:
+            chunk = c.recv(1 << 20)
+        except OSError:
+            break
+        if not chunk:
+            break
+        got += len(chunk)
+    c.close()
+    assert got > 32 << 20, f"cut after {got} bytes"
+    s.proc.wait(30)
+    lines = [l for l in s.log().splitlines() if "/huge.bin" in l]
+    assert lines and not lines[-1].endswith(" cut"), lines
+
+
+def test_stopping_cuts_only_exchanges_under_way(make_server):
+    # an idle connection with a handshake done was logged as cut, with
+    # an empty request; a response cut short is, and " cut" ends its line
+    s = make_server(workers=1, request_timeout=60,
+                    server_extra="stop_timeout = 1").start()
+    idle = tls_connect(s.port)
+    busy = tls_connect(s.port, timeout=30)
+    busy.sendall(s.url("/cgi-bin/trickle").encode() + b"\r\n")
+    assert busy.recv(100).startswith(b"20 ")
+    s.signal(signal.SIGTERM)
+    s.proc.wait(20)
+    idle.close()
+    busy.close()
+    log = s.log().splitlines()
+    trickle = [l for l in log if "/cgi-bin/trickle" in l]
+    assert trickle and trickle[-1].endswith(" cut"), trickle
+    assert not [l for l in log if '""' in l and l.endswith(" cut")], log

@@ -45,6 +45,15 @@ backend capsules
     default-server send-proxy-v2 check inter 200ms fall 2 rise 1
     server a 127.0.0.1:{a}
     server b 127.0.0.1:{b}
+
+# docs/scaling.md: uploads on a port of their own, to node a alone
+frontend titan
+    bind 127.0.0.1:{tport}
+    default_backend uploads
+
+backend uploads
+    default-server send-proxy-v2 check inter 200ms fall 2 rise 1
+    server a 127.0.0.1:{a}
 """
 
 CGI_SCRIPT = """#!/bin/sh
@@ -70,8 +79,17 @@ def request(port, path, ctx, session=None):
         return r
 
 
+@pytest.fixture(scope="module")
+def admin(tmp_path_factory):
+    from clientcerts import make_cert
+    return make_cert(tmp_path_factory.mktemp("hcerts"), "secretary")
+
+
 @pytest.fixture
-def cluster(make_node, tmp_path):
+def cluster(make_node, tmp_path, admin):
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "admins").write_text(f"{admin.fingerprint} Branch secretary\n")
     keys = tmp_path / "ticket.keys"
     keys.write_bytes(os.urandom(80))
     keys.chmod(0o600)
@@ -84,10 +102,14 @@ def cluster(make_node, tmp_path):
                  f"ticket_keys = {keys}\nlog_ip = full")
         kw = dict(access_log=tmp_path / name / "access.log",
                   server_extra=extra)
+        if name == "a":     # the upload node: it alone has titan rules
+            kw["host_extra"] = f"titan = /news/ {lists}/admins\n"
         if certdir:
             kw["certdir"] = certdir
         n = make_node(name, **kw)
         (n.root / "node.txt").write_text(f"node {name}\n")
+        (n.root / "news").mkdir()
+        shutil.chown(n.root / "news", "nobody")
         (n.root / "cgi-bin").mkdir(exist_ok=True)    # cgi = cgi-bin
         script = n.root / "cgi-bin" / "addr"
         script.write_text(CGI_SCRIPT.format(name=name))
@@ -97,10 +119,10 @@ def cluster(make_node, tmp_path):
         n.start()
         certdir = n.certdir
         nodes.append(n)
-    fport = free_port()
+    fport, tport = free_port(), free_port()
     cfg = tmp_path / "haproxy.cfg"
-    cfg.write_text(HAPROXY_CFG.format(fport=fport, a=nodes[0].pport,
-                                      b=nodes[1].pport))
+    cfg.write_text(HAPROXY_CFG.format(fport=fport, tport=tport,
+                                      a=nodes[0].pport, b=nodes[1].pport))
     hlog = open(tmp_path / "haproxy.log", "wb")
     hap = subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)], stdout=hlog,
                            stderr=hlog, start_new_session=True)
@@ -116,6 +138,7 @@ def cluster(make_node, tmp_path):
         say(f"haproxy {hap.pid} on 127.0.0.1:{fport} -> node a "
             f"127.0.0.1:{nodes[0].pport}, node b 127.0.0.1:{nodes[1].pport}"
             " (send-proxy-v2, roundrobin)")
+        nodes[0].tport = tport
         yield fport, nodes
         time.sleep(0.6)                 # a few health checks more
         log = (tmp_path / "haproxy.log").read_text()
@@ -182,3 +205,54 @@ def test_haproxy_round_robin_client_address_and_resumption(cluster):
         assert other != one
         assert r.session_reused == resumes(version), \
             "a ticket issued by one node resumes on the other"
+
+
+def test_cgi_sees_the_client_as_remote_addr(cluster):
+    fport, nodes = cluster
+    ctx = client_context()
+    addrs, names = set(), set()
+    # round robin, but a health check or a retry may shift the turn:
+    # ask until both nodes have answered (bounded)
+    for _ in range(10):
+        if names == {"a", "b"}:
+            break
+        r = request(fport, "/cgi-bin/addr", ctx)
+        assert r.status == 20
+        addr, _, name = r.body.decode().split()
+        say(f"GET /cgi-bin/addr -> {r.status}, node {name}'s script: "
+            f"REMOTE_ADDR={addr}")
+        addrs.add(addr)
+        names.add(name)
+    assert names == {"a", "b"} and addrs == {CLIENT}
+
+
+def upload(port, path, body, cert):
+    """A Titan upload through the balancer from CLIENT."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                   source_address=(CLIENT, 0))
+    with cert.ctx().wrap_socket(raw, server_hostname="localhost",
+                                suppress_ragged_eofs=False) as s:
+        s.sendall(f"titan://localhost:{port}{path};mime=text/plain;"
+                  f"size={len(body)}\r\n".encode() + body)
+        return read_response(s)
+
+
+def test_uploads_go_to_one_node_on_a_port_of_their_own(cluster, admin):
+    """issue 19.19: behind round robin, an upload landed on whichever
+    node took it; docs/scaling.md gives uploads their own port, to one
+    node, and the other nodes refuse them."""
+    fport, (a, b) = cluster
+    r = upload(a.tport, "/news/2026-06-01-from-titan.gmi", b"# Posted\n",
+               admin)
+    say(f"upload on the upload port {a.tport} -> {r.status} {r.meta}")
+    assert r.status == 30, r.header
+    assert r.meta == f"gemini://localhost:{a.tport}/news/2026-06-01-" \
+        "from-titan.gmi", "the answer names the port the reader used"
+    assert (a.root / "news" / "2026-06-01-from-titan.gmi").exists()
+    assert not (b.root / "news" / "2026-06-01-from-titan.gmi").exists()
+    refused = set()
+    for i in range(6):      # round robin: node b takes some of them
+        r = upload(fport, f"/news/2026-06-02-try{i}.gmi", b"# T\n", admin)
+        refused.add((r.status, r.meta))
+    assert (50, "Uploads are not accepted here") in refused, refused
+    assert not list((b.root / "news").iterdir()), "node b wrote nothing"

@@ -241,6 +241,39 @@ def test_max_per_client_behind_a_balancer(make_server):
         held.close()
 
 
+@pytest.mark.parametrize("header", ["v1 UNKNOWN", "v2 LOCAL"])
+def test_a_header_that_names_no_client_counts_as_the_balancer(make_server,
+                                                              header):
+    # issue 19.11: PROXY UNKNOWN (v1) and LOCAL (v2) left the connection
+    # untracked: no max_per_client, no rate_limit.  They count under the
+    # balancer's own address.
+    from test_proxy import exchange, v2_local
+    raw = (b"PROXY UNKNOWN\r\n" if header == "v1 UNKNOWN" else v2_local())
+    s = proxied_server(make_server, max_per_client=1, rate_limit=2)
+    held = socket.create_connection(("127.0.0.1", s.pport))
+    held.sendall(raw)
+    try:
+        time.sleep(0.3)
+        with socket.create_connection(("127.0.0.1", s.pport),
+                                      timeout=5) as c:
+            c.sendall(raw)
+            assert c.recv(100) == b"", \
+                "a second such connection from the balancer is over 1"
+    finally:
+        held.close()
+    # no destination either: the URL names the proxy listener's port
+    url = f"gemini://localhost:{s.pport}/hello.txt\r\n".encode()
+
+    def status():
+        try:
+            return exchange(s.pport, raw, url).status
+        except OSError:     # refused: the held one's close not seen yet
+            return 0
+    assert wait_for(lambda: status() == 20)
+    got = [status() for _ in range(3)]
+    assert 44 in got, "rate_limit 2 counts them too"
+
+
 def start_with_fd_limit(make_server, limit, **kw):
     """A one-worker server started under `ulimit -n limit`."""
     s = make_server(workers=1, request_timeout=10, **kw)
@@ -405,6 +438,35 @@ def test_a_worker_killed_with_connections_leaves_no_client_locked_out(
     held = [handshaken(s.port, C) for _ in range(2)]
     try:
         assert refused_at_once(s.port, C), "and the cap holds again"
+    finally:
+        for c in held:
+            c.close()
+
+
+def test_a_survivor_of_a_dead_workers_reset_counts_nobody_else(make_server):
+    # issue 19.16: a worker dies with connections open and the parent
+    # forgets every count; a connection that survives in the other worker
+    # kept its slot, and its close was taken off a count it no longer had
+    # a part in (here, its own client's new one), so the client could
+    # hold more than max_per_client for good
+    s, (a, b) = two_workers(make_server, max_per_client=1,
+                            server_extra="log_ip = full")  # C, logged
+    held = []
+    try:
+        with only(s, a):
+            survivor = handshaken(s.port, C)
+        with only(s, b):
+            held.append(handshaken(s.port, "127.0.0.2"))
+        os.kill(b, signal.SIGKILL)     # its counts are never given back
+        assert wait_for(lambda: len(s.worker_pids()) == 2 and
+                        b not in s.worker_pids(), 5)
+        held.append(handshaken(s.port, C))     # allowed: counts were reset
+        before = s.log().count(f"{C} ")
+        survivor.close()
+        assert wait_for(lambda: s.log().count(f"{C} ") > before, 5), \
+            "the survivor's close is logged"
+        assert refused_at_once(s.port, C), \
+            "the client's one connection still counts against it"
     finally:
         for c in held:
             c.close()

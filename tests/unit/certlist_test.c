@@ -126,7 +126,64 @@ test_many(void)
 	r = parses(buf, len, 0, err, sizeof(err));
 	ok(r == -1 && strstr(err, "more than 10000") != NULL,
 	    "10001 are refused (%s)", err);
+	/* the last line repeats the 5000th: found, and said where */
+	len = 0;
+	for (i = 0; i < CERTLIST_MAX; i++)
+		len += (size_t)snprintf(buf + len, 73, "SHA256:%064zX\n",
+		    (CERTLIST_MAX - (i == CERTLIST_MAX - 1 ? 4999 : i)) * 7);
+	r = parses(buf, len, 0, err, sizeof(err));
+	ok(r == -1 && strstr(err, ":10000: fingerprint listed twice") != NULL,
+	    "a repeat 5,000 lines apart, in a list of 10,000 (%s)", err);
 	free(buf);
+}
+
+/* Issue 19.15: the list is searched by fingerprint, not walked. */
+static void
+test_order(void)
+{
+	struct certlist		 l;
+	unsigned char		 h[32];
+	char			 err[256];
+	int			 i;
+	const char		 text[] = "SHA256:" HEXB " B\nSHA256:" HEXA " A\n";
+
+	ok(certlist_parse(text, sizeof(text) - 1, "f", &l, err,
+	    sizeof(err)) == 0 && l.n == 2, "two, not in order");
+	for (i = 0; i < 32; i++)	/* HEXA */
+		h[i] = (unsigned char)(0x01 + 0x22 * (i % 8));
+	ok(certlist_find(&l, h) != NULL && strcmp(certlist_find(&l,
+	    h)->name, "A") == 0 && certlist_find(&l, h)->line == 2,
+	    "each is found, with its name and line");
+	for (i = 0; i < 32; i++)	/* HEXB */
+		h[i] = (unsigned char)(0xff - 0x11 * (i % 16));
+	ok(certlist_find(&l, h) != NULL && strcmp(certlist_find(&l,
+	    h)->name, "B") == 0, "the other too");
+	certlist_free(&l);
+	ok(parses(L("SHA256:" HEXA "\nSHA256:" HEXA "\nnonsense\n"), 0, err,
+	    sizeof(err)) == -1 && strstr(err, ":2: fingerprint listed twice"),
+	    "the first fault in the file is the one told (%s)", err);
+	/* while a list may be half written: the old and the new together */
+	{
+		struct certlist	 o, n, u;
+
+		ok(certlist_parse(L("SHA256:" HEXA " Old\n"), "f", &o, err,
+		    sizeof(err)) == 0 && certlist_parse(L("SHA256:" HEXB
+		    " New\nSHA256:" HEXA " Renamed\n"), "f", &n, err,
+		    sizeof(err)) == 0 && certlist_union(&o, &n, &u) == 0 &&
+		    u.n == 2 && strcmp(u.v[0].name, "Renamed") == 0,
+		    "certlist_union: each once, the new name wins");
+		certlist_free(&u);
+		ok(certlist_union(&n, &o, &u) == 0 && u.n == 2 &&
+		    strcmp(u.v[0].name, "Old") == 0 &&
+		    strcmp(u.v[1].name, "New") == 0,
+		    "certlist_union: what the new list drops stays");
+		certlist_free(&u);
+		certlist_free(&o);
+		certlist_free(&n);
+	}
+	ok(parses(L("nonsense\nSHA256:" HEXA "\nSHA256:" HEXA "\n"), 0, err,
+	    sizeof(err)) == -1 && strstr(err, ":1: expected"),
+	    "a bad line before a repeat is told first (%s)", err);
 }
 
 int
@@ -135,5 +192,6 @@ main(void)
 	test_parse();
 	test_hex();
 	test_many();
+	test_order();
 	return tap_done();
 }

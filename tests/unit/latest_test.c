@@ -89,7 +89,7 @@ test_parse(void)
 		    m.dirs == marks[i].mask)) && (r != -1 || (m.n == 0 &&
 		    strstr(m.why, marks[i].why) != NULL)),
 		    "parse: %s", marks[i].rule);
-		ok(latest_is_marker(marks[i].line, strlen(marks[i].line)) ==
+		ok(feed_is_marker(marks[i].line, strlen(marks[i].line)) ==
 		    (marks[i].want != 0), "is_marker: %s", marks[i].rule);
 	}
 	memset(&m, 0, sizeof(m));
@@ -201,6 +201,13 @@ test_splice(void)
 	}
 	s = do_splice("<!-- capsuled:latest 1 news -->\n", "", "", 2);
 	ok(strcmp(s, "") == 0, "splice: an empty block leaves no line");
+	free(s);
+	s = do_splice("<!-- capsuled:x -->\n\xef\xbb\xbf```\n"
+	    "<!-- capsuled:latest 1 news -->\n", "", "", 2);
+	ok(strcmp(s, "\n\xef\xbb\xbf```\n") == 0, "splice: a line led by "
+	    "U+FEFF never becomes the first when the markers before it go (a "
+	    "reader takes it for the byte order mark, and the \"```\" after "
+	    "it would open preformatted text)");
 	free(s);
 }
 

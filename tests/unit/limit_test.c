@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "limit.h"
@@ -142,11 +143,54 @@ test_flood_stays_bounded(void)
 	limits_free(l);
 }
 
+/*
+ * Issue 19.16: a worker dies with connections open and every count is
+ * forgotten; a connection that survives in another worker must not
+ * then charge the client its slot is given to, nor its own client's
+ * new count.
+ */
+static void
+test_forgotten_handles(void)
+{
+	struct limits		*l = limits_new(16, 4);	/* one window */
+	struct limit_key	 a = v4("192.0.2.1"), b = v4("192.0.2.2"), k;
+	struct limit_rate	 r = { 1, 60, 1 };
+	int			 ha, hb, i, t = 0;
+	char			 addr[32];
+
+	ha = limits_open(l, &a, 1, t++);
+	limits_forget_conns(l);
+	for (i = 0; i < 15; i++) {	/* idle clients fill the window */
+		(void)snprintf(addr, sizeof(addr), "198.51.100.%d", i + 1);
+		k = v4(addr);
+		limits_close(l, limits_open(l, &k, 1, t++));
+	}
+	hb = limits_open(l, &b, 1, t++);	/* a's slot, the stalest */
+	ok(hb >= 0, "another client takes the forgotten client's slot");
+	limits_close(l, ha);
+	ok(limits_open(l, &b, 1, t++) == LIMIT_REFUSED,
+	    "the survivor's close does not lower the new client's count");
+	ok(limits_request(l, ha, &r, t) == 0 && limits_request(l, hb, &r,
+	    t) == 0, "nor does its request spend the new client's token");
+	limits_close(l, hb);
+	limits_free(l);
+
+	l = limits_new(16, 5);
+	ha = limits_open(l, &a, 1, 0);
+	limits_forget_conns(l);
+	hb = limits_open(l, &a, 1, 1);		/* the same client, again */
+	limits_close(l, ha);
+	ok(limits_open(l, &a, 1, 2) == LIMIT_REFUSED,
+	    "a survivor's close does not lower its own client's new count");
+	limits_free(l);
+}
+
 int
 main(void)
 {
 	test_keys();
 	test_connection_cap();
+	test_forgotten_handles();
 	test_rate();
 	test_flood_stays_bounded();
 	return tap_done();

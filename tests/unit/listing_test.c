@@ -42,6 +42,15 @@ touch(const char *name)
 	close(fd);
 }
 
+static fs_hide_fn	 hide;
+static char		 hide_arg[32];	/* a name hide() leaves out */
+
+static int
+hide_named(void *arg, const char *path)
+{
+	return strcmp(path + 3, (const char *)arg) == 0;	/* "/d/" */
+}
+
 /* The listing of /d/, and how many listings were made meanwhile. */
 static char *
 list(unsigned long *made)
@@ -51,7 +60,8 @@ list(unsigned long *made)
 	size_t		 len;
 
 	fs_get_stats(&a);
-	if (fs_listing(rootfd, dfd, "/d/", max_entries, &out, &len) == -1)
+	if (fs_listing(rootfd, dfd, "/d/", max_entries, hide, hide_arg, &out,
+	    &len) == -1)
 		abort();
 	fs_get_stats(&b);
 	*made = b.listings_made - a.listings_made;
@@ -143,6 +153,14 @@ main(void)
 	check("another cap is another listing", 1, "two.gmi",
 	    "has more entries");
 	max_entries = 1000;
+
+	hide = hide_named;
+	memcpy(hide_arg, "two.gmi", sizeof("two.gmi"));
+	check("a name the caller hides is left out", 1, "five.gmi", "two.gmi");
+	check("and the listing is kept for that caller", 0, "five.gmi",
+	    "two.gmi");
+	hide = NULL;
+	check("another caller's is another listing", 1, "two.gmi", NULL);
 
 	unlinkat(dfd, "five.gmi", 0);
 	unlinkat(dfd, "three.gmi", 0);

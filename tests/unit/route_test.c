@@ -65,6 +65,8 @@ static const struct {
 	    "a fragment is refused" },
 	{ NO_SIZE, ANON, 59, "size", PLAN_NONE,
 	    "a titan line without size" },
+	{ "titan://localhost/inbox/x.gmi;size=5;colour=red", MEMBER, 59,
+	    "colour", PLAN_NONE, "an unknown Titan parameter: 59 naming it" },
 	/* the target check: 53 */
 	{ "gemini://elsewhere.example/", ANON, 53, "host not served",
 	    PLAN_NONE, "a host we do not serve" },
@@ -154,6 +156,35 @@ static const struct {
 	    PLAN_NONE, "deleting what is not there: 51" },
 	{ "titan://localhost/inbox/x.gmi;size=5;mime=text/gemini", MEMBER,
 	    40, "Cannot store", PLAN_NONE, "no writer: 40" },
+	/* Titan's names and types (issue 19): 50 saying what would do */
+	{ "titan://localhost/inbox/;size=5;mime=text/gemini", MEMBER, 50,
+	    "as a post is named: /inbox/", PLAN_NONE,
+	    "a directory: 50 naming a post's name to use" },
+	{ "titan://localhost/news/notes.gmi;size=5;mime=text/gemini", MEMBER,
+	    50, "Posts in /news/ are named YYYY-MM-DD-slug.gmi", PLAN_NONE,
+	    "a feed directory's undated name: 50 with the name to use" },
+	{ "titan://localhost/inbox/evil.html;size=5;mime=text/gemini", MEMBER,
+	    50, "which is served as text/html", PLAN_NONE,
+	    "a name served as another type than declared: 50 saying both" },
+	{ "titan://localhost/inbox/x.zzz;size=5;mime=text/gemini", MEMBER, 50,
+	    "is named .gmi", PLAN_NONE,
+	    "a name of no known type: 50 with the extension to use" },
+	{ "titan://localhost/inbox/x.epub;size=5;mime=text/gemini", MEMBER,
+	    50, "served as application/epub+zip", PLAN_NONE,
+	    "the name's type by the host's mime rules, as files are served" },
+	{ "titan://localhost/inbox/x.gmi;size=5;mime=text/gemini; "
+	    "charset=iso-8859-1", MEMBER, 50, "Charset iso-8859-1",
+	    PLAN_NONE, "text in a charset not UTF-8: 50" },
+	{ "titan://localhost/inbox/a%1Bb.gmi;size=5;mime=text/gemini", MEMBER,
+	    50, "control", PLAN_NONE, "a name with a control byte: 50" },
+	{ "titan://localhost/inbox/a%FFb.gmi;size=5;mime=text/gemini", MEMBER,
+	    50, "UTF-8", PLAN_NONE, "a name not UTF-8: 50" },
+	{ "titan://localhost/inbox/x.gmi;size=5;mime=text/plain", MEMBER, 40,
+	    "Cannot store", PLAN_NONE,
+	    "text/plain onto .gmi (Lagrange's Text tab) passes every check" },
+	{ "titan://localhost/inbox/x.gmi;mime=text/gemini; charset=utf-8;"
+	    "size=5", MEMBER, 40, "Cannot store", PLAN_NONE,
+	    "Lagrange's File tab, the type's own charset inside, passes" },
 };
 
 static struct config	 cf;
@@ -168,6 +199,7 @@ facts_for(struct facts *f, enum who who)
 	f->rootfd = -1;
 	f->sni = NULL;
 	f->peer_addr = "192.0.2.7";
+	f->peer_log = "192.0.2.0";	/* as log_ip's default leaves it */
 	f->peer_port = 50000;
 	f->local_addr = "127.0.0.1";
 	f->local_port = 1965;
@@ -341,6 +373,214 @@ run_titan(void)
 }
 
 /*
+ * The writer's side of an upload the table planned: the job's stream
+ * socket (the message's descriptor), -1 when none came.
+ */
+static int
+writer_job(int seq)
+{
+	char	msg[2048];
+	int	fd;
+
+	return fdpass_recv(seq, msg, sizeof(msg), &fd, 1) > 0 ? fd : -1;
+}
+
+static void
+writer_says(int job, const char *line)
+{
+	if (write(job, line, strlen(line)) != (ssize_t)strlen(line))
+		abort();
+}
+
+/* What the writer got from the sink, as a string (at most len - 1). */
+static const char *
+writer_got(int job, char *buf, size_t len)
+{
+	ssize_t	n = read(job, buf, len - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+/* The sink's answer now: its status, or 0 while it waits (*w says). */
+static int
+sink_answer(struct plan *p, long now, char meta[URL_MAX + 1],
+    struct plan_wait *w)
+{
+	int	status;
+
+	if (p->sink->answer(p->job, now, &status, meta, w) == 0)
+		return 0;
+	return status;
+}
+
+/*
+ * An upload after its plan: what the writer says (writer.h's "A", "R",
+ * "C", outcome) and the sink turns into the answer, and the bounds it
+ * gives each wait (issue 19): 44 and the quota's 50 relayed, a delete's
+ * 30 to its section, the client's 59s and the writer's 40s, and no
+ * bound once "C" is said.
+ */
+static void
+run_titan_answers(const char *root)
+{
+	struct facts		f;
+	struct plan		p;
+	struct plan_wait	w;
+	struct stat		st;
+	char			meta[URL_MAX + 1], buf[64];
+	const long		client = cf.request_timeout * 1000L;
+	int			sv[2], job, dfd, status;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == -1)
+		abort();
+	upload_worker_init(sv[0]);
+	facts_for(&f, MEMBER);
+
+	/* the writer's caps: the job not admitted */
+	route("titan://localhost/inbox/x.gmi;size=5;mime=text/gemini", &f, &p);
+	job = writer_job(sv[1]);
+	writer_says(job, "44 5\n");
+	ok(p.body == PLAN_SINK && p.sink->ready(p.job, 0, &w) == -1 &&
+	    sink_answer(&p, 0, meta, &w) == 44 && strcmp(meta, "5") == 0,
+	    "caps per certificate or address: the writer's 44 5 relayed");
+	plan_free(&p);
+	close(job);
+
+	/* titan_quota, measured by the writer before the body */
+	route("titan://localhost/inbox/x.gmi;size=5;mime=text/gemini", &f, &p);
+	job = writer_job(sv[1]);
+	writer_says(job, "50 Over titan_quota: /inbox/ holds 9 of 10\n");
+	ok(p.sink->ready(p.job, 0, &w) == -1 &&
+	    sink_answer(&p, 0, meta, &w) == 50 && strstr(meta, "titan_quota"),
+	    "over titan_quota: the writer's 50 relayed (%s)", meta);
+	plan_free(&p);
+	close(job);
+
+	/* admitted: the client's wait, the job watched; R, C, then 30 */
+	route("titan://localhost/inbox/x.gmi;size=5;mime=text/gemini", &f, &p);
+	job = writer_job(sv[1]);
+	ok(p.sink->ready(p.job, 0, &w) == 0 && w.fd != -1 &&
+	    w.events == PLAN_READ && w.left == cf.write_timeout * 1000L,
+	    "before A: the writer's wait, write_timeout");
+	writer_says(job, "A\n");
+	ok(p.sink->ready(p.job, 0, &w) == 1 && w.fd == -1 && w.also != -1 &&
+	    w.left == client, "after A: the client's wait, the job watched");
+	ok(p.sink->ready(p.job, 0, &w) == 1 && p.sink->write(p.job, "hello",
+	    5, 0, &w) == 5 && strcmp(writer_got(job, buf, sizeof(buf)),
+	    "hello") == 0, "the body passed on to the writer");
+	ok(sink_answer(&p, 0, meta, &w) == 0 && w.fd != -1 &&
+	    w.left == cf.write_timeout * 1000L,
+	    "the body in: the writer has write_timeout to say R");
+	writer_says(job, "R 42\n");
+	ok(sink_answer(&p, 0, meta, &w) == 0 &&
+	    strcmp(writer_got(job, buf, sizeof(buf)), "C\n") == 0,
+	    "R: the sink says C and waits for the outcome");
+	ok(p.sink->expire(p.job, 999999, 0, &status, meta) == 0,
+	    "after C no wait runs out: the change is under way");
+	writer_says(job, "30\n");
+	ok(sink_answer(&p, 0, meta, &w) == 30 &&
+	    strcmp(meta, "gemini://localhost/inbox/x.gmi") == 0,
+	    "the outcome: 30 to the page written (%s)", meta);
+	plan_free(&p);
+	close(job);
+
+	/* a delete: 30 to its section, not to the page now gone */
+	if ((dfd = open(root, O_RDONLY | O_DIRECTORY)) == -1)
+		abort();
+	put(dfd, "inbox/old.gmi", "old\n", 100);
+	route("titan://localhost/inbox/old.gmi;size=0", &f, &p);
+	job = writer_job(sv[1]);
+	writer_says(job, "R 7\n");
+	(void)sink_answer(&p, 0, meta, &w);
+	writer_says(job, "30\n");
+	ok(p.sink_size == 0 && sink_answer(&p, 0, meta, &w) == 30 &&
+	    strcmp(meta, "gemini://localhost/inbox/") == 0,
+	    "a delete: 30 to the section's index (%s)", meta);
+	plan_free(&p);
+	close(job);
+
+	/* the job's child ends after C without a word: the target tells */
+	if (fstatat(dfd, "inbox/old.gmi", &st, 0) == -1)
+		abort();
+	route("titan://localhost/inbox/old.gmi;size=4;mime=text/gemini", &f,
+	    &p);
+	job = writer_job(sv[1]);
+	writer_says(job, "A\n");
+	(void)p.sink->write(p.job, "new\n", 4, 0, &w);
+	(void)snprintf(buf, sizeof(buf), "R %llu\n",
+	    (unsigned long long)st.st_ino);
+	writer_says(job, buf);
+	(void)sink_answer(&p, 0, meta, &w);
+	close(job);
+	ok(sink_answer(&p, 0, meta, &w) == 30,
+	    "no outcome, the inode R named in place: 30");
+	plan_free(&p);
+	route("titan://localhost/inbox/x.gmi;size=4;mime=text/gemini", &f, &p);
+	job = writer_job(sv[1]);
+	writer_says(job, "A\n");
+	(void)p.sink->write(p.job, "new\n", 4, 0, &w);
+	writer_says(job, "R 1\n");
+	(void)sink_answer(&p, 0, meta, &w);
+	close(job);
+	ok(sink_answer(&p, 0, meta, &w) == 40 && strstr(meta, "nothing was "
+	    "stored"), "no outcome, no such change: 40 (%s)", meta);
+	plan_free(&p);
+	close(dfd);
+
+	/* the job fails or dies while the client is awaited: 40 at once */
+	route("titan://localhost/inbox/x.gmi;size=5;mime=text/gemini", &f, &p);
+	job = writer_job(sv[1]);
+	writer_says(job, "A\n");
+	(void)p.sink->ready(p.job, 0, &w);
+	writer_says(job, "40 Cannot write the file: No space left\n");
+	ok(p.sink->ready(p.job, 0, &w) == -1 &&
+	    sink_answer(&p, 0, meta, &w) == 40 && strstr(meta, "No space"),
+	    "the job failed during the body: its 40 at once (%s)", meta);
+	plan_free(&p);
+	close(job);
+	route("titan://localhost/inbox/x.gmi;size=5;mime=text/gemini", &f, &p);
+	job = writer_job(sv[1]);
+	close(job);
+	ok(p.sink->ready(p.job, 0, &w) == -1 &&
+	    sink_answer(&p, 0, meta, &w) == 40 && strstr(meta, "ended the job"),
+	    "the job died before A: 40 (%s)", meta);
+	plan_free(&p);
+
+	/* whose wait ran out: the client's 59s, the writer's 40 */
+	route("titan://localhost/inbox/x.gmi;size=5;mime=text/gemini", &f, &p);
+	job = writer_job(sv[1]);
+	writer_says(job, "A\n");
+	(void)p.sink->ready(p.job, 0, &w);
+	ok(p.sink->expire(p.job, client, 1, &status, meta) == 1 &&
+	    status == 59 && strstr(meta, "did not come in time"),
+	    "no byte for request_timeout: 59 (%s)", meta);
+	plan_free(&p);
+	close(job);
+	route("titan://localhost/inbox/x.gmi;size=5;mime=text/gemini", &f, &p);
+	job = writer_job(sv[1]);
+	writer_says(job, "A\n");
+	ok(p.sink->ready(p.job, 10L * 60 * 60 * 1000, &w) == -1 &&
+	    sink_answer(&p, 0, meta, &w) == 59 && strstr(meta, "titan_min_rate"),
+	    "past the upload's deadline: 59 naming titan_min_rate (%s)", meta);
+	plan_free(&p);
+	close(job);
+	route("titan://localhost/inbox/x.gmi;size=5;mime=text/gemini", &f, &p);
+	job = writer_job(sv[1]);
+	ok(p.sink->ready(p.job, 0, &w) == 0 &&
+	    p.sink->expire(p.job, cf.write_timeout * 1000L, 0, &status,
+	    meta) == 1 && status == 40 && strstr(meta, "Storage is slow") &&
+	    read(job, buf, sizeof(buf)) == 0,
+	    "the writer too slow: 40, never 59, and the job closed (%s)", meta);
+	plan_free(&p);
+	close(job);
+
+	upload_worker_init(-1);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
  * What the access log may say of a certificate: its fingerprint only
  * where a list looked at it, the name the list gives it once let in.
  */
@@ -450,14 +690,14 @@ main(void)
 	    "[server]\nlisten = 127.0.0.1:1965\n"
 	    "[host localhost]\nroot = %s\ncert = %s/c.pem\nkey = %s/k.pem\n"
 	    "lang = en-GB\nautoindex = on\ncgi = cgi-bin\nfeeds = news\n"
-	    "access = /members/ %s\ntitan = /inbox/ %s\n"
+	    "access = /members/ %s\ntitan = /inbox/ %s\ntitan = /news/ %s\n"
 	    "titan_max_size = 1000\ntitan_mime = text/gemini text/plain\n"
 	    "redirect = /rota.gmi /news/rota.gmi\n"
 	    "redirect = /blog/ /news/ permanent\n"
 	    "redirect = /members/moved.gmi /news/\n"
 	    "gone = /campaign/\nlang = /cymraeg/ cy\n"
 	    "mime = .epub application/epub+zip\n",
-	    root, top, top, list, list) >= (int)sizeof(conf))
+	    root, top, top, list, list, list) >= (int)sizeof(conf))
 		abort();
 	if (config_parse_string(conf, "route_test.ini", top, &cf, err,
 	    sizeof(err)) == -1) {
@@ -479,6 +719,7 @@ main(void)
 	SSL_free(ssl);
 	SSL_CTX_free(ctx);
 	run_titan();
+	run_titan_answers(root);
 	run_log_facts();
 	run_emfile();
 	access_free(af);

@@ -117,6 +117,88 @@ test_parse(void)
 	    !titan_is(L("gemini://x")), "titan_is: the scheme, any case");
 }
 
+/* The media types clients send (Lagrange, gmid's titan(1), the spec). */
+static const struct {
+	const char	*name;
+	const char	*in;
+	int		 ok;
+	const char	*mime, *charset, *why;
+} media[] = {
+	{ "Lagrange 1.7.3 File tab: the type's parameter, with its blank",
+	  "titan://h/a.gmi;mime=text/gemini; charset=utf-8;size=78\r\n", 1,
+	  "text/gemini", "utf-8", NULL },
+	{ "the type's parameter without the blank",
+	  "titan://h/a.gmi;mime=text/gemini;charset=utf-8;size=78\r\n", 1,
+	  "text/gemini", "utf-8", NULL },
+	{ "percent-encoded whole",
+	  "titan://h/a.gmi;size=78;mime=text/gemini%3B%20charset%3DUTF-8\r\n",
+	  1, "text/gemini", "utf-8", NULL },
+	{ "a quoted charset (RFC 2045 quoted-string)",
+	  "titan://h/a;size=1;mime=text/plain%3Bcharset%3D%22us-ascii%22\r\n",
+	  1, "text/plain", "us-ascii", NULL },
+	{ "several of the type's parameters, then the token",
+	  "titan://h/a;mime=text/gemini; lang=en; charset=utf-8;size=1;"
+	  "token=t\r\n", 1, "text/gemini", "utf-8", NULL },
+	{ "gmid titan(1): size, token, mime",
+	  "titan://h/a.gmi;size=5;token=x;mime=text/gemini\r\n", 1,
+	  "text/gemini", "", NULL },
+	{ "Lagrange's delete", "titan://h:1965/a.gmi;mime=application/"
+	  "octet-stream;size=0\r\n", 1, "application/octet-stream", "", NULL },
+	{ "an unknown parameter is named",
+	  "titan://h/a;size=1;colour=red\r\n", 0, NULL, NULL,
+	  "Unknown Titan parameter colour (size, mime, token)" },
+	{ "an unknown parameter before mime is not the type's",
+	  "titan://h/a;charset=utf-8;mime=text/plain;size=1\r\n", 0, NULL,
+	  NULL, "Unknown Titan parameter charset (size, mime, token)" },
+	{ "charset twice", "titan://h/a;size=1;mime=text/plain;charset=utf-8;"
+	  "charset=utf-8\r\n", 0, NULL, NULL, NULL },
+	{ "a type parameter without a value",
+	  "titan://h/a;size=1;mime=text/plain; charset\r\n", 0, NULL, NULL,
+	  NULL },
+	{ "an empty type parameter", "titan://h/a;size=1;mime=text/plain; \r\n",
+	  0, NULL, NULL, NULL },
+	{ "a trailing ';' in the encoded type",
+	  "titan://h/a;size=1;mime=text/plain%3B\r\n", 0, NULL, NULL, NULL },
+};
+
+static void
+test_media(void)
+{
+	struct request		 r;
+	struct titan_params	 tp;
+	const char		*why = NULL;
+	size_t			 i;
+	int			 status, rv;
+
+	for (i = 0; i < sizeof(media) / sizeof(media[0]); i++) {
+		status = 0;
+		why = NULL;
+		rv = titan_parse(media[i].in, strlen(media[i].in), &r, &tp,
+		    &status, &why);
+		if (!media[i].ok)
+			ok(rv == -1 && status == 59 && why != NULL &&
+			    (media[i].why == NULL ||
+			    strcmp(why, media[i].why) == 0),
+			    "titan_parse: 59 for %s (%s)", media[i].name,
+			    why ? why : "?");
+		else
+			ok(rv == 0 && strcmp(tp.mime, media[i].mime) == 0 &&
+			    strcmp(tp.charset, media[i].charset) == 0,
+			    "titan_parse: %s (%s %s)", media[i].name,
+			    rv == 0 ? tp.mime : why, tp.charset);
+	}
+	memset(&tp, 0, sizeof(tp));
+	memcpy(tp.mime, "text/plain", sizeof("text/plain"));
+	ok(titan_charset_ok(&tp), "titan_charset_ok: no charset");
+	memcpy(tp.charset, "us-ascii", sizeof("us-ascii"));
+	ok(titan_charset_ok(&tp), "titan_charset_ok: us-ascii");
+	memcpy(tp.charset, "iso-8859-1", sizeof("iso-8859-1"));
+	ok(!titan_charset_ok(&tp), "titan_charset_ok: not latin-1 text");
+	memcpy(tp.mime, "image/png", sizeof("image/png"));
+	ok(titan_charset_ok(&tp), "titan_charset_ok: charset of non-text "
+	    "is not looked at");
+}
+
 static void
 test_path(void)
 {
@@ -138,6 +220,107 @@ test_path(void)
 	    "titan_path_ok: a dot directory is refused");
 	ok(titan_path_ok("/x.gmi", "/", &why) == 0,
 	    "titan_path_ok: PATH / covers the capsule");
+	ok(titan_path_ok("/news/a\nb.gmi", "/news/", &why) == -1 &&
+	    strstr(why, "control") != NULL, "titan_path_ok: LF in a name");
+	ok(titan_path_ok("/news/a\x1b[2J.gmi", "/news/", &why) == -1,
+	    "titan_path_ok: ESC in a name");
+	ok(titan_path_ok("/news/a\x7f.gmi", "/news/", &why) == -1,
+	    "titan_path_ok: DEL in a name");
+	ok(titan_path_ok("/news/a\xc2\x85.gmi", "/news/", &why) == -1,
+	    "titan_path_ok: a C1 control (NEL) in a name");
+	ok(titan_path_ok("/news/a\xff.gmi", "/news/", &why) == -1 &&
+	    strstr(why, "UTF-8") != NULL, "titan_path_ok: not UTF-8");
+	ok(titan_path_ok("/news/gr\xc3\xa8ve.gmi", "/news/", &why) == 0,
+	    "titan_path_ok: UTF-8 letters are fine");
+}
+
+static void
+test_names(void)
+{
+	char	out[128];
+
+	ok(titan_type_fits("text/gemini", "text/gemini"),
+	    "titan_type_fits: the name's type");
+	ok(titan_type_fits("text/plain", "text/plain; charset=utf-8"),
+	    "titan_type_fits: the served type's parameters do not count");
+	ok(titan_type_fits("text/plain", "text/gemini"),
+	    "titan_type_fits: text/plain onto gemtext (Lagrange's Text tab)");
+	ok(!titan_type_fits("text/gemini", "text/plain; charset=utf-8"),
+	    "titan_type_fits: but not gemtext onto a .txt");
+	ok(!titan_type_fits("text/gemini", "text/html; charset=utf-8"),
+	    "titan_type_fits: a .html is served as HTML");
+	ok(!titan_type_fits("text/gemini", NULL),
+	    "titan_type_fits: an unknown extension: the content would decide");
+	ok(!titan_type_fits("text/plain", "text/plain-x"),
+	    "titan_type_fits: a prefix is not the type");
+	ok(titan_post_example("/news/", "Branch Notes.gmi", "2026-03-04", out,
+	    sizeof(out)) == 0 && strcmp(out, "/news/2026-03-04-branch-notes.gmi")
+	    == 0, "titan_post_example: the name's words as a slug (%s)", out);
+	ok(titan_post_example("/news/", ".gmi", "2026-03-04", out,
+	    sizeof(out)) == 0 && strcmp(out, "/news/2026-03-04-slug.gmi") == 0,
+	    "titan_post_example: no words: 'slug'");
+	ok(titan_post_example("/news/", "x.gmi", "2026-03-04", out, 10) == -1,
+	    "titan_post_example: too small a buffer");
+}
+
+static void
+test_deadline(void)
+{
+	ok(titan_deadline_ms(0, 10, 1024) == 10000,
+	    "titan_deadline_ms: no body: request_timeout");
+	ok(titan_deadline_ms(1048576, 10, 1024) == 10000 + 1024000,
+	    "titan_deadline_ms: 1 MiB at 1 KiB/s: 1024 s more");
+	ok(titan_deadline_ms(1, 1, 1000) == 1001,
+	    "titan_deadline_ms: rounds up");
+	ok(titan_deadline_ms(1LL << 50, 3600, 1) > 0,
+	    "titan_deadline_ms: no overflow at the largest size");
+}
+
+static void
+test_admit(void)
+{
+	struct titan_client	 run[8], a, b;
+	struct titan_caps	 caps = { 8, 2, 2, 3 };
+	size_t			 n = 0;
+
+	memset(run, 0, sizeof(run));
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.cert[0] = 1;
+	a.addr[0] = 1;
+	b.cert[0] = 2;
+	b.addr[0] = 2;
+	ok(titan_admit(run, n, &a, &caps) == NULL, "titan_admit: room");
+	run[n++] = a;
+	run[n++] = a;
+	ok(titan_admit(run, n, &a, &caps) != NULL,
+	    "titan_admit: a certificate at titan_jobs_per_cert");
+	b.addr[0] = 1;
+	run[n++] = b;
+	ok(titan_admit(run, n, &b, &caps) != NULL,
+	    "titan_admit: an address at titan_jobs_per_address (3)");
+	b.addr[0] = 2;
+	ok(titan_admit(run, n, &b, &caps) == NULL,
+	    "titan_admit: that certificate from another address");
+	while (n < 6) {
+		run[n] = b;
+		run[n].cert[1] = (unsigned char)n;
+		run[n].addr[1] = (unsigned char)n;
+		n++;
+	}
+	ok(titan_admit(run, n, &a, &caps) != NULL,
+	    "titan_admit: the last slots are not for a client with one");
+	b.cert[0] = b.addr[0] = 9;
+	ok(titan_admit(run, n, &b, &caps) == NULL,
+	    "titan_admit: they are for one with none");
+	run[n++] = b;
+	b.cert[0] = b.addr[0] = 10;
+	run[n++] = b;
+	b.cert[0] = b.addr[0] = 11;
+	ok(titan_admit(run, n, &b, &caps) != NULL, "titan_admit: all taken");
+	caps.per_cert = caps.per_addr = 0;
+	caps.reserve = 0;
+	ok(titan_admit(run, 2, &a, &caps) == NULL, "titan_admit: caps 0: any");
 }
 
 static void
@@ -188,7 +371,11 @@ int
 main(void)
 {
 	test_parse();
+	test_media();
 	test_path();
+	test_names();
+	test_deadline();
+	test_admit();
 	test_mime();
 	test_redact();
 	return tap_done();
