@@ -26,7 +26,7 @@
 #include "metrics.h"
 #include "plan.h"
 #include "runner.h"
-#include "tls.h"
+#include "tlsctx.h"
 #include "url.h"
 
 static int	runner_sock = -1;
