@@ -17,6 +17,7 @@ CC ?=		cc
 PKGS =		openssl libevent inih libmagic
 PKG_CFLAGS !=	pkg-config --cflags $(PKGS) 2>/dev/null || true
 PKG_LIBS !=	pkg-config --libs $(PKGS) 2>/dev/null || true
+SSL_LIBS !=	pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto
 WARN =		-Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 		-Wmissing-prototypes -Wformat=2
 OPT ?=		-O2 -g
@@ -27,9 +28,9 @@ CFLAGS +=	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) $(OPT) $(SAN) \
 LDFLAGS +=	$(SAN)
 
 PURE =		src/url.o src/request.o src/config.o src/proxy.o src/limit.o \
-		src/titan.o src/certlist.o src/rules.o src/logfmt.o \
+		src/titan.o src/certlist.o src/rules.o src/logfmt.o src/hello.o \
 		src/fcgi.o src/scgi.o src/upstream.o
-OBJS =		$(PURE) src/main.o src/tls.o src/server.o src/fs.o src/mime.o \
+OBJS =		$(PURE) src/main.o src/tlsctx.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
 		src/netbio.o src/sandbox.o src/latest.o src/cgijob.o \
 		src/shared.o src/listen.o src/linger.o src/memstat.o src/proxyin.o \
@@ -49,7 +50,8 @@ UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/limit_test tests/unit/listing_test \
 		tests/unit/latest_test tests/unit/titan_test tests/unit/certlist_test \
 		tests/unit/rules_test tests/unit/metrics_test tests/unit/route_test \
-		tests/unit/fcgi_test tests/unit/scgi_test tests/unit/upstream_test
+		tests/unit/fcgi_test tests/unit/scgi_test tests/unit/upstream_test \
+		tests/unit/hello_test
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload bench/floor bench/limits bench/counting
 
@@ -73,7 +75,7 @@ $(STRIKE): src/strike/strike.c
 	$(CC) $(CFLAGS) -o $@ src/strike/strike.c $(LDFLAGS) -linih
 
 bench/gemload: bench/gemload.c
-	$(CC) $(CFLAGS) -pthread -o $@ bench/gemload.c $(LDFLAGS) -lssl -lcrypto -pthread
+	$(CC) $(CFLAGS) -pthread -o $@ bench/gemload.c $(LDFLAGS) $(SSL_LIBS) -pthread
 
 # the shared per-client table's lock, alone (bench/README.md)
 bench/limits: bench/limits.c src/shared.o src/limit.o
@@ -84,9 +86,9 @@ bench/counting: bench/counting.c $(METRICS_DEPS)
 	$(CC) $(CFLAGS) -Isrc -o $@ bench/counting.c $(METRICS_DEPS) $(LDFLAGS)
 
 # OpenSSL's floor: capsuled's own TLS context, in memory (bench/README.md)
-bench/floor: bench/floor.c src/tls.o $(CONFIG_OBJS)
-	$(CC) $(CFLAGS) -Isrc -o $@ bench/floor.c src/tls.o $(CONFIG_OBJS) \
-	    $(LDFLAGS) $(PKG_LIBS)
+bench/floor: bench/floor.c src/tlsctx.o src/hello.o $(CONFIG_OBJS)
+	$(CC) $(CFLAGS) -Isrc -o $@ bench/floor.c src/tlsctx.o src/hello.o \
+	    $(CONFIG_OBJS) $(LDFLAGS) $(PKG_LIBS)
 
 tests/unit/url_test: tests/unit/url_test.c src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/url_test.c src/url.o $(LDFLAGS)
@@ -106,6 +108,9 @@ tests/unit/titan_test: tests/unit/titan_test.c src/titan.o src/request.o src/url
 tests/unit/certlist_test: tests/unit/certlist_test.c src/certlist.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/certlist_test.c src/certlist.o src/url.o $(LDFLAGS)
 
+tests/unit/hello_test: tests/unit/hello_test.c src/hello.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/hello_test.c src/hello.o $(LDFLAGS)
+
 # the routing table without the engine: no conn.o, no server.o
 ROUTE_OBJS =	src/route.o src/plan.o src/access.o src/certlist.o src/cgi.o \
 		src/cgivars.o \
@@ -114,7 +119,7 @@ ROUTE_OBJS =	src/route.o src/plan.o src/access.o src/certlist.o src/cgi.o \
 		src/upstream.o src/upstep.o src/upjob.o src/upconn.o \
 		src/fcgi.o src/scgi.o src/proxy.o \
 		src/feed.o src/latest.o src/mime.o src/log.o src/logfmt.o \
-		src/metrics.o src/shared.o src/limit.o src/tls.o
+		src/metrics.o src/shared.o src/limit.o src/tlsctx.o src/hello.o
 tests/unit/route_test: tests/unit/route_test.c tests/unit/files.h $(ROUTE_OBJS) tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/route_test.c $(ROUTE_OBJS) $(LDFLAGS) $(PKG_LIBS)
 
@@ -169,6 +174,17 @@ check: deps
 	@sh mk/floors.sh
 	@$(MAKE) -s build $(UNIT) fuzz-regress
 	@sh tests/run
+
+# The whole of `make check` again with LibreSSL, OpenBSD's TLS library,
+# built static from a release tarball into a cache outside the clone and
+# reused while the tarball is the same; capsuled is built against it in
+# a copy of the tree (tmp/libressl), so the objects here stay OpenSSL's.
+# mk/libressl.sh says more (LIBRESSL_CACHE, LIBRESSL_BUILD).
+LIBRESSL_TARBALL ?= ../shared/libressl/libressl-4.3.2.tar.gz
+check-libressl: deps
+	@sh mk/deps.sh check
+	@LIBRESSL_TARBALL="$(LIBRESSL_TARBALL)" MAKE="$(MAKE)" \
+	    sh mk/libressl.sh
 
 # capsuled and molly-brown side by side: server CPU per request and more.
 bench: all
@@ -268,5 +284,5 @@ clean:
 	rm -f capsuled src/*.o $(STRIKE) $(TOOLS) $(UNIT)
 	@sh mk/fuzz.sh clean
 
-.PHONY: all build deps run check bench lint lint-man install uninstall clean \
-	fuzz fuzz-regress
+.PHONY: all build deps run check check-libressl bench lint lint-man install \
+	uninstall clean fuzz fuzz-regress

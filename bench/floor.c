@@ -1,7 +1,7 @@
 /*
  * floor: what OpenSSL alone costs the server for one Gemini request.
  *
- * A client and capsuled's own server context (src/tls.c, built from the
+ * A client and capsuled's own server context (src/tlsctx.c, built from the
  * same kind of config the daemon reads) talk through an in-memory BIO
  * pair: no sockets, no kernel, no event loop.  Each request is a full
  * (or, with -r, resumed) TLS 1.3 handshake, the request line, a 20
@@ -28,7 +28,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
-#include "tls.h"
+#include "tlsctx.h"
 
 #define REQUEST		"gemini://localhost/2k.gmi\r\n"
 #define HEADER		"20 text/gemini\r\n"

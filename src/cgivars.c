@@ -13,7 +13,7 @@
 #include "logfmt.h"
 #include "plan.h"
 #include "request.h"
-#include "tls.h"
+#include "tlsctx.h"
 
 /* The one table of names: enum cgi_var's order. */
 static const char *const names[CV_NVARS] = {

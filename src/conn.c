@@ -47,7 +47,7 @@
 #include "route.h"
 #include "shared.h"
 #include "titan.h"
-#include "tls.h"
+#include "tlsctx.h"
 #include "url.h"
 
 #define OUTBUF_SIZE	16384	/* one TLS record of header and body */
@@ -99,6 +99,7 @@ struct conn {
 	LIST_ENTRY(conn)	 entry;		/* the worker's open ones */
 	struct event		 ev;
 	SSL			*ssl;
+	BIO			*nb;		/* ours (not SSL_get_wbio) */
 	struct proxy_in		*pin;		/* C_PROXY only */
 	char			*req;		/* REQUEST_MAX, once bytes came */
 	struct reply		*rp;		/* once there is a response */
@@ -218,7 +219,7 @@ wait_fd(struct conn *c, int fd, short what, long left)
 static int
 conn_flush(struct conn *c)
 {
-	return netbio_flush(SSL_get_wbio(c->ssl), 0);
+	return netbio_flush(c->nb, 0);
 }
 
 /*
@@ -741,7 +742,7 @@ write_reply(struct conn *c)
 		 * lo) instead of one each, pushed by the burst's last write
 		 * or the close; a stream's output goes as it comes.
 		 */
-		netbio_more(SSL_get_wbio(c->ssl), rp->stream == NULL &&
+		netbio_more(c->nb, rp->stream == NULL &&
 		    burst < WRITE_BURST - 1);
 		r = SSL_write(c->ssl, rp->out + rp->outoff,
 		    (int)(rp->outlen - rp->outoff));
@@ -808,7 +809,7 @@ conn_finish(struct conn *c)
 
 	if (c->state != C_LINGER) {
 		c->state = C_FLUSH;
-		if ((r = netbio_flush(SSL_get_wbio(c->ssl), 1)) == 0) {
+		if ((r = netbio_flush(c->nb, 1)) == 0) {
 			conn_wait(c, EV_WRITE);
 			return;
 		}
@@ -1022,6 +1023,12 @@ conn_close(struct conn *c)
 	event_del(&c->ev);
 	if (c->state >= C_REQUEST || c->status != 0)
 		conn_log(c);
+	/*
+	 * What netbio still holds goes out now, in one try that never
+	 * waits: after a failed handshake it is the alert that says why,
+	 * which the client would otherwise never see (a bare EOF).
+	 */
+	(void)netbio_flush(c->nb, 1);
 	LIST_REMOVE(c, entry);
 	if (c->rp != NULL)
 		reply_free(c->rp);
@@ -1059,6 +1066,7 @@ conn_start(int fd, const struct sockaddr_storage *ss, const char *laddr,
 		return;
 	}
 	SSL_set_bio(c->ssl, bio, bio);
+	c->nb = bio;
 	SSL_set_accept_state(c->ssl);
 	/* set now: a connection can fail (and be closed) before any wait */
 	event_set(&c->ev, fd, EV_READ, conn_event, c);

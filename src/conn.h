@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "tls.h"
+#include "tlsctx.h"
 
 #define CONN_ADDR_MAX	INET6_ADDRSTRLEN	/* "::1", NUL included */
 

@@ -20,7 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "sandbox.h"
-#include "tls.h"
+#include "tlsctx.h"
 #include "upconn.h"
 
 static int

@@ -16,7 +16,7 @@
 #include "config.h"
 #include "helper.h"
 #include "sandbox.h"
-#include "tls.h"
+#include "tlsctx.h"
 #include "upconn.h"
 
 #define GEN_MAX_WORKERS	256

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "config.h"
 #include "gen.h"
 #include "log.h"
@@ -36,7 +38,7 @@ static char			 pidpath[PATH_MAX];
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: capsuled [-dn] [-c file]\n");
+	fprintf(stderr, "usage: capsuled [-dnV] [-c file]\n");
 	exit(1);
 }
 
@@ -162,7 +164,7 @@ main(int argc, char *argv[])
 	char			 err[CONFIG_ERR_MAX], abspath[PATH_MAX];
 	int			 ch, dflag = 0, nflag = 0;
 
-	while ((ch = getopt(argc, argv, "c:dn")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dnV")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -173,6 +175,11 @@ main(int argc, char *argv[])
 		case 'n':
 			nflag = 1;
 			break;
+		case 'V':
+			/* the library it runs with: OpenSSL, or OpenBSD's */
+			printf("capsuled %s (%s)\n", CAPSULED_VERSION,
+			    OpenSSL_version(OPENSSL_VERSION));
+			return 0;
 		default:
 			usage();
 		}

@@ -8,7 +8,12 @@
 
 #include <openssl/bio.h>
 
-/* A BIO over fd (not closed with the BIO), or NULL.  For SSL_set_bio. */
+/*
+ * A BIO over fd (not closed with the BIO), or NULL.  For SSL_set_bio;
+ * keep the pointer for the calls below: SSL_get_wbio() is not always
+ * this BIO (LibreSSL pushes a buffering BIO of its own above it during
+ * a TLS 1.2 handshake), and these take nothing else.
+ */
 BIO	*netbio_new(int fd);
 
 /*

@@ -28,7 +28,7 @@
 #include "sandbox.h"
 #include "server.h"
 #include "shared.h"
-#include "tls.h"
+#include "tlsctx.h"
 
 #define ACCEPT_BATCH	32	/* accepts per wake-up */
 #define REFUSED_REPORT	10	/* seconds between "refused" log lines */

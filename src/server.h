@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "tls.h"
+#include "tlsctx.h"
 
 /*
  * The parent's word to a worker.  SIG_RETIRE (a reload, a log rotation):

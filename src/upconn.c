@@ -23,7 +23,7 @@
 
 #include "certlist.h"
 #include "config.h"
-#include "tls.h"
+#include "tlsctx.h"
 #include "upconn.h"
 #include "upstream.h"
 

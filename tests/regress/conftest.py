@@ -10,7 +10,10 @@ Fixtures:
 Helpers:
   gemini(server, request, ...)  -> Response(header, status, meta, body,
                                    close_notify)
+  tls_library(), resumes(version)  which TLS library capsuled runs with,
+                                   and what it resumes
 """
+import functools
 import os
 import shutil
 import signal
@@ -27,6 +30,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPSULED = ROOT / "capsuled"
+
+
+@functools.lru_cache(maxsize=None)
+def tls_library():
+    """"OpenSSL" or "LibreSSL": the TLS library ./capsuled runs with, as
+    its -V says.  make check runs with OpenSSL, make check-libressl
+    with LibreSSL; where their behaviour differs a test asserts each."""
+    out = subprocess.run([str(CAPSULED), "-V"], capture_output=True,
+                         text=True, check=True).stdout
+    lib = out.split("(", 1)[1].split()[0]
+    assert lib in ("OpenSSL", "LibreSSL"), out
+    return lib
+
+
+def resumes(version):
+    """Whether capsuled resumes sessions at this TLS version ("TLSv1_2",
+    "TLSv1_3").  LibreSSL (4.3.2) sends no TLS 1.3 session tickets, so
+    built with it capsuled resumes TLS 1.2 sessions only."""
+    return version == "TLSv1_2" or tls_library() == "OpenSSL"
 
 
 def wait_for(cond, timeout=5):

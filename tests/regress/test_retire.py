@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (CAPSULED, client_context, free_port, refuses,
+from conftest import (CAPSULED, client_context, free_port, refuses, resumes,
                       tls_connect, wait_for)
 
 MB = 1 << 20
@@ -166,7 +166,8 @@ def test_sessions_resume_across_a_reload(make_server, tmp_path, version,
         c.sendall(s.url("/hello.txt").encode() + b"\r\n")
         while c.recv(4096):
             pass
-        assert c.session_reused, "the ticket from before still resumes"
+        assert c.session_reused == resumes(version), \
+            "the ticket from before still resumes (LibreSSL: TLS 1.2 only)"
 
 
 # A wildcard address is bound only inside a network namespace of our own,

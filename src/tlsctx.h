@@ -1,9 +1,9 @@
 /*
- * tls.h: one SSL_CTX per host, SNI picks it; self-signed certificates
+ * tlsctx.h: one SSL_CTX per host, SNI picks it; self-signed certificates
  * made on first start; the client certificate's fingerprint.
  */
-#ifndef CAPSULED_TLS_H
-#define CAPSULED_TLS_H
+#ifndef CAPSULED_TLSCTX_H
+#define CAPSULED_TLSCTX_H
 
 #include <stddef.h>
 

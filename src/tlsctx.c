@@ -1,5 +1,5 @@
 /*
- * tls.c: SSL_CTX per host, SNI callback, certificate generation.
+ * tlsctx.c: SSL_CTX per host, SNI callback, certificate generation.
  *
  * Every context is made in the parent before the workers fork, so all
  * workers share each context's session-ticket keys: a ticket issued by
@@ -35,7 +35,8 @@
 #endif
 
 #include "config.h"
-#include "tls.h"
+#include "hello.h"
+#include "tlsctx.h"
 #include "url.h"
 
 #define CERT_DAYS	3650
@@ -237,22 +238,55 @@ verify_any(int ok, X509_STORE_CTX *store)
 }
 
 /*
- * The connection takes the context of the host the client named: its
- * certificate, and its session-id context.  -1 only when OpenSSL could
- * not switch (out of memory): better no handshake than the wrong host.
+ * A session-id context: a hash of the host's name and, for a
+ * connection that sent one, of the server name as the client sent it.
+ * The library resumes a session only under the context it was made
+ * with, so a session stays on its host and under the very name it was
+ * made with: LibreSSL ends a handshake (unrecognized_name) that
+ * resumes a session under a name other than its own, byte for byte.
+ */
+static int
+session_context(const char *host, const char *sni,
+    unsigned char sid[SHA256_DIGEST_LENGTH])
+{
+	char	buf[2 * (URL_HOST_MAX + 1)];
+	size_t	hlen = strlen(host), slen = sni ? strlen(sni) + 1 : 0;
+
+	if (hlen + slen > sizeof(buf))
+		return -1;
+	memcpy(buf, host, hlen);
+	if (sni != NULL) {
+		buf[hlen] = '\0';
+		memcpy(buf + hlen + 1, sni, slen - 1);
+	}
+	return EVP_Digest(buf, hlen + slen, sid, NULL, EVP_sha256(),
+	    NULL) == 1 ? 0 : -1;
+}
+
+/*
+ * The connection takes the context of the host the client named (the
+ * default host for a name we do not serve: routing decides): its
+ * certificate, and the session-id context of that host and name.  -1
+ * only when the library could not switch (out of memory): better no
+ * handshake than the wrong host.
  */
 static int
 use_host(SSL *ssl, const struct tls *t, const char *name)
 {
-	char	canon[URL_HOST_MAX + 1];
-	size_t	i;
+	unsigned char	sid[SHA256_DIGEST_LENGTH];
+	char		canon[URL_HOST_MAX + 1];
+	size_t		i = 0, h;
 
-	if (name == NULL ||
-	    url_host_canonical(name, canon, sizeof(canon)) == -1)
-		return 0;	/* default host; routing decides */
-	for (i = 1; i < t->n; i++)
-		if (strcmp(t->cf->hosts[i].name, canon) == 0)
-			return SSL_set_SSL_CTX(ssl, t->ctx[i]) == NULL ? -1 : 0;
+	if (name == NULL)
+		return 0;	/* the default host's own context */
+	if (url_host_canonical(name, canon, sizeof(canon)) == 0)
+		for (h = 1; h < t->n && i == 0; h++)
+			if (strcmp(t->cf->hosts[h].name, canon) == 0)
+				i = h;
+	if (SSL_set_SSL_CTX(ssl, t->ctx[i]) == NULL ||
+	    session_context(t->cf->hosts[i].name, name, sid) == -1 ||
+	    SSL_set_session_id_context(ssl, sid, sizeof(sid)) != 1)
+		return -1;
 	return 0;
 }
 
@@ -266,34 +300,44 @@ sni_cb(SSL *ssl, int *alert, void *arg)
 	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
-#ifdef SSL_CLIENT_HELLO_SUCCESS
 /*
- * OpenSSL looks up the session a client offers (TLS 1.2 ticket, TLS 1.3
- * PSK) before it calls sni_cb, under the default host's session-id
- * context: a session would resume on any host.  This callback comes
- * first, so the host is chosen before the lookup.  The server_name
- * extension (RFC 6066 3): list length, then type, length, name.
+ * Both libraries look up the session a client offers (a TLS 1.2
+ * ticket, a TLS 1.3 PSK) before they call sni_cb, under the default
+ * host's session-id context: a session would resume on any host (and
+ * on LibreSSL, under another name, end the handshake).  So the host is
+ * chosen from the ClientHello before that lookup: in OpenSSL's
+ * ClientHello callback, or, as LibreSSL has none, in the message
+ * callback, which sees the ClientHello before LibreSSL reads it.
  */
+#ifdef SSL_CLIENT_HELLO_SUCCESS
 static int
 hello_cb(SSL *ssl, int *alert, void *arg)
 {
 	const unsigned char	*p;
-	char			 name[URL_HOST_MAX + 1];
-	size_t			 len, n;
+	char			 name[HELLO_NAME_MAX + 1];
+	size_t			 len;
 
 	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p,
-	    &len) != 1 || len < 5 || (size_t)(p[0] << 8 | p[1]) != len - 2 ||
-	    p[2] != TLSEXT_NAMETYPE_host_name)
+	    &len) != 1 || hello_sni_ext(p, len, name, sizeof(name)) == -1)
 		return SSL_CLIENT_HELLO_SUCCESS;	/* sni_cb decides */
-	n = (size_t)(p[3] << 8 | p[4]);
-	if (n > len - 5 || n >= sizeof(name) || memchr(p + 5, '\0', n))
-		return SSL_CLIENT_HELLO_SUCCESS;
-	memcpy(name, p + 5, n);
-	name[n] = '\0';
 	if (use_host(ssl, arg, name) == 0)
 		return SSL_CLIENT_HELLO_SUCCESS;
 	*alert = SSL_AD_INTERNAL_ERROR;
 	return SSL_CLIENT_HELLO_ERROR;
+}
+#else
+/* A host not chosen here (out of memory) is chosen again by sni_cb. */
+static void
+hello_msg_cb(int write_p, int version, int type, const void *buf,
+    size_t len, SSL *ssl, void *arg)
+{
+	char	name[HELLO_NAME_MAX + 1];
+
+	(void)version;
+	if (write_p || type != SSL3_RT_HANDSHAKE || SSL_is_init_finished(ssl) ||
+	    hello_sni(buf, len, name, sizeof(name)) == -1)
+		return;
+	(void)use_host(ssl, arg, name);
 }
 #endif
 
@@ -462,19 +506,18 @@ use_ticket_keys(SSL_CTX *ctx, struct tls *t)
 }
 
 /*
- * Each host its own session-id context (a hash of its name): OpenSSL
+ * Each host its own session-id context, that of a connection without a
+ * server name (use_host gives one with a name its own): the library
  * resumes a session only where the context matches, so a session, and
  * the client certificate it carries, stays on the host it was made
- * with, even when a client offers it under another SNI name.
- * SSL_set_SSL_CTX gives a connection the new host's context.
+ * with, even when a client offers it under another name.
  */
 static int
 host_sid(SSL_CTX *ctx, const char *name)
 {
 	unsigned char	sid[SHA256_DIGEST_LENGTH];
 
-	if (EVP_Digest(name, strlen(name), sid, NULL, EVP_sha256(),
-	    NULL) != 1)
+	if (session_context(name, NULL, sid) == -1)
 		return -1;
 	return SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid)) == 1 ?
 	    0 : -1;
@@ -614,6 +657,9 @@ tls_setup(const struct config *cf, struct tls *t, char *err, size_t errlen)
 	SSL_CTX_set_tlsext_servername_arg(t->ctx[0], t);
 #ifdef SSL_CLIENT_HELLO_SUCCESS
 	SSL_CTX_set_client_hello_cb(t->ctx[0], hello_cb, t);
+#else
+	SSL_CTX_set_msg_callback(t->ctx[0], hello_msg_cb);
+	SSL_CTX_set_msg_callback_arg(t->ctx[0], t);
 #endif
 	return 0;
 }
