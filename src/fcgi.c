@@ -171,6 +171,8 @@ record_start(struct fcgi_reader *r)
 	r->mgmt = id == 0;
 	if (h[0] != FCGI_VERSION_1)
 		return "a record that is not FastCGI version 1";
+	if (r->type == 0)	/* no such type; 0 is "between records" here */
+		return "a record of type 0";
 	if (r->mgmt)
 		return NULL;	/* GET_VALUES_RESULT, UNKNOWN_TYPE: skipped */
 	if (id != FCGI_REQUEST_ID)

@@ -171,6 +171,8 @@ test_parse_bad(void)
 		{ 1, FCGI_BEGIN_REQUEST, 1, 8, "nor BEGIN_REQUEST" },
 		{ 1, FCGI_STDIN, 1, 4, "nor STDIN" },
 		{ 1, 99, 1, 4, "nor a type of its own" },
+		{ 1, 0, 1, 4, "no record has type 0 (8: types start at 1)" },
+		{ 1, 0, 0, 4, "not even a management record (request 0)" },
 		{ 1, FCGI_END_REQUEST, 1, 4, "END_REQUEST's body is 8 bytes "
 		  "(5.5)" },
 	};
