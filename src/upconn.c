@@ -86,17 +86,17 @@ static int
 jail(const struct config *cf, struct upstream_cfg *u, char *err,
     size_t errlen)
 {
-	char	top[PATH_MAX], dir[PATH_MAX], *slash;
+	char	top[PATH_MAX], parent[PATH_MAX], dir[PATH_MAX], *slash;
 	size_t	n;
 	int	len;
 
 	if (realpath(cf->chroot, top) == NULL)
 		return fail(cf, u, err, errlen, "chroot %s: %s", cf->chroot,
 		    strerror(errno));
-	(void)snprintf(dir, sizeof(dir), "%s", u->sun_path);
-	slash = strrchr(dir, '/');
+	(void)snprintf(parent, sizeof(parent), "%s", u->sun_path);
+	slash = strrchr(parent, '/');
 	*slash = '\0';
-	if (realpath(dir[0] != '\0' ? dir : "/", dir) == NULL)
+	if (realpath(parent[0] != '\0' ? parent : "/", dir) == NULL)
 		return fail(cf, u, err, errlen, "%s: %s", u->sun_path,
 		    strerror(errno));
 	n = strcmp(top, "/") == 0 ? 0 : strlen(top);
@@ -264,7 +264,8 @@ take_kept(const struct upstream_cfg *u)
 }
 
 int
-upconn_open(const struct upstream_cfg *u, int *reused, int *pending)
+upconn_open(const struct upstream_cfg *u, int fresh, int *reused,
+    int *pending)
 {
 	struct sockaddr_un	 sun;
 	const struct sockaddr	*sa = (const struct sockaddr *)&u->ss;
@@ -272,7 +273,7 @@ upconn_open(const struct upstream_cfg *u, int *reused, int *pending)
 	int			 fd, saved;
 
 	*pending = 0;
-	if ((*reused = (fd = take_kept(u)) != -1))
+	if ((*reused = !fresh && (fd = take_kept(u)) != -1))
 		return fd;
 	if (u->sun_path[0] != '\0') {
 		memset(&sun, 0, sizeof(sun));

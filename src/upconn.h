@@ -40,11 +40,13 @@ void	upconn_free(struct upconn *uc);
 void	upconn_worker_init(const struct config *cf, const struct upconn *uc);
 
 /*
- * A connection to u: one kept from before (*reused set), or a new one,
+ * A connection to u: one kept from before (*reused set; never when
+ * fresh, as a retry after a kept one failed asks), or a new one,
  * non-blocking, its connect perhaps still under way (*pending: wait
  * until it is writable, then upconn_connected).  -1 with errno.
  */
-int	upconn_open(const struct upstream_cfg *u, int *reused, int *pending);
+int	upconn_open(const struct upstream_cfg *u, int fresh, int *reused,
+	    int *pending);
 
 /* A connect under way has ended: 0, or its errno. */
 int	upconn_connected(int fd);

@@ -10,7 +10,9 @@
  * as a CGI script has) ends the whole response; the stall (the host's
  * upstream_timeout, else cgi_timeout) ends any one wait for the
  * upstream, counted from the moment the job found nothing to read, so
- * a reader that is slow to take the body never counts against it.
+ * a reader that is slow to take the body never counts against it.  The
+ * header, besides, must have come one stall after the request: an
+ * upstream that dribbles it a byte at a time holds the reader no longer.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -38,6 +40,7 @@
 #include "upstream.h"
 
 #define IN_SIZE		8192	/* FastCGI records, as read */
+#define FCGI_READS_PER_TURN 8	/* of them, with nothing for the reader */
 #define ERR_LINE	256	/* longer stderr lines are split */
 #define ERR_LINES	100	/* stderr lines logged per request */
 
@@ -76,6 +79,7 @@ struct upjob {
 	int		 got;		/* bytes came since the last wait */
 	long		 idle_since;	/* the wait for the upstream began */
 	long		 deadline, stall;
+	long		 header_by;	/* the header's own deadline */
 	int		 capped;	/* the body has a cap: */
 	long long	 left;		/* bytes of it left */
 	char		 why[256];	/* why the upstream's part ended */
@@ -126,6 +130,7 @@ upjob_new(const struct upjob_args *a)
 	j->idle_since = a->now;
 	j->deadline = a->deadline;
 	j->stall = a->stall;
+	j->header_by = a->now + a->stall;
 	j->capped = a->max >= 0;
 	j->left = a->max;
 	fcgi_reader_init(&j->fr);
@@ -150,6 +155,8 @@ waiting(struct upjob *j, long now, struct plan_wait *w)
 	left = j->idle_since + j->stall - now;
 	if (j->deadline >= 0 && j->deadline - now < left)
 		left = j->deadline - now;
+	if (j->step < S_BODY && j->header_by - now < left)
+		left = j->header_by - now;
 	w->left = left;
 	w->also = -1;
 	return left > 0;
@@ -200,13 +207,15 @@ err_bytes(struct upjob *j, const char *p, size_t n)
 }
 
 static const char *
-ssl_why(SSL *ssl, int r)
+ssl_why(const struct upjob *j, int r)
 {
 	static char	 buf[160];
 	unsigned long	 e;
 	long		 v;
 
-	if ((v = SSL_get_verify_result(ssl)) != X509_V_OK) {
+	/* a pinned or unchecked peer's chain has a result too: not ours */
+	if (j->u->verify == UP_VERIFY_CA &&
+	    (v = SSL_get_verify_result(j->ssl)) != X509_V_OK) {
 		ERR_clear_error();
 		return X509_verify_cert_error_string(v);
 	}
@@ -215,7 +224,7 @@ ssl_why(SSL *ssl, int r)
 		ERR_clear_error();
 		return buf;
 	}
-	if (SSL_get_error(ssl, r) == SSL_ERROR_SYSCALL && errno != 0)
+	if (SSL_get_error(j->ssl, r) == SSL_ERROR_SYSCALL && errno != 0)
 		return strerror(errno);
 	return "the connection was closed";
 }
@@ -276,7 +285,7 @@ pull_tls(struct upjob *j, char *buf, size_t room, struct plan_wait *w)
 	if (SSL_get_error(j->ssl, r) == SSL_ERROR_SYSCALL && errno == 0)
 		say(j, "closed without close_notify");
 	else
-		say(j, "%s", ssl_why(j->ssl, r));
+		say(j, "%s", ssl_why(j, r));
 	return -1;
 }
 
@@ -306,6 +315,7 @@ pull_fcgi(struct upjob *j, char *buf, size_t room, struct plan_wait *w)
 {
 	struct fcgi_chunk	c;
 	ssize_t			n;
+	int			reads = 0;
 
 	for (;;) {
 		if (j->inoff < j->inlen) {
@@ -328,6 +338,16 @@ pull_fcgi(struct upjob *j, char *buf, size_t room, struct plan_wait *w)
 			}
 		}
 		j->inoff = j->inlen = 0;
+		/*
+		 * Records with nothing for the reader (stderr, management,
+		 * padding) as fast as the responder writes them must not hold
+		 * the worker: after a few reads, the engine's wait, which
+		 * keeps the deadline, and the other connections get a turn.
+		 */
+		if (reads++ == FCGI_READS_PER_TURN) {
+			wait_on(j, w, PLAN_READ);
+			return 0;
+		}
 		if ((n = read(j->fd, j->in, IN_SIZE)) > 0) {
 			j->inlen = (size_t)n;
 			j->heard = j->got = 1;
@@ -382,8 +402,7 @@ push(struct upjob *j, const void *buf, size_t len, size_t *off, int tls,
 			if (r <= 0) {
 				if (tls_wait(j, r, w) == 0)
 					return 0;
-				say(j, "sending the request: %s",
-				    ssl_why(j->ssl, r));
+				say(j, "sending the request: %s", ssl_why(j, r));
 				return -1;
 			}
 			n = r;
@@ -410,8 +429,8 @@ connect_step(struct upjob *j, struct plan_wait *w)
 	int		err;
 
 	if (j->fd == -1) {
-		if ((j->fd = upconn_open(j->u, &j->reused, &j->pending)) ==
-		    -1) {
+		if ((j->fd = upconn_open(j->u, j->retried, &j->reused,
+		    &j->pending)) == -1) {
 			say(j, "cannot connect: %s", strerror(errno));
 			return -1;
 		}
@@ -449,7 +468,7 @@ handshake_step(struct upjob *j, struct plan_wait *w)
 	if ((r = SSL_connect(j->ssl)) != 1) {
 		if (tls_wait(j, r, w) == 0)
 			return 0;
-		say(j, "TLS handshake: %s", ssl_why(j->ssl, r));
+		say(j, "TLS handshake: %s", ssl_why(j, r));
 		return -1;
 	}
 	/* nothing is sent to a server that is not the pinned one */

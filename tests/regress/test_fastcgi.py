@@ -7,6 +7,7 @@ STDERR records, END_REQUEST.  The responder's STDOUT is a Gemini
 response, checked as a CGI script's is: a bad header, a responder that
 is down or silent, is answered 43 (Gemini: PROXY ERROR) and logged.
 """
+import concurrent.futures
 import os
 import subprocess
 
@@ -183,6 +184,26 @@ def test_stderr_records_are_logged_escaped(make_node, sock_dir,
     assert wait_for(lambda: log_lines(s, "stderr: bad "))
     line = log_lines(s, "stderr: bad ")[0]
     assert "\x1b" not in line and "\x07" not in line and "red" in line
+
+
+def test_a_stderr_flood_holds_neither_the_worker_nor_the_reader(
+        make_node, sock_dir, upstream_app):
+    # Records with nothing for the reader, as fast as the responder can
+    # write them: the one worker still answers others meanwhile, and the
+    # request ends at cgi_timeout (43: no header came) with the reason.
+    sock = sock_dir / "bad.sock"
+    upstream_app("fastcgi", f"unix:{sock}")
+    s = make_node("front", workers=1, cgi_timeout=2,
+                  host_extra=f"fastcgi = /cgi-bin/ unix:{sock}\n").start()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        flood = pool.submit(s.get, "/cgi-bin/stderrflood")
+        assert wait_for(lambda: log_lines(s, "stderr: eeee"))
+        assert s.get("/hello.txt").status == 20, \
+            "the worker answers others while the responder floods"
+        r = flood.result(timeout=30)
+    assert r.status == 43 and r.body == b""
+    assert wait_for(lambda: log_lines(s, "timed out before its header"))
+    assert wait_for(lambda: log_lines(s, "stderr: more lines dropped"))
 
 
 def test_output_over_cgi_max_output_is_cut(make_node, sock_dir,

@@ -218,6 +218,9 @@ def test_the_url_sent_is_base_and_the_rest(bad):
     ("/status?99", "header does not start with a status 10 to 69"),
     ("/status?5", "header does not start with a status 10 to 69"),
     ("/stall", "timed out before its header"),
+    # a byte each 0.3 s: never a stall, but the header is due within
+    # upstream_timeout of the request (capsuled.ini(5))
+    ("/dribble", "timed out before its header"),
 ])
 def test_a_bad_header_is_43_with_the_reason_logged(bad, path, why):
     r = bad.get("/x" + path)

@@ -113,6 +113,12 @@ def answer(path, query, send, conn, env=None):
     elif path == "/reset":
         send(b"20 text/plain\r\n" + b"partial\n" * 1000)
         return "reset"
+    elif path == "/dribble":
+        # each byte well inside upstream_timeout, the header not
+        for c in b"20 text/plain\r\n":
+            send(bytes([c]))
+            time.sleep(0.3)
+        send(b"late\n")
     else:
         send(b"51 Not found\r\n")
     return "done"
@@ -235,6 +241,14 @@ class FcgiHandler(socketserver.StreamRequestHandler):
                 conn.sendall(fcgi_record(6, b"20 text/plain\r\n", rid=2))
             elif path == "/overloaded":
                 end(proto=2)
+            elif path == "/stderrflood":
+                # stderr as fast as it can go, never a byte of stdout,
+                # for at most 8 s (the front's cgi_timeout comes first)
+                batch = fcgi_record(7, b"e" * 8000 + b"\n") * 8
+                stop = time.monotonic() + 8
+                while time.monotonic() < stop:
+                    conn.sendall(batch)
+                end()
             elif path == "/stderr":
                 conn.sendall(fcgi_record(7, b"bad \x1b[31mred\x07 line\n"))
                 out(b"20 text/plain\r\nok\n")
