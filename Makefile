@@ -28,15 +28,19 @@ CFLAGS +=	-std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) $(OPT) $(SAN) \
 LDFLAGS +=	$(SAN)
 
 PURE =		src/url.o src/request.o src/config.o src/proxy.o src/limit.o \
-		src/titan.o src/certlist.o src/rules.o src/logfmt.o src/hello.o
+		src/titan.o src/certlist.o src/rules.o src/logfmt.o src/hello.o \
+		src/fcgi.o src/scgi.o src/upstream.o
 OBJS =		$(PURE) src/main.o src/tlsctx.o src/server.o src/fs.o src/mime.o \
 		src/log.o src/route.o src/cgi.o src/runner.o src/feed.o \
 		src/netbio.o src/sandbox.o src/latest.o src/cgijob.o \
 		src/shared.o src/listen.o src/linger.o src/memstat.o src/proxyin.o \
 		src/fdpass.o src/selfpipe.o \
 		src/access.o src/upload.o src/writer.o src/metrics.o \
-		src/conn.o src/plan.o src/gen.o src/helper.o src/supervise.o
+		src/conn.o src/plan.o src/gen.o src/helper.o src/supervise.o \
+		src/cgivars.o src/upconn.o src/upjob.o src/upstep.o
 HDRS =		src/*.h
+# config.o and what it calls (the rules and upstream lines' parsers)
+CONFIG_OBJS =	src/config.o src/rules.o src/upstream.o src/certlist.o src/url.o
 # metrics.o with what it calls in the parent (the rendering is pure)
 METRICS_DEPS =	src/metrics.o src/shared.o src/limit.o src/log.o src/logfmt.o \
 		src/url.o
@@ -46,6 +50,7 @@ UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/limit_test tests/unit/listing_test \
 		tests/unit/latest_test tests/unit/titan_test tests/unit/certlist_test \
 		tests/unit/rules_test tests/unit/metrics_test tests/unit/route_test \
+		tests/unit/fcgi_test tests/unit/scgi_test tests/unit/upstream_test \
 		tests/unit/hello_test
 STRIKE =	capsule/cgi-bin/strike
 TOOLS =		bench/gemload bench/floor bench/limits bench/counting
@@ -81,24 +86,23 @@ bench/counting: bench/counting.c $(METRICS_DEPS)
 	$(CC) $(CFLAGS) -Isrc -o $@ bench/counting.c $(METRICS_DEPS) $(LDFLAGS)
 
 # OpenSSL's floor: capsuled's own TLS context, in memory (bench/README.md)
-bench/floor: bench/floor.c src/tlsctx.o src/hello.o src/config.o \
-	    src/rules.o src/url.o
+bench/floor: bench/floor.c src/tlsctx.o src/hello.o $(CONFIG_OBJS)
 	$(CC) $(CFLAGS) -Isrc -o $@ bench/floor.c src/tlsctx.o src/hello.o \
-	    src/config.o src/rules.o src/url.o $(LDFLAGS) $(PKG_LIBS)
+	    $(CONFIG_OBJS) $(LDFLAGS) $(PKG_LIBS)
 
 tests/unit/url_test: tests/unit/url_test.c src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/url_test.c src/url.o $(LDFLAGS)
 tests/unit/request_test: tests/unit/request_test.c src/request.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/request_test.c src/request.o src/url.o $(LDFLAGS)
-tests/unit/config_test: tests/unit/config_test.c src/config.o src/rules.o src/url.o tests/unit/tap.h
-	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/config_test.c src/config.o src/rules.o src/url.o $(LDFLAGS) $(PKG_LIBS)
+tests/unit/config_test: tests/unit/config_test.c $(CONFIG_OBJS) tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/config_test.c $(CONFIG_OBJS) $(LDFLAGS) $(PKG_LIBS)
 tests/unit/rules_test: tests/unit/rules_test.c src/rules.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/rules_test.c src/rules.o src/url.o $(LDFLAGS)
-tests/unit/feed_test: tests/unit/feed_test.c tests/unit/files.h src/feed.o src/fs.o src/url.o src/config.o src/rules.o tests/unit/tap.h
-	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/feed_test.c src/feed.o src/fs.o src/url.o src/config.o src/rules.o $(LDFLAGS) $(PKG_LIBS)
+tests/unit/feed_test: tests/unit/feed_test.c tests/unit/files.h src/feed.o src/fs.o $(CONFIG_OBJS) tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/feed_test.c src/feed.o src/fs.o $(CONFIG_OBJS) $(LDFLAGS) $(PKG_LIBS)
 
-tests/unit/latest_test: tests/unit/latest_test.c tests/unit/files.h src/latest.o src/feed.o src/fs.o src/url.o src/config.o src/rules.o tests/unit/tap.h
-	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/latest_test.c src/latest.o src/feed.o src/fs.o src/url.o src/config.o src/rules.o $(LDFLAGS) $(PKG_LIBS)
+tests/unit/latest_test: tests/unit/latest_test.c tests/unit/files.h src/latest.o src/feed.o src/fs.o $(CONFIG_OBJS) tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/latest_test.c src/latest.o src/feed.o src/fs.o $(CONFIG_OBJS) $(LDFLAGS) $(PKG_LIBS)
 tests/unit/titan_test: tests/unit/titan_test.c src/titan.o src/request.o src/url.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/titan_test.c src/titan.o src/request.o src/url.o $(LDFLAGS)
 tests/unit/certlist_test: tests/unit/certlist_test.c src/certlist.o src/url.o tests/unit/tap.h
@@ -109,12 +113,23 @@ tests/unit/hello_test: tests/unit/hello_test.c src/hello.o tests/unit/tap.h
 
 # the routing table without the engine: no conn.o, no server.o
 ROUTE_OBJS =	src/route.o src/plan.o src/access.o src/certlist.o src/cgi.o \
+		src/cgivars.o \
 		src/cgijob.o src/fdpass.o src/upload.o src/titan.o \
 		src/request.o src/url.o src/config.o src/rules.o src/fs.o \
+		src/upstream.o src/upstep.o src/upjob.o src/upconn.o \
+		src/fcgi.o src/scgi.o src/proxy.o \
 		src/feed.o src/latest.o src/mime.o src/log.o src/logfmt.o \
 		src/metrics.o src/shared.o src/limit.o src/tlsctx.o src/hello.o
 tests/unit/route_test: tests/unit/route_test.c tests/unit/files.h $(ROUTE_OBJS) tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/route_test.c $(ROUTE_OBJS) $(LDFLAGS) $(PKG_LIBS)
+
+tests/unit/fcgi_test: tests/unit/fcgi_test.c src/fcgi.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/fcgi_test.c src/fcgi.o $(LDFLAGS)
+tests/unit/scgi_test: tests/unit/scgi_test.c src/scgi.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/scgi_test.c src/scgi.o $(LDFLAGS)
+
+tests/unit/upstream_test: tests/unit/upstream_test.c src/upstream.o src/rules.o src/certlist.o src/url.o tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/upstream_test.c src/upstream.o src/rules.o src/certlist.o src/url.o $(LDFLAGS)
 
 tests/unit/limit_test: tests/unit/limit_test.c src/limit.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/limit_test.c src/limit.o $(LDFLAGS)

@@ -2,9 +2,10 @@
 # bench/config.sh: the capsuled config every benchmark runs with, so
 # run.sh and ab.sh measure the same server.  Sourced by both.
 #
-#   bench_config DIR PORT WORKERS MAX_CONNECTIONS >FILE
+#   bench_config DIR PORT WORKERS MAX_CONNECTIONS [HOST_LINES] >FILE
 #
-# DIR holds root/, cert.pem, key.pem and the access log.
+# DIR holds root/, cert.pem, key.pem and the access log; HOST_LINES, more
+# of the host's keys (run.sh's CGI, FastCGI and proxy cases).
 
 bench_config() {
 	cat <<-EOF
@@ -26,5 +27,6 @@ bench_config() {
 	root = $1/root
 	cert = $1/cert.pem
 	key = $1/key.pem
+	${5:-}
 	EOF
 }

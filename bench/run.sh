@@ -28,6 +28,7 @@ idle=${BENCH_IDLE:-10000}
 threads=${BENCH_THREADS:-2}
 cap_port=1965
 molly_port=1966
+up_port=1967		# the upstream capsuled of the proxy case
 
 say() {
 	printf '%s\n' "bench: $*" >&2
@@ -104,6 +105,8 @@ make_files() {
 	# sparse: 100 MB that cost no disk; TLS encrypts zeros as dearly
 	dd if=/dev/zero of="$tmp/root/100m.zip" bs=1 count=0 seek=100000000 \
 	    2>/dev/null
+	# the strike counter again, for FastCGI (fcgiwrap runs what is there)
+	cp -R "$tmp/root/cgi-bin" "$tmp/root/fcgi-bin"
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	    -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 30 \
 	    -subj /CN=localhost -addext subjectAltName=DNS:localhost \
@@ -112,8 +115,16 @@ make_files() {
 
 # --- the servers ---------------------------------------------------------
 
+# The front's upstreams: fcgiwrap and the second capsuled (start_up).
+upstreams() {
+	printf '%s\n' "cgi = cgi-bin" \
+	    "fastcgi = /fcgi-bin/ unix:$tmp/fcgiwrap.sock" \
+	    "proxy = /proxied/ gemini://127.0.0.1:$up_port/ sni=localhost" \
+	    "    verify=none"
+}
+
 start_capsuled() {
-	bench_config "$tmp" "$cap_port" auto $((idle + 1000)) \
+	bench_config "$tmp" "$cap_port" auto $((idle + 1000)) "$(upstreams)" \
 	    >"$tmp/capsuled.ini"
 	"$capsuled" -d -c "$tmp/capsuled.ini" 2>"$tmp/capsuled.err" &
 	cap_pid=$!
@@ -140,6 +151,30 @@ start_molly() {
 	ready "$molly_url" molly-brown
 }
 
+# The proxy case's upstream: a second capsuled on the same files.
+start_up() {
+	mkdir -p "$tmp/up"
+	ln -sf "$tmp/root" "$tmp/cert.pem" "$tmp/key.pem" "$tmp/up/"
+	bench_config "$tmp/up" "$up_port" auto 1000 >"$tmp/up.ini"
+	"$capsuled" -d -c "$tmp/up.ini" 2>"$tmp/up.err" &
+	up_pid=$!
+	pids="$pids $up_pid"
+	ready "gemini://localhost:$up_port" "the upstream capsuled"
+}
+
+# The FastCGI case's responder: Debian's fcgiwrap, a process per CPU.
+start_fcgiwrap() {
+	fw_pid=
+	fw=$(command -v fcgiwrap || true)
+	[ -n "$fw" ] || { say "fcgiwrap is not installed: no FastCGI case"; return 0; }
+	# workers run as another user: the socket and the way to it open
+	chmod 711 "$tmp"
+	(umask 0 && exec "$fw" -c "$(getconf _NPROCESSORS_ONLN)" \
+	    -s "unix:$tmp/fcgiwrap.sock" 2>"$tmp/fcgiwrap.err") &
+	fw_pid=$!
+	pids="$pids $fw_pid"
+}
+
 # Stop one server we started and forget it.
 stop() {
 	kill "$1" 2>/dev/null || true
@@ -162,16 +197,19 @@ ready() {
 
 # --- measuring -----------------------------------------------------------
 
-# The pid and all its descendants (capsuled: parent, workers, CGI runner).
+# The pids (one or more) and all their descendants (capsuled: parent,
+# workers, CGI runner and scripts; fcgiwrap and the scripts it runs).
 tree() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v roots="$1" '
 	{
 		pid = $1
 		sub(/^.*\) /, "")
 		parent[pid] = $2
 	}
 	END {
-		mine[root] = 1
+		n = split(roots, r, " ")
+		for (i = 1; i <= n; i++)
+			mine[r[i]] = 1
 		do {
 			more = 0
 			for (p in parent)
@@ -341,6 +379,12 @@ report() {
 			    num(r["hwm_kb"]) / 1024)
 		else if (c ~ /KB file/)
 			note[c, s] = sprintf("%.0f MB/s", num(r["mbps"]))
+		else if (c ~ /^proxy/)
+			note[c, s] = "both capsuled processes counted"
+		else if (c ~ /FastCGI/)
+			note[c, s] = "fcgiwrap and the scripts counted"
+		else if (c ~ /^CGI/)
+			note[c, s] = "the runner and the scripts counted"
 		else if (c ~ /128/)
 			note[c, s] = sprintf("p99/p50 %.2f",
 			    p50[c, s] ? p99[c, s] / p50[c, s] : 0)
@@ -405,6 +449,8 @@ fi
 # then requests/s means little, CPU per request still holds.
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 make_files
+start_fcgiwrap
+start_up
 start_capsuled
 [ -z "$molly" ] || start_molly
 : >"$tmp/results"
@@ -418,6 +464,20 @@ each "100 MB file" /100m.zip -c 2 -d "$secs"
 # the first request fills libmagic's cache; the case measures the rest
 "$gemload" -j -n 1 -c 1 "$cap_url/2k.benchdata" >/dev/null 2>&1 || true
 each "unknown extension" /2k.benchdata -c 32 -d "$secs"
+# Upstreams, capsuled alone: the strike counter as CGI (a fork and exec
+# per request) and under fcgiwrap (still an exec per request, fcgiwrap's;
+# capsuled's part is the FastCGI exchange instead of the runner's); a
+# page through the proxy, the two capsuled processes counted together.
+say "CGI, FastCGI (strike counter)"
+load "CGI (strike counter)" capsuled "$cap_pid" \
+    "$cap_url/cgi-bin/strike" -c 8 -d "$secs"
+if [ -n "$fw_pid" ]; then
+	load "FastCGI (fcgiwrap)" capsuled "$cap_pid $fw_pid" \
+	    "$cap_url/fcgi-bin/strike" -c 8 -d "$secs"
+fi
+say "proxy, 2 KB page"
+load "proxy, 2 KB page" capsuled "$cap_pid $up_pid" \
+    "$cap_url/proxied/2k.gmi" -c 32 -d "$secs"
 # Fresh servers: a heap grown by the cases before has room for many
 # idle connections without growing, and "KB each" would understate.
 say "$idle idle connections (servers restarted)"

@@ -32,6 +32,16 @@ parse_hash(const char *s, const char *e, unsigned char hash[32])
 	return (size_t)(p - s);
 }
 
+int
+certlist_hash(const char *s, unsigned char hash[32])
+{
+	size_t	len = strlen(s), n;
+
+	if (len >= 7 && strncasecmp(s, "SHA256:", 7) == 0)
+		s += 7, len -= 7;
+	return (n = parse_hash(s, s + len, hash)) != 0 && n == len ? 0 : -1;
+}
+
 static int
 is_space(int c)
 {

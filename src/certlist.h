@@ -58,6 +58,13 @@ int	certlist_union(const struct certlist *old, const struct certlist *new,
 const struct cert_entry *certlist_find(const struct certlist *,
 	    const unsigned char hash[32]);
 
+/*
+ * A fingerprint as a list writes it, the whole of s: 64 hex digits,
+ * either case, the pairs perhaps split by ':', "SHA256:" before them or
+ * not.  0 with hash set, or -1.
+ */
+int	certlist_hash(const char *s, unsigned char hash[32]);
+
 /* "SHA256:" and 64 upper-case hex digits, NUL-terminated. */
 void	certlist_hex(const unsigned char hash[32],
 	    char out[CERTLIST_HEX_LEN + 1]);

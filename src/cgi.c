@@ -15,18 +15,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "access.h"
 #include "cgi.h"
+#include "cgivars.h"
 #include "cgijob.h"
 #include "config.h"
 #include "fdpass.h"
 #include "fs.h"
 #include "log.h"
-#include "logfmt.h"
 #include "metrics.h"
 #include "plan.h"
 #include "runner.h"
-#include "tlsctx.h"
 #include "url.h"
 
 static int	runner_sock = -1;
@@ -51,28 +49,15 @@ cgi_worker_init(int sock)
 static size_t
 find_script(int rootfd, const char *cgidir, const char *path)
 {
-	char		 part[URL_MAX + 1];
-	struct stat	 st;
-	size_t		 dirlen = strlen(cgidir), end;
-	int		 fd;
+	struct stat	st;
+	size_t		dirlen = strlen(cgidir), end;
 
 	if (path[0] != '/' || strncmp(path + 1, cgidir, dirlen) != 0 ||
 	    path[1 + dirlen] != '/')
 		return 0;
-	for (end = 1 + dirlen + 1; path[end] != '\0'; end++) {
-		end += strcspn(path + end, "/");
-		memcpy(part, path, end);
-		part[end] = '\0';
-		if ((fd = fs_open(rootfd, part, &st)) == -1)
-			return errno == EACCES || errno == EPERM ?
-			    SCRIPT_DENIED : 0;
-		close(fd);
-		if (S_ISREG(st.st_mode))
-			return (st.st_mode & 0111) ? end : 0;
-		if (path[end] == '\0')
-			return 0;	/* a directory: route_file lists it */
-	}
-	return 0;
+	if ((end = fs_leading_file(rootfd, path, 1 + dirlen + 1, &st)) == 0)
+		return errno == EACCES || errno == EPERM ? SCRIPT_DENIED : 0;
+	return (st.st_mode & 0111) ? end : 0;
 }
 
 struct env {
@@ -80,29 +65,6 @@ struct env {
 	size_t	 len, cap;
 	int	 failed;
 };
-
-/*
- * A value goes to the script with no control character: C0, DEL, and
- * C1 (U+0080-U+009F, CSI among them) become '?'.  Much of it comes
- * from the client (a certificate's CN may hold CR, LF or ESC), and a
- * script may well write it to a log or a terminal.
- */
-static void
-env_clean(char *v, size_t len)
-{
-	size_t	i;
-
-	for (i = 0; i < len; i++) {
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
-			v[i] = '?';
-		else if ((unsigned char)v[i] == 0xc2 && i + 1 < len &&
-		    (unsigned char)v[i + 1] >= 0x80 &&
-		    (unsigned char)v[i + 1] <= 0x9f) {
-			v[i] = '?';
-			v[i + 1] = '?';
-		}
-	}
-}
 
 static void
 env_put(struct env *e, const char *key, const char *value)
@@ -117,7 +79,7 @@ env_put(struct env *e, const char *key, const char *value)
 		e->failed = 1;
 		return;
 	}
-	env_clean(e->buf + e->len + klen, (size_t)n - klen);
+	cgi_vars_clean(e->buf + e->len + klen, (size_t)n - klen);
 	e->len += (size_t)n + 1;	/* keep the NUL: one string each */
 }
 
@@ -130,67 +92,21 @@ env_int(struct env *e, const char *key, long v)
 	env_put(e, key, num);
 }
 
-static void
-env_client_cert(struct env *e, const struct facts *f, const char *path)
-{
-	const char		*user;
-	struct tls_client	 cc;
-	char			 hash[8 + 64 + 1];
-	static const char	 hex[] = "0123456789ABCDEF";
-	int			 i;
-
-	if (f->cert == CERT_NONE || tls_client_info(f->ssl, &cc) == -1)
-		return;
-	memcpy(hash, "SHA256:", 7);
-	for (i = 0; i < 32; i++) {
-		hash[7 + 2 * i] = hex[f->client_hash[i] >> 4];
-		hash[8 + 2 * i] = hex[f->client_hash[i] & 15];
-	}
-	hash[7 + 64] = '\0';
-	env_put(e, "AUTH_TYPE", "CERTIFICATE");
-	/* the name an access list gives it, else the certificate's CN */
-	user = access_user(f, path);
-	env_put(e, "REMOTE_USER", user != NULL ? user : cc.cn);
-	env_put(e, "TLS_CLIENT_HASH", hash);
-	env_put(e, "TLS_CLIENT_NOT_BEFORE", cc.not_before);
-	env_put(e, "TLS_CLIENT_NOT_AFTER", cc.not_after);
-	env_put(e, "TLS_CLIENT_SERIAL_NUMBER", cc.serial);
-}
-
-/* The conventional Gemini CGI variables, nothing of the daemon's own. */
+/* The conventional Gemini CGI variables (cgivars.h), nothing of ours. */
 static void
 env_build(struct env *e, const struct facts *f, const struct request *r,
     size_t scriptlen)
 {
-	char	script[URL_MAX + 1], addr[LOGFMT_ADDR_MAX];
+	struct cgi_vars	cv;
+	int		i;
 
-	memcpy(script, r->url.path, scriptlen);
-	script[scriptlen] = '\0';
-	env_put(e, "GATEWAY_INTERFACE", "CGI/1.1");
-	env_put(e, "SERVER_PROTOCOL", "GEMINI");
-	env_put(e, "SERVER_SOFTWARE", "capsuled/" CAPSULED_VERSION);
-	env_put(e, "SERVER_NAME", f->host->name);
-	env_int(e, "SERVER_PORT", f->local_port);
-	env_put(e, "GEMINI_URL", r->line);
-	env_put(e, "GEMINI_URL_PATH", r->url.path);
-	env_put(e, "SCRIPT_NAME", script);
-	env_put(e, "PATH_INFO", r->url.path + scriptlen);
-	env_put(e, "QUERY_STRING", r->url.query);
-	/*
-	 * What a script sees of the client follows log_ip: what it writes
-	 * to stderr goes to the error log, and what it keeps is the
-	 * branch's to answer for.  The port too names a reader (behind a
-	 * carrier's NAT, address, port and time do): only with full.
-	 */
-	logfmt_cgi_addr(f->peer_addr, f->cf->log_ip, addr);
-	env_put(e, "REMOTE_ADDR", addr);
-	env_put(e, "REMOTE_HOST", addr);
-	if (f->cf->log_ip == LOG_IP_FULL)
-		env_int(e, "REMOTE_PORT", f->peer_port);
-	env_put(e, "TLS_VERSION", SSL_get_version(f->ssl));
-	env_put(e, "TLS_CIPHER", SSL_get_cipher_name(f->ssl));
-	env_put(e, "PATH", "/usr/bin:/bin");
-	env_client_cert(e, f, r->url.path);
+	if (cgi_vars_fill(&cv, f, r, scriptlen, NULL) == -1) {
+		e->failed = 1;
+		return;
+	}
+	for (i = 0; i < CV_NVARS; i++)
+		if (cv.val[i] != NULL)
+			env_put(e, cgi_var_name(i), cv.val[i]);
 }
 
 /* Hand the job to the runner with the pipe and control fds; 0 or -1. */

@@ -58,22 +58,22 @@ cgi_parse_header(const char *buf, size_t len, int *status,
 	if (lf == NULL)
 		return 0;
 	if (lf == buf || lf[-1] != '\r')
-		return *why = "CGI header ends with a lone LF", -1;
+		return *why = "header ends with a lone LF", -1;
 	len = lf - buf - 1;		/* the line without CRLF */
 	if (len < 2 || buf[0] < '1' || buf[0] > '6' || buf[1] < '0' ||
 	    buf[1] > '9')
-		return *why = "CGI header does not start with a status "
+		return *why = "header does not start with a status "
 		    "10 to 69", -1;
 	if (len > 2 && buf[2] != ' ')
-		return *why = "CGI header: no space after the status", -1;
+		return *why = "header: no space after the status", -1;
 	mlen = len > 3 ? len - 3 : 0;
 	if (mlen > URL_MAX)
-		return *why = "CGI header meta over 1024 bytes", -1;
+		return *why = "header meta over 1024 bytes", -1;
 	for (i = 0; i < mlen; i++)
 		if ((unsigned char)buf[3 + i] < 0x20 || buf[3 + i] == 0x7f)
-			return *why = "CGI header meta has control bytes", -1;
+			return *why = "header meta has control bytes", -1;
 	if (!url_utf8_valid(buf + 3, mlen))
-		return *why = "CGI header meta is not UTF-8", -1;
+		return *why = "header meta is not UTF-8", -1;
 	*status = (buf[0] - '0') * 10 + (buf[1] - '0');
 	memcpy(meta, buf + 3, mlen);
 	meta[mlen] = '\0';
@@ -220,6 +220,7 @@ job_header(void *arg, long now, int *status, char meta[URL_MAX + 1],
 {
 	struct cgi_job	*j = arg;
 	const char	*f, *why = NULL;
+	char		 bad[96];
 	ssize_t		 n;
 	int		 end;
 
@@ -234,8 +235,11 @@ job_header(void *arg, long now, int *status, char meta[URL_MAX + 1],
 				j->outcome = METRICS_CGI_OK;
 			return 1;
 		}
-		if (end < 0)
+		if (end < 0) {
+			(void)snprintf(bad, sizeof(bad), "CGI %s", why);
+			why = bad;
 			break;
+		}
 		if (j->hdrlen == sizeof(j->hdr)) {
 			why = "CGI header line too long";
 			break;
@@ -320,6 +324,9 @@ job_read(void *arg, char *buf, size_t room, long now, int *cut,
 		j->hdroff += room;
 		return (ssize_t)room;
 	}
+	/* asked again past its grace: the runner never ended it; we do */
+	if (now >= j->deadline + GRACE_MS)
+		return over(j, 0, now, cut);
 	if (j->out != -1) {
 		if (j->left <= 0) {
 			log_warnx("%s: CGI %s: output over cgi_max_output; "

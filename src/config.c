@@ -41,6 +41,7 @@ struct parse {
 	int		 failed;
 	int		 fail_line;	/* the key's line at the first refusal */
 	int		 after_key;	/* key_line: an indented line continues */
+	int		 continued;	/* this value is such a line */
 	char		 section[300];	/* the [host ...] being filled */
 	int		 in_server;	/* last section seen was [server] */
 	int		 seen_server;
@@ -336,6 +337,7 @@ static const struct int_key host_ints[] = {
 	{ "cgi_timeout", 1, 3600, offsetof(struct host_cfg, cgi_timeout), 0 },
 	{ "feed_entries", 1, 100000, offsetof(struct host_cfg, feed_entries), 0 },
 	{ "autoindex_max", 1, 1000000, offsetof(struct host_cfg, autoindex_max), 0 },
+	{ "upstream_timeout", 0, 3600, offsetof(struct host_cfg, upstream_timeout), 0 },
 };
 
 /*
@@ -635,6 +637,42 @@ host_rules_key(struct parse *p, struct host_cfg *h, const char *name,
 	return r == 0 ? 1 : fail(p, "%s", why);
 }
 
+/*
+ * fastcgi, scgi, proxy (upstream.h); an indented line after one holds
+ * more of its options.  1 added, 0 refused, -1 not one of them.
+ */
+static int
+host_upstream_key(struct parse *p, struct host_cfg *h, const char *name,
+    const char *value)
+{
+	struct upstream_cfg	*u;
+	char			 why[UPSTREAM_WHY_MAX];
+	enum upstream_kind	 k;
+
+	if (strcmp(name, "fastcgi") == 0)
+		k = UP_FASTCGI;
+	else if (strcmp(name, "scgi") == 0)
+		k = UP_SCGI;
+	else if (strcmp(name, "proxy") == 0)
+		k = UP_GEMINI;
+	else
+		return -1;
+	if (p->continued && h->nups > 0 && h->ups[h->nups - 1].kind == k) {
+		if (upstream_options(&h->ups[h->nups - 1], value, p->cf->dir,
+		    why, sizeof(why)) == -1)
+			return fail(p, "%s", why);
+		return 1;
+	}
+	if ((u = realloc(h->ups, (h->nups + 1) * sizeof(*u))) == NULL)
+		return fail(p, "out of memory");
+	h->ups = u;
+	if (upstream_parse(k, value, p->cf->dir, p->line, &h->ups[h->nups],
+	    why, sizeof(why)) == -1)
+		return fail(p, "%s", why);
+	h->nups++;
+	return 1;
+}
+
 static int
 host_key(struct parse *p, struct host_cfg *h, const char *name,
     const char *value)
@@ -645,7 +683,8 @@ host_key(struct parse *p, struct host_cfg *h, const char *name,
 	    strcmp(name, "key") == 0)
 		return host_path(p, name, value, name[0] == 'r' ? h->root :
 		    name[0] == 'c' ? h->cert : h->key);
-	if ((r = host_rules_key(p, h, name, value)) != -1)
+	if ((r = host_rules_key(p, h, name, value)) != -1 ||
+	    (r = host_upstream_key(p, h, name, value)) != -1)
 		return r;
 	if (strcmp(name, "lang") == 0) {
 		/* lang repeats in its PATH form only (host_rules_key) */
@@ -759,6 +798,7 @@ repeatable(const char *name)
 		"listen", "feeds", "feed_title", "access", "titan",
 		/* the routing rules; host_key refuses a second host-wide lang */
 		"redirect", "gone", "lang", "mime",
+		"fastcgi", "scgi", "proxy",
 	};
 	size_t	i;
 
@@ -802,6 +842,7 @@ key_line(struct parse *p)
 	const char	*s, *t, *eol;
 	int		 space;
 
+	p->continued = 0;
 	while (*p->cursor != '\0') {
 		s = p->cursor;
 		eol = s + strcspn(s, "\n");
@@ -814,7 +855,7 @@ key_line(struct parse *p)
 		if (t == eol || *t == ';' || *t == '#')
 			continue;
 		if (p->after_key && t > s)
-			return p->line;
+			return p->continued = 1, p->line;
 		if (*t == '[') {
 			p->after_key = 0;
 			continue;
@@ -945,6 +986,36 @@ validate_rules(struct parse *p, int *line)
 	return 0;
 }
 
+/*
+ * Each upstream whole (its continuation lines read), numbered across
+ * hosts (the workers' tables), and no PATH twice in a host.
+ */
+static int
+validate_upstreams(struct parse *p, int *line)
+{
+	struct config		*cf = p->cf;
+	struct host_cfg		*h;
+	char			 why[UPSTREAM_WHY_MAX];
+	size_t			 i, j, k;
+
+	for (i = 0; i < cf->nhosts; i++) {
+		h = &cf->hosts[i];
+		for (j = 0; j < h->nups; j++) {
+			*line = h->ups[j].line;
+			if (upstream_check(&h->ups[j], why, sizeof(why)) == -1)
+				return fail(p, "%s", why), -1;
+			for (k = 0; k < j; k++)
+				if (strcmp(h->ups[k].path, h->ups[j].path) == 0)
+					return fail(p, "%s: PATH %s is given "
+					    "to another upstream on line %d",
+					    upstream_key(h->ups[j].kind),
+					    h->ups[j].path, h->ups[k].line), -1;
+			h->ups[j].index = cf->nups++;
+		}
+	}
+	return 0;
+}
+
 /* Checks that need the whole file; 0 or -1 with line and message set. */
 static int
 validate(struct parse *p, int *line)
@@ -973,6 +1044,8 @@ validate(struct parse *p, int *line)
 		(void)parse_addr("[::]:1965", &cf->listen[1]);
 		cf->nlisten = 2;
 	}
+	if (validate_upstreams(p, line) == -1)
+		return -1;
 	return validate_rules(p, line);
 }
 
@@ -1133,8 +1206,10 @@ config_free(struct config *cf)
 {
 	size_t	i;
 
-	for (i = 0; i < cf->nhosts; i++)
+	for (i = 0; i < cf->nhosts; i++) {
 		rules_free(&cf->hosts[i].rules);
+		free(cf->hosts[i].ups);
+	}
 	free(cf->hosts);
 	cf->hosts = NULL;
 	cf->nhosts = 0;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "rules.h"
+#include "upstream.h"
 #include "url.h"
 
 #define CONFIG_MAX_LISTEN	16
@@ -66,6 +67,9 @@ struct host_cfg {
 	char		titan_mime[256];	/* space-separated types */
 	long		titan_quota;		/* bytes per titan tree; 0: off */
 	struct rules	rules;		/* redirect, gone, lang PATH, mime */
+	struct upstream_cfg *ups;		/* fastcgi, scgi, proxy */
+	size_t		nups;
+	int		upstream_timeout;	/* seconds; 0: cgi_timeout */
 };
 
 enum log_target { ACCESS_OFF, ACCESS_STDERR, ACCESS_SYSLOG, ACCESS_FILE };
@@ -109,6 +113,7 @@ struct config {
 	int			titan_jobs_per_address;	/* the same per address */
 	struct host_cfg		*hosts;		/* hosts[0] is the default */
 	size_t			nhosts;
+	size_t			nups;		/* upstreams of all hosts */
 };
 
 /*

@@ -87,7 +87,9 @@ struct reply {
 	const struct host_cfg	*host;
 	char			*log_request, *log_user;
 	enum entry_kind		 log_kind;
+	const char		*upstream;	/* which answered: its name */
 	int			 cert_checked;	/* against a list: log it */
+	int			 on_stream;	/* the last wait was the job's */
 	size_t			 hdrlen;	/* of the header made */
 	char			*meta;		/* of a response not 2x */
 	struct linger_state	 linger;	/* C_LINGER */
@@ -238,6 +240,8 @@ conn_wait(struct conn *c, short what)
 		left = c->rp->linger.end - elapsed_ms(c);
 	else
 		left = (long)env.cf->write_timeout * 1000;
+	if (c->rp != NULL)
+		c->rp->on_stream = 0;
 	wait_fd(c, c->fd, what, left);
 }
 
@@ -296,6 +300,7 @@ stream_wait(struct conn *c, const struct plan_wait *w)
 		return r;
 	}
 	also_watch(c, w->also);
+	c->rp->on_stream = 1;
 	wait_fd(c, w->fd != -1 ? w->fd : c->fd, ev_of(w->events), w->left);
 	return 0;
 }
@@ -468,6 +473,7 @@ reply_start(struct conn *c, struct plan *p)
 	if (p->log_user[0] != '\0')
 		rp->log_user = strdup(p->log_user);
 	rp->log_kind = p->log_kind;
+	rp->upstream = p->log_upstream;
 	rp->cert_checked = p->cert_checked;
 	switch (p->body) {
 	case PLAN_STREAM:
@@ -774,6 +780,10 @@ conn_timeout(struct conn *c)
 			reply_header(c, status, meta);
 		}
 		break;
+	case C_REPLY:
+		if (rp->on_stream)
+			break;	/* its wait, not the client's: ask it too */
+		/* FALLTHROUGH */
 	default:
 		/* a response that stops here is incomplete: the log says cut */
 		if (c->state == C_REPLY)
@@ -993,6 +1003,7 @@ conn_log(const struct conn *c)
 		e.bytes = rp->sent;
 		e.header = rp->sent < rp->hdrlen ? rp->sent : rp->hdrlen;
 		e.user = rp->log_user;
+		e.upstream = rp->upstream;
 	}
 	e.msec = elapsed_ms(c);
 	e.cut = c->cut;

@@ -531,3 +531,30 @@ fs_listing(int rootfd, int dirfd, const char *urlpath, size_t max,
 	*outlen = b.len;
 	return 0;
 }
+
+size_t
+fs_leading_file(int rootfd, const char *path, size_t start, struct stat *st)
+{
+	char	part[PATH_MAX];
+	size_t	end;
+	int	fd;
+
+	for (end = start; path[end] != '\0'; end++) {
+		end += strcspn(path + end, "/");
+		if (end >= sizeof(part)) {
+			errno = ENAMETOOLONG;
+			return 0;
+		}
+		memcpy(part, path, end);
+		part[end] = '\0';
+		if ((fd = fs_open(rootfd, part, st)) == -1)
+			return 0;
+		close(fd);
+		if (S_ISREG(st->st_mode))
+			return end;
+		if (path[end] == '\0')
+			break;
+	}
+	errno = 0;
+	return 0;
+}

@@ -21,6 +21,16 @@
 int	fs_open(int rootfd, const char *path, struct stat *st);
 
 /*
+ * The script of a CGI-style path: the first leading part of path that
+ * is a regular file beneath rootfd, its segments tried from byte start
+ * on (where a segment begins).  Its length, with *st; 0 when there is
+ * none: errno 0 when the path is all directories or ends before a file,
+ * else why an open failed.
+ */
+size_t	fs_leading_file(int rootfd, const char *path, size_t start,
+	    struct stat *st);
+
+/*
  * Open the directory dir (a path, leading '/' or not) beneath rootfd
  * following no symlink on the way or at its end, not even one that
  * stays beneath (the Titan writer's: it writes there).  No dotfile

@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "sandbox.h"
 #include "tlsctx.h"
+#include "upconn.h"
 
 static int
 worker_count(const struct config *cf)
@@ -107,6 +108,7 @@ gen_prepare(struct generation *g, int check_only, char *err, size_t errlen)
 	    (missing == 0 ? tls_setup(&g->cf, &g->tls, err, errlen) :
 	    tls_check(&g->cf, err, errlen)) == -1 ||
 	    listen_roots(&g->cf, g->rootfds, err, errlen) == -1 ||
+	    upconn_prepare(&g->cf, g->sb.chroot, &g->up, err, errlen) == -1 ||
 	    metrics_check(&g->cf, err, errlen) == -1 ||
 	    (g->af = access_prepare(&g->cf, err, errlen)) == NULL)
 		return -1;
@@ -159,6 +161,7 @@ gen_free(struct generation *g, const struct generation *keep)
 	access_free(g->af);
 	free(g->rootfds);
 	tls_free(&g->tls);
+	upconn_free(&g->up);
 	config_free(&g->cf);
 	free(g);
 }

@@ -17,12 +17,14 @@
 #include "helper.h"
 #include "sandbox.h"
 #include "tlsctx.h"
+#include "upconn.h"
 
 #define GEN_MAX_WORKERS	256
 
 struct generation {
 	struct config	 cf;
 	struct tls	 tls;
+	struct upconn	 up;		/* upstreams: addresses, TLS */
 	struct sandbox	 sb;
 	int		 listenfds[CONFIG_MAX_LISTEN];
 	int		*rootfds;

@@ -104,15 +104,29 @@ distinct_roots(const struct config *c)
 	return n;
 }
 
+/* Connections to FastCGI responders a worker may keep between requests. */
+static rlim_t
+kept_upstream_fds(const struct config *c)
+{
+	rlim_t	n = 0;
+	size_t	i, j;
+
+	for (i = 0; i < c->nhosts; i++)
+		for (j = 0; j < c->hosts[i].nups; j++)
+			n += (rlim_t)c->hosts[i].ups[j].keepalive;
+	return n;
+}
+
 /*
- * Descriptors a worker holds whatever its load: listeners, roots, and
- * about 16 more (logs, the runner's socket, the event loop's, libmagic's,
+ * Descriptors a worker holds whatever its load: listeners, roots, the
+ * upstream connections it keeps, and about 16 more (logs, the runner's socket, the event loop's, libmagic's,
  * the spare one for EMFILE).
  */
 static rlim_t
 fixed_fds(const struct config *c)
 {
-	return (rlim_t)c->nlisten + (rlim_t)distinct_roots(c) + 16;
+	return (rlim_t)c->nlisten + (rlim_t)distinct_roots(c) +
+	    kept_upstream_fds(c) + 16;
 }
 
 void

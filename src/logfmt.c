@@ -23,6 +23,7 @@
 #define REQUEST_FIELD	2048	/* escaped bytes of a request, at most */
 #define META_FIELD	1024
 #define USER_FIELD	512
+#define UPSTREAM_FIELD	512	/* its name: a kind and a socket or URL */
 #define HOST_FIELD	((size_t)URL_HOST_MAX * 4)	/* every byte escaped */
 #define ESC_SPACE	1	/* escape ' ' too: a field with no quotes */
 #define DASH		2	/* put_text: "-" for an empty field */
@@ -330,10 +331,15 @@ line_json(struct line *l, const struct access_entry *e, const struct tm *tm)
 	put_jstr(l, e->user, USER_FIELD);
 	puts_(l, ",\"upload\":");
 	put_jstr(l, e->kind <= ENTRY_TITAN_DELETE ? kinds[e->kind] : NULL, 8);
+	puts_(l, ",\"upstream\":");
+	put_jstr(l, e->upstream, UPSTREAM_FIELD);
 	putf(l, ",\"cut\":%s}", e->cut ? "true" : "false");
 }
 
-/* Today's line: ADDR HOST "REQUEST" STATUS BYTES MSms[ "USER"][ cut] */
+/*
+ * Today's line:
+ * ADDR HOST "REQUEST" STATUS BYTES MSms[ "USER"][ upstream=NAME][ cut]
+ */
 static void
 line_capsuled(struct line *l, const struct access_entry *e)
 {
@@ -362,6 +368,12 @@ line_capsuled(struct line *l, const struct access_entry *e)
 		puts_(l, " \"");
 		put(l, tmp, n);
 		put(l, "\"", 1);
+	}
+	/* which upstream answered: fastcgi:unix:/run/fcgiwrap.socket */
+	if (e->upstream != NULL) {
+		puts_(l, " upstream=");
+		put_text(l, e->upstream, strlen(e->upstream), UPSTREAM_FIELD,
+		    ESC_SPACE);
 	}
 	/* last, always: what reads the log looks for it at the end */
 	if (e->cut)

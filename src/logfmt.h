@@ -46,6 +46,8 @@ struct access_entry {
 	int		 resumed;	/* the TLS session was resumed */
 	const unsigned char *cert;	/* SHA-256 of the client's
 					   certificate, to log; NULL */
+	const char	*upstream;	/* the upstream that answered (its
+					   name, upstream.h); NULL */
 };
 
 /*

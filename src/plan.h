@@ -148,6 +148,8 @@ struct plan {
 	const char		*log_request;	/* NULL: the line as sent */
 	char			 log_user[PLAN_USER_MAX + 1];	/* "": none */
 	enum entry_kind		 log_kind;	/* an upload's: logfmt.h */
+	const char		*log_upstream;	/* the upstream's name (it
+						   outlives the plan); NULL */
 	int			 cert_checked;	/* against a list: log it */
 };
 

@@ -213,3 +213,42 @@ proxy_parse(const unsigned char *buf, size_t len, struct proxy_hdr *h)
 		return len < V1_PREFIX_LEN ? 0 : parse_v1(buf, len, h);
 	return -1;
 }
+
+size_t
+proxy_v2_encode(unsigned char out[PROXY_V2_MAX], const struct sockaddr *src,
+    const struct sockaddr *dst)
+{
+	static const unsigned char	 sig[V2_SIG_LEN] = V2_SIG;
+	const struct sockaddr_in	*s4 = (const void *)src;
+	const struct sockaddr_in	*d4 = (const void *)dst;
+	const struct sockaddr_in6	*s6 = (const void *)src;
+	const struct sockaddr_in6	*d6 = (const void *)dst;
+	size_t				 len;
+
+	memcpy(out, sig, sizeof(sig));
+	out[12] = 0x20 | V2_CMD_LOCAL;		/* version 2 */
+	out[13] = V2_AF_UNSPEC << 4;
+	len = 0;
+	if (src != NULL && dst != NULL && src->sa_family == AF_INET &&
+	    dst->sa_family == AF_INET) {
+		out[12] = 0x20 | V2_CMD_PROXY;
+		out[13] = V2_AF_INET << 4 | V2_STREAM;
+		memcpy(out + 16, &s4->sin_addr, 4);
+		memcpy(out + 20, &d4->sin_addr, 4);
+		memcpy(out + 24, &s4->sin_port, 2);
+		memcpy(out + 26, &d4->sin_port, 2);
+		len = V2_INET_LEN;
+	} else if (src != NULL && dst != NULL && src->sa_family == AF_INET6 &&
+	    dst->sa_family == AF_INET6) {
+		out[12] = 0x20 | V2_CMD_PROXY;
+		out[13] = V2_AF_INET6 << 4 | V2_STREAM;
+		memcpy(out + 16, &s6->sin6_addr, 16);
+		memcpy(out + 32, &d6->sin6_addr, 16);
+		memcpy(out + 48, &s6->sin6_port, 2);
+		memcpy(out + 50, &d6->sin6_port, 2);
+		len = V2_INET6_LEN;
+	}
+	out[14] = (unsigned char)(len >> 8);
+	out[15] = (unsigned char)len;
+	return PROXY_V2_HDR + len;
+}

@@ -13,6 +13,7 @@
 #define PROXY_V1_MAX	107	/* "PROXY TCP6 <39> <39> 65535 65535\r\n" */
 #define PROXY_V2_HDR	16	/* signature, version/command, family, length */
 #define PROXY_NEED_MAX	PROXY_V1_MAX	/* most bytes proxy_parse looks at */
+#define PROXY_V2_MAX	(PROXY_V2_HDR + 36)	/* two IPv6 addresses, ports */
 
 struct proxy_hdr {
 	int			version;	/* 1 or 2 */
@@ -40,5 +41,14 @@ struct proxy_hdr {
  */
 ssize_t	proxy_parse(const unsigned char *buf, size_t len,
 	    struct proxy_hdr *h);
+
+/*
+ * A v2 header for an upstream: PROXY, TCP, naming the client src and
+ * the address it connected to dst when both are of one family (IPv4 or
+ * IPv6); else (either NULL, or the families differ) LOCAL, which names
+ * nobody.  Its length.
+ */
+size_t	proxy_v2_encode(unsigned char out[PROXY_V2_MAX],
+	    const struct sockaddr *src, const struct sockaddr *dst);
 
 #endif

@@ -32,6 +32,7 @@
 #include "shared.h"
 #include "titan.h"
 #include "upload.h"
+#include "upstep.h"
 #include "url.h"
 
 static int	route_rules(const struct facts *, const struct request *,
@@ -48,6 +49,7 @@ static const route_fn routes[] = {
 	route_limits,	/* 44 */
 	route_titan,	/* every titan request: 60/61/62, 5x, or the upload */
 	route_certs,	/* access rules: 60, 61, 62 */
+	route_upstream,	/* fastcgi, scgi, proxy PATHs: a stream, or 31 */
 	route_cgi,	/* executables under the host's cgi directory */
 	route_feed,	/* generated gemfeed index and atom.xml */
 	route_file,	/* last: 51 when nothing else matched */

@@ -65,15 +65,9 @@ is_prefix(const char *path)
 	return path[0] != '\0' && path[strlen(path) - 1] == '/';
 }
 
-/*
- * A FROM, PATH or TO path as written (n bytes): it starts with '/';
- * percent escapes are decoded, not to '/' (no request path holds one
- * inside a segment) or a control; no space, control, '?' or '#' is
- * written raw; the result is UTF-8 with no empty segment, no "." or
- * ".." and no dotfile (never served).  0, or -1 with *msg.
- */
-static int
-parse_path(const char *s, size_t n, char *out, const char **msg)
+int
+rules_path_parse(const char *s, size_t n, char out[RULES_PATH_MAX],
+    const char **msg)
 {
 	size_t		i, o = 0;
 	int		hi, lo;
@@ -116,7 +110,7 @@ parse_to(struct rules_path *p, const char *s, size_t n, const char **msg)
 	int		 status;
 
 	if (s[0] == '/')
-		return parse_path(s, n, p->to, msg);
+		return rules_path_parse(s, n, p->to, msg);
 	if (url_parse(s, n, &u, &status, msg) == -1)
 		return *msg = "is neither a path (/...) nor a valid URL", -1;
 	if (strcmp(u.scheme, "gemini") != 0)
@@ -169,7 +163,7 @@ rules_add_redirect(struct rules *rs, const char *value, int line, char *why,
 		return say(why, whylen, "redirect: expected FROM TO "
 		    "[permanent], not \"%s\"", value);
 	memset(&p, 0, sizeof(p));
-	if (parse_path(w[0], wn[0], p.from, &msg) == -1)
+	if (rules_path_parse(w[0], wn[0], p.from, &msg) == -1)
 		return say(why, whylen, "redirect: FROM \"%.*s\" %s",
 		    (int)wn[0], w[0], msg);
 	if (parse_to(&p, w[1], wn[1], &msg) == -1)
@@ -197,7 +191,7 @@ rules_add_gone(struct rules *rs, const char *value, int line, char *why,
 	if (words(value, w, wn, 1) != 1)
 		return say(why, whylen, "gone: expected one PATH, not \"%s\"",
 		    value);
-	if (parse_path(w[0], wn[0], from, &msg) == -1)
+	if (rules_path_parse(w[0], wn[0], from, &msg) == -1)
 		return say(why, whylen, "gone: PATH \"%s\" %s", value, msg);
 	if ((e = grow(&rs->paths, &rs->npaths, sizeof(*e))) == NULL)
 		return say(why, whylen, "gone: out of memory");
@@ -262,7 +256,7 @@ rules_add_lang(struct rules *rs, const char *value, int line, char *why,
 	if (words(value, w, wn, 2) != 2)
 		return say(why, whylen, "lang: expected PATH TAG[,TAG...] "
 		    "or one TAG[,TAG...], not \"%s\"", value);
-	if (parse_path(w[0], wn[0], from, &msg) == -1)
+	if (rules_path_parse(w[0], wn[0], from, &msg) == -1)
 		return say(why, whylen, "lang: PATH \"%.*s\" %s", (int)wn[0],
 		    w[0], msg);
 	if (wn[1] >= sizeof(tags))

@@ -88,6 +88,18 @@ int	rules_add_mime(struct rules *, const char *value, int line,
 	    char *why, size_t whylen);
 
 /*
+ * A FROM, PATH or TO path as written (n bytes): it starts with '/';
+ * percent escapes are decoded, not to '/' (no request path holds one
+ * inside a segment) or a control; no space, control, '?' or '#' is
+ * written raw; the result is UTF-8 with no empty segment, no "." or
+ * ".." and no dotfile (never served).  0, or -1 with *msg ("is not a
+ * path (it starts with /)").  The PATH of other keys is written so too
+ * (upstream.h).
+ */
+int	rules_path_parse(const char *s, size_t n, char out[RULES_PATH_MAX],
+	    const char **msg);
+
+/*
  * 1 if s is one BCP 47 language tag or a comma-separated list of them
  * ("en-GB", "cy,en"), shorter than RULES_LANG_MAX; else 0.
  */

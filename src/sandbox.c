@@ -44,6 +44,7 @@
  */
 #define LL_CREATE_RULESET_VERSION	(1U << 0)
 #define LL_RULE_PATH_BENEATH		1
+#define LL_RULE_NET_PORT		2
 #define LL_FS_EXECUTE			(1ULL << 0)
 #define LL_FS_WRITE_FILE		(1ULL << 1)
 #define LL_FS_READ_FILE			(1ULL << 2)
@@ -69,6 +70,11 @@ struct ll_path_beneath_attr {
 	uint64_t	allowed_access;
 	int32_t		parent_fd;
 } __attribute__((packed));
+
+struct ll_net_port_attr {
+	uint64_t	allowed_access;
+	uint64_t	port;
+};
 #endif
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -328,8 +334,37 @@ ll_restrict(int ruleset, const char *who)
 }
 
 /*
+ * TCP connections to the ports of the upstreams (Landlock's network
+ * rules, ABI 4, know ports, not addresses); none to any other.
+ */
+static int
+ll_allow_upstreams(int ruleset, const struct config *cf, int abi)
+{
+	struct ll_net_port_attr		 rule;
+	const struct upstream_cfg	*u;
+	size_t				 i, j;
+
+	if (abi < 4)
+		return 0;
+	for (i = 0; i < cf->nhosts; i++)
+		for (j = 0; j < cf->hosts[i].nups; j++) {
+			u = &cf->hosts[i].ups[j];
+			if (u->sun_path[0] != '\0')
+				continue;
+			memset(&rule, 0, sizeof(rule));
+			rule.allowed_access = LL_NET_CONNECT_TCP;
+			rule.port = (uint64_t)u->port;
+			if (syscall(SYS_landlock_add_rule, ruleset,
+			    LL_RULE_NET_PORT, &rule, 0) == -1)
+				return -1;
+		}
+	return 0;
+}
+
+/*
  * Workers: read beneath the roots, and the files (not the listing) of
- * the fingerprint lists' directories, nothing else; no TCP out or in.
+ * the fingerprint lists' directories, nothing else; no TCP in, and out
+ * only to the upstreams' ports.
  */
 static int
 landlock_worker(const struct config *cf, const struct sandbox *sb, int abi,
@@ -341,6 +376,10 @@ landlock_worker(const struct config *cf, const struct sandbox *sb, int abi,
 
 	if ((fd = ll_ruleset(abi, 1, &handled)) == -1)
 		goto fail;
+	if (ll_allow_upstreams(fd, cf, abi) == -1) {
+		close(fd);
+		goto fail;
+	}
 	for (i = 0; i < cf->nhosts; i++)
 		if (ll_allow_fd(fd, rootfds[i], rd, handled) == -1) {
 			close(fd);
@@ -598,6 +637,32 @@ unveil_lists(const struct config *cf, const struct sandbox *sb)
 }
 
 /*
+ * The upstreams' UNIX sockets, as the chroot names them: connect(2)
+ * needs "w" on the socket (and the "unix" promise, *any: some).
+ */
+static int
+unveil_upstreams(const struct config *cf, int *any)
+{
+	const struct upstream_cfg	*u;
+	size_t				 i, j;
+
+	*any = 0;
+	for (i = 0; i < cf->nhosts; i++)
+		for (j = 0; j < cf->hosts[i].nups; j++) {
+			u = &cf->hosts[i].ups[j];
+			if (u->sun_path[0] == '\0')
+				continue;
+			*any = 1;
+			if (unveil(u->sun_jail, "w") == -1 && errno != ENOENT) {
+				log_warnx("unveil %s: %s", u->sun_jail,
+				    strerror(errno));
+				return -1;
+			}
+		}
+	return 0;
+}
+
+/*
  * What execve(2) opens for a script while the runner's unveil still
  * holds (inside the chroot, if any): ld.so and its hints for a
  * dynamically linked program (the OpenBSD regress tests unveil the
@@ -633,7 +698,7 @@ sandbox_worker(const struct config *cf, const struct sandbox *sb,
 {
 #ifdef __OpenBSD__
 	char	**paths;
-	int	  r;
+	int	  r, unix_ups;
 
 	(void)rootfds;		/* unveil works on paths */
 	if ((paths = jail_paths(cf)) == NULL || enter(cf, sb, "worker") == -1)
@@ -641,8 +706,11 @@ sandbox_worker(const struct config *cf, const struct sandbox *sb,
 	r = unveil_roots(cf, paths, 0);
 	if (r == 0)
 		r = unveil_lists(cf, sb);
+	if (r == 0)
+		r = unveil_upstreams(cf, &unix_ups);
 	if (r == 0 && (unveil(NULL, NULL) == -1 ||
-	    pledge("stdio rpath inet sendfd", NULL) == -1)) {
+	    pledge(unix_ups ? "stdio rpath inet unix sendfd" :
+	    "stdio rpath inet sendfd", NULL) == -1)) {
 		log_warnx("worker: pledge: %s", strerror(errno));
 		r = -1;
 	}

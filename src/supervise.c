@@ -40,6 +40,7 @@
 #include "server.h"
 #include "shared.h"
 #include "supervise.h"
+#include "upconn.h"
 #include "upload.h"
 #include "writer.h"
 
@@ -203,6 +204,7 @@ spawn(struct generation *g, int i)
 		access_worker_init(g->af);
 		cgi_worker_init(g->runner.wsock);
 		upload_worker_init(g->writer.wsock);
+		upconn_worker_init(&g->cf, &g->up);
 		if (sandbox_worker(&g->cf, &g->sb, g->rootfds) == -1)
 			_exit(1);
 		server_worker(&g->cf, &g->tls, g->listenfds, g->rootfds);

@@ -356,12 +356,17 @@ route_titan(const struct facts *f, const struct request *r, struct plan *p)
 	const char		*why;
 	char			 meta[3 * URL_MAX];
 	long long		 ms;
+	int			 slash;
 
 	if (r->titan == NULL)
 		return 0;
 	/* a redirected or gone path takes no upload (route_rules let it by) */
 	if (rules_titan(&h->rules, r->url.path, meta, sizeof(meta)) != 0)
 		return plan_reply(p, 50, meta);
+	/* nor one under an upstream's PATH: its application's to take */
+	if (upstream_find(h->ups, h->nups, r->url.path, &slash) != NULL)
+		return plan_reply(p, 50, "Uploads are not accepted here: the "
+		    "path is served by an upstream");
 	if ((rule = titan_rule(h, r->url.path)) == NULL)
 		return plan_reply(p, 50, "Uploads are not accepted here");
 	/* access_check names who it let in, for the log */

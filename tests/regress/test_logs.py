@@ -217,7 +217,8 @@ JSON_FIELDS = {"time": str, "client": (str, type(None)),
                "header_bytes": int, "duration_ms": int,
                "tls": (str, type(None)), "resumed": bool,
                "cert": (str, type(None)), "user": (str, type(None)),
-               "upload": (str, type(None)), "cut": bool}
+               "upload": (str, type(None)), "upstream": (str, type(None)),
+               "cut": bool}
 
 HOSTILE = [
     b"gemini://localhost/\x1b[2J\x07\"quoted\"\\back\r\n",

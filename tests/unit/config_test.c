@@ -221,6 +221,35 @@ static const struct {
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "\n" HOST, "test.ini:2: line longer than 198 bytes",
 	  "a line inih would cut in two is refused where it is" },
+	{ HOST "fastcgi = /app/ unix:/run/fcgiwrap.socket keepalive=2\n"
+	  "scgi = /scgi 127.0.0.1:4000\nproxy = /wiki/ gemini://[::1]:1966/w/ "
+	  "verify=none\nupstream_timeout = 5\n", NULL,
+	  "fastcgi, scgi, proxy and upstream_timeout in a host" },
+	{ HOST "fastcgi = /app/ unix:run/f.sock\n", "test.ini:5: fastcgi: "
+	  "\"unix:run/f.sock\": a UNIX socket is unix: and an absolute path",
+	  "a UNIX socket's path is absolute" },
+	{ HOST "scgi = /app/ localhost\n", "test.ini:5: scgi: \"localhost\" "
+	  "is not a socket", "a TCP socket has a port" },
+	{ HOST "proxy = /w/ gemini://wiki.example/\n", "test.ini:5: proxy: "
+	  "gemini://wiki.example/: say how its certificate is checked",
+	  "a proxy says how the upstream's certificate is checked: nobody "
+	  "proxies to a stranger by accident" },
+	{ HOST "proxy = /w/ gemini://wiki.example/\n"
+	  "  verify=sha256:0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"
+	  "0123456789ABCDEF\n", NULL,
+	  "options may go on an indented line after the key's (inih)" },
+	{ HOST "proxy = /w/ gemini://wiki.example/ verify=none\n"
+	  "  cert=c.pem\n", "test.ini:5: proxy: gemini://wiki.example/: cert= "
+	  "and key= go together", "a client certificate needs its key; the "
+	  "error names the key's first line" },
+	{ HOST "proxy = /w/ https://wiki.example/ verify=none\n",
+	  "test.ini:5: proxy: \"https://wiki.example/\": the upstream is a "
+	  "gemini:// URL", "a proxy's upstream is a Gemini server" },
+	{ HOST "fastcgi = /app/ unix:/a\nscgi = /app/ unix:/b\n",
+	  "test.ini:6: scgi: PATH /app/ is given to another upstream on "
+	  "line 5", "two upstreams for one PATH" },
+	{ HOST "fastcgi = /app/ unix:/a sni=x\n", "test.ini:5: fastcgi: "
+	  "unknown option \"sni=x\"", "a proxy's options are not FastCGI's" },
 };
 
 static void
@@ -318,6 +347,39 @@ test_operations(void)
 		config_free(&cf);
 }
 
+static void
+test_upstreams(void)
+{
+	struct config			 cf;
+	const struct upstream_cfg	*u;
+	char				 err[CONFIG_ERR_MAX];
+	int				 r;
+
+	r = config_parse_string(HOST "proxy = /w/ gemini://wiki.example/ "
+	    "verify=ca:ca.pem\n  cert=c.pem key=/k.pem proxy_protocol\n"
+	    "fastcgi = /cgi-bin/ 127.0.0.1:9000\n[host b]\nroot = r\n"
+	    "cert = c\nkey = k\nscgi = /s/ unix:/run/s.sock root=/var/www\n",
+	    "x.ini", "/etc/capsuled", &cf, err, sizeof(err));
+	ok(r == 0, "parses: %s", r == 0 ? "" : err);
+	if (r != 0)
+		return;
+	u = cf.hosts[0].ups;
+	ok(cf.nups == 3 && cf.hosts[0].nups == 2 && cf.hosts[1].nups == 1 &&
+	    u[0].index == 0 && u[1].index == 1 && cf.hosts[1].ups[0].index ==
+	    2, "upstreams are numbered across hosts");
+	ok(strcmp(u[0].ca, "/etc/capsuled/ca.pem") == 0 &&
+	    strcmp(u[0].cert, "/etc/capsuled/c.pem") == 0 &&
+	    strcmp(u[0].key, "/k.pem") == 0 && u[0].proxy_protocol &&
+	    u[0].line == 5, "a continuation line's options join its key's "
+	    "rule; files resolve against the config directory");
+	ok(u[1].sslen != 0 && u[1].port == 9000 && u[1].keepalive == 0,
+	    "an address needs no resolving; no keep-alive unless asked");
+	ok(strcmp(cf.hosts[1].ups[0].root, "/var/www") == 0 &&
+	    cf.hosts[0].upstream_timeout == 0, "root= is kept as written; "
+	    "upstream_timeout 0: cgi_timeout's");
+	config_free(&cf);
+}
+
 int
 main(void)
 {
@@ -341,6 +403,7 @@ main(void)
 	}
 	test_paths();
 	test_operations();
+	test_upstreams();
 	test_limits_and_user();
 	return tap_done();
 }

@@ -108,7 +108,7 @@ formats(void)
 	    "\"request\":\"gemini://localhost/news/\",\"status\":20,"
 	    "\"meta\":null,\"bytes\":100,\"header_bytes\":42,"
 	    "\"duration_ms\":7,\"tls\":\"TLSv1.3\",\"resumed\":false,"
-	    "\"cert\":null,\"user\":null,\"upload\":null,\"cut\":false}",
+	    "\"cert\":null,\"user\":null,\"upload\":null,\"upstream\":null,\"cut\":false}",
 	    "json: every field, null where there is none");
 
 	e = entry();
@@ -129,7 +129,7 @@ formats(void)
 	    "\"client\":null,\"host\":null,\"request\":null,\"status\":59,"
 	    "\"meta\":\"Request timeout\",\"bytes\":0,\"header_bytes\":21,"
 	    "\"duration_ms\":3000,\"tls\":null,\"resumed\":false,"
-	    "\"cert\":null,\"user\":null,\"upload\":null,\"cut\":false}",
+	    "\"cert\":null,\"user\":null,\"upload\":null,\"upstream\":null,\"cut\":false}",
 	    "json: log_ip off is a null client; the meta of a 5x");
 
 	e = entry();
@@ -164,7 +164,7 @@ formats(void)
 	    "00112233445566778899AABBCCDDEEFF"
 	    "102132435465768798A9BACBDCEDFE0F\","
 	    "\"user\":\"Branch \\\\x22sec\\\\x22 1\",\"upload\":\"write\","
-	    "\"cut\":true}", "json: certificate, user, upload, cut");
+	    "\"upstream\":null,\"cut\":true}", "json: certificate, user, upload, cut");
 }
 
 /* Hostile bytes stay escaped in every format; JSON's own escapes too. */
@@ -186,7 +186,7 @@ hostile(void)
 	    "\\\\xc2\\\\x9b\",\"status\":20,\"meta\":null,\"bytes\":100,"
 	    "\"header_bytes\":42,\"duration_ms\":7,\"tls\":\"TLSv1.3\","
 	    "\"resumed\":false,\"cert\":null,\"user\":null,\"upload\":null,"
-	    "\"cut\":false}", "json: a client's escapes are text, not JSON's");
+	    "\"upstream\":null,\"cut\":false}", "json: a client's escapes are text, not JSON's");
 	memset(big, '\x01', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';	/* meta is a string */
 	e.request = big;

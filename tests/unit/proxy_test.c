@@ -254,11 +254,60 @@ run_v2(void)
 	    "v2: the length is 16 bits, TLVs up to it are skipped");
 }
 
+/* The header capsuled sends an upstream: read back by our own parser. */
+static void
+run_encode(void)
+{
+	struct sockaddr_in	 s4, d4;
+	struct sockaddr_in6	 s6, d6;
+	struct proxy_hdr	 h;
+	unsigned char		 out[PROXY_V2_MAX];
+	char			 a[80], b[80];
+	size_t			 n;
+
+	memset(&s4, 0, sizeof(s4));
+	memset(&d4, 0, sizeof(d4));
+	s4.sin_family = d4.sin_family = AF_INET;
+	inet_pton(AF_INET, "192.0.2.7", &s4.sin_addr);
+	inet_pton(AF_INET, "198.51.100.1", &d4.sin_addr);
+	s4.sin_port = htons(40000);
+	d4.sin_port = htons(1965);
+	n = proxy_v2_encode(out, (struct sockaddr *)&s4,
+	    (struct sockaddr *)&d4);
+	ok(n == 28 && out[12] == 0x21 && out[13] == 0x11 &&
+	    proxy_parse(out, n, &h) == (ssize_t)n && h.has_addr &&
+	    strcmp(addr(&h.src, a, sizeof(a)), "192.0.2.7:40000") == 0 &&
+	    strcmp(addr(&h.dst, b, sizeof(b)), "198.51.100.1:1965") == 0,
+	    "encode: v2 PROXY TCP over IPv4, the client first (2.2)");
+	memset(&s6, 0, sizeof(s6));
+	memset(&d6, 0, sizeof(d6));
+	s6.sin6_family = d6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8::7", &s6.sin6_addr);
+	inet_pton(AF_INET6, "2001:db8::1", &d6.sin6_addr);
+	s6.sin6_port = htons(40001);
+	d6.sin6_port = htons(1966);
+	n = proxy_v2_encode(out, (struct sockaddr *)&s6,
+	    (struct sockaddr *)&d6);
+	ok(n == 52 && out[13] == 0x21 && proxy_parse(out, n, &h) ==
+	    (ssize_t)n && strcmp(addr(&h.src, a, sizeof(a)),
+	    "[2001:db8::7]:40001") == 0 && strcmp(addr(&h.dst, b, sizeof(b)),
+	    "[2001:db8::1]:1966") == 0, "encode: v2 PROXY TCP over IPv6");
+	n = proxy_v2_encode(out, (struct sockaddr *)&s4,
+	    (struct sockaddr *)&d6);
+	ok(n == 16 && out[12] == 0x20 && out[13] == 0 && out[15] == 0 &&
+	    proxy_parse(out, n, &h) == 16 && !h.has_addr,
+	    "encode: families that differ: LOCAL, naming nobody");
+	n = proxy_v2_encode(out, NULL, NULL);
+	ok(n == 16 && out[12] == 0x20 && proxy_parse(out, n, &h) == 16 &&
+	    !h.has_addr, "encode: no client to name: LOCAL");
+}
+
 int
 main(void)
 {
 	run_v1();
 	v1_length_limit();
 	run_v2();
+	run_encode();
 	return tap_done();
 }

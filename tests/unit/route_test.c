@@ -2,7 +2,7 @@
  * route_test.c: the routing table as a table.  A request line and the
  * facts of its connection in, the response plan out (status, meta, body
  * kind), for every status route.c and the steps it runs (rules, access,
- * cgi, upload, feed, latest, file) can choose.  Linked without the engine
+ * upstreams, cgi, upload, feed, latest, file) can choose.  Linked without the engine
  * (conn.o, server.o): no TLS connection, no event loop, no daemon.  The
  * capsule is a scratch directory; the CGI runner and the Titan writer
  * are the far ends of socket pairs, where the jobs they would get are
@@ -135,6 +135,20 @@ static const struct {
 	    PLAN_NONE, "no runner: 42" },
 	{ "gemini://localhost/cgi-bin/plain.txt", ANON, 20, "text/plain",
 	    PLAN_FILE, "not executable: served as a file, never run" },
+	/* upstreams: a stream (the job connects later), or 31 to PATH/ */
+	{ "gemini://localhost/app/x?q", ANON, 0, NULL, PLAN_STREAM,
+	    "under a fastcgi PATH: the responder's response, a stream" },
+	{ "gemini://localhost/app?q", ANON, 31, "/app/?q", PLAN_NONE,
+	    "a fastcgi prefix without its slash: 31 to it" },
+	{ "gemini://localhost/wiki/page.gmi", ANON, 0, NULL, PLAN_STREAM,
+	    "under a proxy PATH: the upstream server's response" },
+	{ "gemini://localhost/members/app/x", ANON, 60, NULL, PLAN_NONE,
+	    "an access rule gates an upstream's path too" },
+	{ "gemini://localhost/members/app/x", MEMBER, 0, NULL, PLAN_STREAM,
+	    "and lets a listed certificate through to it" },
+	{ "titan://localhost/app/x.gmi;size=5;mime=text/gemini", MEMBER, 50,
+	    "served by an upstream", PLAN_NONE,
+	    "a Titan upload under an upstream's PATH: 50" },
 	/* Titan: 50, 51, 60, 61, 62, 40 */
 	{ "titan://localhost/inbox/x.gmi;size=5;mime=text/gemini", ANON, 60,
 	    NULL, PLAN_NONE, "an upload without a certificate: 60" },
@@ -696,8 +710,12 @@ main(void)
 	    "redirect = /blog/ /news/ permanent\n"
 	    "redirect = /members/moved.gmi /news/\n"
 	    "gone = /campaign/\nlang = /cymraeg/ cy\n"
-	    "mime = .epub application/epub+zip\n",
-	    root, top, top, list, list, list) >= (int)sizeof(conf))
+	    "mime = .epub application/epub+zip\n"
+	    "fastcgi = /app/ unix:/nonexistent/fcgi.sock\n"
+	    "scgi = /members/app/ unix:/nonexistent/scgi.sock\n"
+	    "titan = /app/ %s\n"
+	    "proxy = /wiki/ gemini://127.0.0.1:1966/w/ verify=none\n",
+	    root, top, top, list, list, list, list) >= (int)sizeof(conf))
 		abort();
 	if (config_parse_string(conf, "route_test.ini", top, &cf, err,
 	    sizeof(err)) == -1) {
