@@ -50,6 +50,7 @@ UNIT =		tests/unit/url_test tests/unit/request_test tests/unit/config_test \
 		tests/unit/limit_test tests/unit/listing_test \
 		tests/unit/latest_test tests/unit/titan_test tests/unit/certlist_test \
 		tests/unit/rules_test tests/unit/metrics_test tests/unit/route_test \
+		tests/unit/cgijob_test \
 		tests/unit/fcgi_test tests/unit/scgi_test tests/unit/upstream_test \
 		tests/unit/hello_test
 STRIKE =	capsule/cgi-bin/strike
@@ -122,6 +123,10 @@ ROUTE_OBJS =	src/route.o src/plan.o src/access.o src/certlist.o src/cgi.o \
 		src/metrics.o src/shared.o src/limit.o src/tlsctx.o src/hello.o
 tests/unit/route_test: tests/unit/route_test.c tests/unit/files.h $(ROUTE_OBJS) tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/route_test.c $(ROUTE_OBJS) $(LDFLAGS) $(PKG_LIBS)
+# read(2) wrapped: the script ends between the job's two reads
+tests/unit/cgijob_test: tests/unit/cgijob_test.c $(ROUTE_OBJS) tests/unit/tap.h
+	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/cgijob_test.c $(ROUTE_OBJS) \
+	    $(LDFLAGS) -Wl,--wrap=read $(PKG_LIBS)
 
 tests/unit/fcgi_test: tests/unit/fcgi_test.c src/fcgi.o tests/unit/tap.h
 	$(CC) $(CFLAGS) -Isrc -o $@ tests/unit/fcgi_test.c src/fcgi.o $(LDFLAGS)

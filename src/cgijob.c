@@ -186,6 +186,28 @@ ended(struct cgi_job *j)
 	return j->ended;
 }
 
+/*
+ * Read the script's stdout.  When it has nothing (EAGAIN) and the
+ * script turns out to have ended since, read once more: what it wrote
+ * before it ended is in the pipe by now, and an empty read from before
+ * must not stand for all it wrote (42 "ended without output", or a body
+ * cut short and called whole).
+ */
+static ssize_t
+read_out(struct cgi_job *j, char *buf, size_t len)
+{
+	ssize_t	n;
+
+	n = read(j->out, buf, len);
+	if (n < 0 && errno == EAGAIN && !j->ended) {
+		if (ended(j))
+			n = read(j->out, buf, len);
+		else
+			errno = EAGAIN;	/* ended() read the control socket */
+	}
+	return n;
+}
+
 /* How the script failed, or NULL when it exited 0. */
 static const char *
 failure(struct cgi_job *j)
@@ -244,7 +266,7 @@ job_header(void *arg, long now, int *status, char meta[URL_MAX + 1],
 			why = "CGI header line too long";
 			break;
 		}
-		n = read(j->out, j->hdr + j->hdrlen, sizeof(j->hdr) - j->hdrlen);
+		n = read_out(j, j->hdr + j->hdrlen, sizeof(j->hdr) - j->hdrlen);
 		if (n > 0) {
 			j->hdrlen += (size_t)n;
 			continue;
@@ -337,7 +359,7 @@ job_read(void *arg, char *buf, size_t room, long now, int *cut,
 		}
 		if ((long long)room > j->left)
 			room = (size_t)j->left;
-		if ((r = read(j->out, buf, room)) > 0) {
+		if ((r = read_out(j, buf, room)) > 0) {
 			j->left -= r;
 			return r;
 		}
