@@ -41,8 +41,8 @@
 
 #define CERT_DAYS	3650
 
-static const char *
-ssl_error(void)
+const char *
+tls_last_error(void)
 {
 	static char	 buf[256];
 	unsigned long	 e = ERR_get_error();
@@ -207,7 +207,7 @@ tls_ensure_cert(const struct host_cfg *h, int *made, char *err, size_t errlen)
 	}
 	if ((key = make_key()) == NULL || (x = make_cert(key, h->name)) == NULL) {
 		snprintf(err, errlen, "host %s: cannot make a certificate: %s",
-		    h->name, ssl_error());
+		    h->name, tls_last_error());
 		goto done;
 	}
 	if (write_new(h->key, 0600, key, NULL) == -1) {
@@ -426,7 +426,7 @@ start_ticket_key(struct tls *t, char *err, size_t errlen)
 	static int		made;
 
 	if (!made && RAND_bytes(key, sizeof(key)) != 1) {
-		snprintf(err, errlen, "ticket key: %s", ssl_error());
+		snprintf(err, errlen, "ticket key: %s", tls_last_error());
 		return -1;
 	}
 	made = 1;
@@ -548,7 +548,7 @@ host_ctx(const struct host_cfg *h, char *err, size_t errlen)
 	    readable(h->key, "key", h->name, err, errlen) == -1)
 		return NULL;
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		snprintf(err, errlen, "SSL_CTX_new: %s", ssl_error());
+		snprintf(err, errlen, "SSL_CTX_new: %s", tls_last_error());
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -561,7 +561,7 @@ host_ctx(const struct host_cfg *h, char *err, size_t errlen)
 	    "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384") != 1 ||
 	    SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:"
 	    "!aNULL:!eNULL:!SHA1:!kRSA") != 1) {
-		snprintf(err, errlen, "cipher list: %s", ssl_error());
+		snprintf(err, errlen, "cipher list: %s", tls_last_error());
 		goto fail;
 	}
 #ifdef SSL_OP_PRIORITIZE_CHACHA
@@ -583,7 +583,7 @@ host_ctx(const struct host_cfg *h, char *err, size_t errlen)
 	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (host_sid(ctx, h->name) == -1) {
-		snprintf(err, errlen, "session id context: %s", ssl_error());
+		snprintf(err, errlen, "session id context: %s", tls_last_error());
 		goto fail;
 	}
 #ifndef LIBRESSL_VERSION_NUMBER
@@ -592,7 +592,7 @@ host_ctx(const struct host_cfg *h, char *err, size_t errlen)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_any);
 	if (SSL_CTX_use_certificate_chain_file(ctx, h->cert) != 1) {
 		snprintf(err, errlen, "%s: cannot load certificate: %s",
-		    h->cert, ssl_error());
+		    h->cert, tls_last_error());
 		goto fail;
 	}
 	SSL_CTX_set_default_passwd_cb(ctx, refuse_passphrase);
@@ -605,7 +605,7 @@ host_ctx(const struct host_cfg *h, char *err, size_t errlen)
 			    "needs an unencrypted key)", h->key);
 		} else
 			snprintf(err, errlen, "%s: cannot load key for %s: %s",
-			    h->key, h->cert, ssl_error());
+			    h->key, h->cert, tls_last_error());
 		goto fail;
 	}
 	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);

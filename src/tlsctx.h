@@ -51,6 +51,9 @@ void	tls_error_at_host(const struct config *, const struct host_cfg *,
  */
 int	tls_check(const struct config *cf, char *err, size_t errlen);
 
+/* The library's oldest queued error as text (the queue then cleared). */
+const char	*tls_last_error(void);
+
 /* SHA-256 of the client's certificate; 0 if it sent one, else -1. */
 int	tls_client_hash(SSL *ssl, unsigned char out[32]);
 

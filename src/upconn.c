@@ -111,19 +111,6 @@ jail(const struct config *cf, struct upstream_cfg *u, char *err,
 	return 0;
 }
 
-static const char *
-ssl_error(void)
-{
-	static char	 buf[256];
-	unsigned long	 e = ERR_get_error();
-
-	if (e == 0)
-		return "unknown TLS error";
-	ERR_error_string_n(e, buf, sizeof(buf));
-	ERR_clear_error();
-	return buf;
-}
-
 /* A worker keeps the newest session per upstream, to resume with. */
 static int
 new_session(SSL *ssl, SSL_SESSION *s)
@@ -144,7 +131,7 @@ client_ctx(const struct config *cf, const struct upstream_cfg *u, char *err,
 	SSL_CTX	*ctx;
 
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		fail(cf, u, err, errlen, "SSL_CTX_new: %s", ssl_error());
+		fail(cf, u, err, errlen, "SSL_CTX_new: %s", tls_last_error());
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -159,7 +146,7 @@ client_ctx(const struct config *cf, const struct upstream_cfg *u, char *err,
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 		if (SSL_CTX_load_verify_locations(ctx, u->ca, NULL) != 1) {
 			fail(cf, u, err, errlen, "%s: cannot load the CA "
-			    "certificates: %s", u->ca, ssl_error());
+			    "certificates: %s", u->ca, tls_last_error());
 			goto fail;
 		}
 	} else
@@ -169,7 +156,7 @@ client_ctx(const struct config *cf, const struct upstream_cfg *u, char *err,
 	    SSL_CTX_use_PrivateKey_file(ctx, u->key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1)) {
 		fail(cf, u, err, errlen, "%s, %s: cannot load the client "
-		    "certificate: %s", u->cert, u->key, ssl_error());
+		    "certificate: %s", u->cert, u->key, tls_last_error());
 		goto fail;
 	}
 	return ctx;
