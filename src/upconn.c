@@ -124,6 +124,40 @@ new_session(SSL *ssl, SSL_SESSION *s)
 	return 1;	/* the reference is ours */
 }
 
+/* The certificate a pin refused last (a worker is one thread). */
+static unsigned char	refused[32];
+
+/*
+ * verify=sha256: the upstream's own certificate must be the pinned one,
+ * whatever the rest of its chain and its dates (a Gemini server's is
+ * self-signed).  Checked as the certificate arrives, so that a server
+ * that is not the pinned one ends the handshake before capsuled has
+ * sent anything of its own (its cert=, over TLS 1.2 or 1.3).
+ */
+static int
+pin_verify(int preverified, X509_STORE_CTX *store)
+{
+	SSL				*ssl;
+	const struct upstream_cfg	*u;
+	X509				*x;
+	unsigned char			 md[EVP_MAX_MD_SIZE];
+	unsigned int			 len = 0;
+
+	(void)preverified;
+	ssl = X509_STORE_CTX_get_ex_data(store,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	u = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
+	if (u == NULL || (x = X509_STORE_CTX_get0_cert(store)) == NULL ||
+	    X509_digest(x, EVP_sha256(), md, &len) != 1 ||
+	    len != sizeof(refused))
+		return 0;
+	if (memcmp(md, u->pin, sizeof(refused)) == 0)
+		return 1;
+	memcpy(refused, md, sizeof(refused));
+	X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
+	return 0;
+}
+
 static SSL_CTX *
 client_ctx(const struct config *cf, const struct upstream_cfg *u, char *err,
     size_t errlen)
@@ -149,7 +183,9 @@ client_ctx(const struct config *cf, const struct upstream_cfg *u, char *err,
 			    "certificates: %s", u->ca, tls_last_error());
 			goto fail;
 		}
-	} else
+	} else if (u->verify == UP_VERIFY_PIN)
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, pin_verify);
+	else
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	if (u->cert[0] != '\0' &&
 	    (SSL_CTX_use_certificate_chain_file(ctx, u->cert) != 1 ||
@@ -346,12 +382,22 @@ fail:
 	return NULL;
 }
 
+static int
+not_pinned(const unsigned char hash[32], char *why, size_t whylen)
+{
+	char	hex[CERTLIST_HEX_LEN + 1];
+
+	certlist_hex(hash, hex);
+	(void)snprintf(why, whylen, "its certificate %s is not the pinned one",
+	    hex);
+	return -1;
+}
+
 int
 upconn_tls_check(const struct upstream_cfg *u, SSL *ssl, char *why,
     size_t whylen)
 {
 	unsigned char	hash[32];
-	char		hex[CERTLIST_HEX_LEN + 1];
 
 	if (u->verify != UP_VERIFY_PIN)
 		return 0;
@@ -359,13 +405,20 @@ upconn_tls_check(const struct upstream_cfg *u, SSL *ssl, char *why,
 		(void)snprintf(why, whylen, "the upstream sent no certificate");
 		return -1;
 	}
-	if (memcmp(hash, u->pin, sizeof(hash)) != 0) {
-		certlist_hex(hash, hex);
-		(void)snprintf(why, whylen, "its certificate %s is not the "
-		    "pinned one", hex);
-		return -1;
-	}
+	if (memcmp(hash, u->pin, sizeof(hash)) != 0)
+		return not_pinned(hash, why, whylen);
 	return 0;
+}
+
+int
+upconn_tls_refused(const struct upstream_cfg *u, SSL *ssl, char *why,
+    size_t whylen)
+{
+	if (u->verify != UP_VERIFY_PIN ||
+	    SSL_get_verify_result(ssl) != X509_V_ERR_CERT_REJECTED)
+		return 0;
+	ERR_clear_error();
+	return not_pinned(refused, why, whylen);
 }
 
 void

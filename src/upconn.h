@@ -64,9 +64,17 @@ SSL	*upconn_tls(const struct upstream_cfg *u, int fd);
 
 /*
  * After the handshake: 0 when the upstream's certificate is the pinned
- * one (verify=sha256), or when another check applies; -1 with why.
+ * one (verify=sha256), or when another check applies; -1 with why.  The
+ * pin is checked in the handshake already (the upstream's certificate
+ * refused as it arrives); this is for a resumed session's, which the
+ * handshake does not check again.
  */
 int	upconn_tls_check(const struct upstream_cfg *u, SSL *ssl, char *why,
+	    size_t whylen);
+
+/* After a failed handshake: -1 with why when the pin refused the
+ * upstream's certificate, else 0 (another reason: the library's). */
+int	upconn_tls_refused(const struct upstream_cfg *u, SSL *ssl, char *why,
 	    size_t whylen);
 
 /* Done with it: close_notify when the exchange was whole; freed. */

@@ -468,7 +468,9 @@ handshake_step(struct upjob *j, struct plan_wait *w)
 	if ((r = SSL_connect(j->ssl)) != 1) {
 		if (tls_wait(j, r, w) == 0)
 			return 0;
-		say(j, "TLS handshake: %s", ssl_why(j, r));
+		if (upconn_tls_refused(j->u, j->ssl, j->why,
+		    sizeof(j->why)) == 0)
+			say(j, "TLS handshake: %s", ssl_why(j, r));
 		return -1;
 	}
 	/* nothing is sent to a server that is not the pinned one */

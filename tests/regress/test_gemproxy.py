@@ -18,6 +18,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -121,6 +122,52 @@ def test_a_pin_that_does_not_match_is_43_and_nothing_is_sent(make_node, up):
         s, f"its certificate SHA256:{up.pin} is not the pinned one"))
     time.sleep(0.2)
     assert log_lines(up, "/docs/") == [], "the request was never sent"
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_a_server_that_is_not_the_pinned_one_never_gets_our_certificate(
+        make_node, tmp_path, version):
+    # The pin is checked as the server's certificate arrives, and the
+    # handshake ends there: capsuled's cert= (sent after the server's
+    # flight, in TLS 1.2 and 1.3 alike) never reaches an impostor.
+    ours = make_cert(tmp_path, "capsuled-front")
+    impostor = make_cert(tmp_path, "impostor")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ctx.maximum_version = getattr(ssl.TLSVersion,
+                                                        version)
+    ctx.load_cert_chain(impostor.crt, impostor.key)
+    ctx.verify_mode = ssl.CERT_OPTIONAL      # asks for a certificate
+    ctx.load_verify_locations(ours.crt)      # and would take ours
+    lsock = socket.create_server(("127.0.0.1", 0))
+    lsock.settimeout(10)
+    seen = []
+
+    def serve():
+        conn, _ = lsock.accept()
+        try:
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                seen.append(tls.getpeercert(binary_form=True))
+                tls.recv(1100)
+        except (OSError, ssl.SSLError) as e:
+            seen.append(e)
+    t = threading.Thread(target=serve)
+    t.start()
+    s = make_node("front", host_extra=(
+        f"proxy = /up/ gemini://127.0.0.1:{lsock.getsockname()[1]}/ "
+        f"sni=localhost verify=sha256:{'00' * 32}\n"
+        f"  cert={ours.crt} key={ours.key}\n")).start()
+    try:
+        r = s.get("/up/docs/")
+    finally:
+        t.join(15)
+        lsock.close()
+    assert r.status == 43
+    assert wait_for(lambda: log_lines(
+        s, f"its certificate {impostor.fingerprint} is not the pinned one"))
+    assert len(seen) == 1, "the impostor was connected to once"
+    assert isinstance(seen[0], ssl.SSLError), \
+        "the impostor's handshake ended with our alert, not with our " \
+        "certificate in its hands"
 
 
 def test_verify_by_ca_checks_the_chain_and_the_name(make_node, up):
