@@ -104,6 +104,12 @@ metrics_cgi(enum metrics_cgi o)
 }
 
 void
+metrics_upstream(enum metrics_cgi o)
+{
+	add(M_UPSTREAM + o, 1);
+}
+
+void
 metrics_timeout(enum metrics_timeout t)
 {
 	add(M_TIMEOUTS + t, 1);
@@ -517,6 +523,11 @@ render_events(struct out *o, const struct metrics_counts *c)
 	    "how they ended (cancelled: the client left first).");
 	labelled(o, c, "capsuled_cgi_runs_total", "outcome", cgi, M_CGI,
 	    METRICS_CGI_N);
+	family(o, "capsuled_upstream_runs_total", "counter", "Requests sent "
+	    "to an upstream (fastcgi, scgi, proxy), by how they ended "
+	    "(cancelled: the client left first).");
+	labelled(o, c, "capsuled_upstream_runs_total", "outcome", cgi,
+	    M_UPSTREAM, METRICS_CGI_N);
 	family(o, "capsuled_titan_uploads_total", "counter", "Titan uploads: "
 	    "written, deleted (size 0), refused before the body, failed.");
 	labelled(o, c, "capsuled_titan_uploads_total", "outcome", titan,

@@ -49,7 +49,8 @@ enum {
 	M_TLS = M_DURATION_MS + 1,
 	M_LIMITS = M_TLS + METRICS_TLS_N,
 	M_CGI = M_LIMITS + METRICS_LIMIT_N,
-	M_TITAN = M_CGI + METRICS_CGI_N,
+	M_UPSTREAM = M_CGI + METRICS_CGI_N,	/* the same outcomes */
+	M_TITAN = M_UPSTREAM + METRICS_CGI_N,
 	M_TIMEOUTS = M_TITAN + METRICS_TITAN_N,
 	M_LOG_LOST = M_TIMEOUTS + METRICS_TIMEOUT_N,
 	M_RESTARTS,
@@ -107,6 +108,7 @@ void	metrics_access(const struct access_entry *);
 void	metrics_handshake(enum metrics_tls);
 void	metrics_limit(enum metrics_limit);
 void	metrics_cgi(enum metrics_cgi);
+void	metrics_upstream(enum metrics_cgi);	/* fastcgi, scgi, proxy */
 void	metrics_timeout(enum metrics_timeout);
 /* Any process: a log line that could not be written. */
 void	metrics_log_lost(void);

@@ -34,6 +34,7 @@
 #include "fcgi.h"
 #include "log.h"
 #include "logfmt.h"
+#include "metrics.h"
 #include "plan.h"
 #include "upconn.h"
 #include "upjob.h"
@@ -80,6 +81,7 @@ struct upjob {
 	long		 idle_since;	/* the wait for the upstream began */
 	long		 deadline, stall;
 	long		 header_by;	/* the header's own deadline */
+	enum metrics_cgi outcome;	/* for the metrics, at the finish */
 	int		 capped;	/* the body has a cap: */
 	long long	 left;		/* bytes of it left */
 	char		 why[256];	/* why the upstream's part ended */
@@ -131,6 +133,7 @@ upjob_new(const struct upjob_args *a)
 	j->deadline = a->deadline;
 	j->stall = a->stall;
 	j->header_by = a->now + a->stall;
+	j->outcome = METRICS_CGI_CANCELLED;	/* until it is known */
 	j->capped = a->max >= 0;
 	j->left = a->max;
 	fcgi_reader_init(&j->fr);
@@ -540,10 +543,21 @@ refuse(struct upjob *j, int *status, char meta[URL_MAX + 1],
 {
 	warn(j, "%s", why);
 	j->step = S_OVER;
+	j->outcome = METRICS_CGI_FAILED;
 	*status = 43;
 	(void)snprintf(meta, URL_MAX + 1, "Proxy error: the upstream %s",
 	    j->u->kind == UP_GEMINI ? "server failed" :
 	    "application failed");
+	return 1;
+}
+
+/* No header in time: refused, and counted as a timeout. */
+static int
+refuse_late(struct upjob *j, int *status, char meta[URL_MAX + 1],
+    const char *why)
+{
+	refuse(j, status, meta, why);
+	j->outcome = METRICS_CGI_TIMEOUT;
 	return 1;
 }
 
@@ -565,7 +579,7 @@ job_header(void *arg, long now, int *status, char meta[URL_MAX + 1],
 			if (end == -1)
 				return refuse(j, status, meta, j->why);
 			if (!waiting(j, now, w))
-				return refuse(j, status, meta, j->step ==
+				return refuse_late(j, status, meta, j->step ==
 				    S_CONNECT ? "timed out connecting" :
 				    "timed out before its header");
 			return 0;
@@ -576,6 +590,8 @@ job_header(void *arg, long now, int *status, char meta[URL_MAX + 1],
 			if (j->capped)
 				j->left -= (long long)(j->hdrlen - j->hdroff);
 			j->step = S_BODY;
+			if (*status / 10 != 2)	/* no body: answered */
+				j->outcome = METRICS_CGI_OK;
 			return 1;
 		}
 		if (end < 0) {
@@ -593,8 +609,8 @@ job_header(void *arg, long now, int *status, char meta[URL_MAX + 1],
 		if (n == 0 && waiting(j, now, w))
 			return 0;
 		if (n == 0)
-			return refuse(j, status, meta, "timed out before its "
-			    "header");
+			return refuse_late(j, status, meta, "timed out before "
+			    "its header");
 		if (retry(j))
 			continue;
 		if (j->why[0] == '\0')
@@ -609,7 +625,11 @@ static ssize_t
 over(struct upjob *j, int *cut)
 {
 	j->step = S_OVER;
-	if (!j->whole) {
+	if (j->whole)
+		j->outcome = METRICS_CGI_OK;
+	else {
+		if (j->outcome != METRICS_CGI_TIMEOUT)
+			j->outcome = METRICS_CGI_FAILED;
 		warn(j, "%s after its header; cut", j->why[0] != '\0' ? j->why :
 		    "ended");
 		*cut = 1;
@@ -634,6 +654,7 @@ job_read(void *arg, char *buf, size_t room, long now, int *cut,
 	}
 	if (j->deadline >= 0 && now >= j->deadline) {
 		say(j, "ran out of cgi_timeout");
+		j->outcome = METRICS_CGI_TIMEOUT;
 		return over(j, cut);
 	}
 	if (j->capped && j->left <= 0) {
@@ -654,6 +675,7 @@ job_read(void *arg, char *buf, size_t room, long now, int *cut,
 		say(j, "ran out of cgi_timeout");
 	else
 		say(j, "stalled: nothing for %ld s", j->stall / 1000);
+	j->outcome = METRICS_CGI_TIMEOUT;
 	return over(j, cut);
 }
 
@@ -662,6 +684,7 @@ job_finish(void *arg)
 {
 	struct upjob	*j = arg;
 
+	metrics_upstream(j->outcome);
 	err_line(j);
 	if (j->ssl != NULL)
 		upconn_tls_end(j->ssl, j->whole);

@@ -24,6 +24,7 @@ import urllib.request
 import pytest
 
 from conftest import CAPSULED, free_port, gemini, wait_for
+from upstreams import sock_dir, upstream_app  # noqa: F401 (fixtures)
 
 PROMTOOL = shutil.which("promtool")
 NODE_EXPORTER = shutil.which("prometheus-node-exporter")
@@ -139,6 +140,33 @@ def test_counters_rise_by_exactly_what_was_sent(metered):
     rise.pop("capsuled_request_duration_seconds_sum", None)
     assert all(k.startswith("capsuled_request_duration_seconds_bucket")
                and v <= n for k, v in rise.items()), rise
+
+
+def test_upstream_runs_are_counted_by_how_they_ended(make_server, tmp_path,
+                                                    sock_dir, upstream_app):
+    # issue 23: "CGI/upstream runs, timeouts and failures"; an SCGI
+    # application (upstream_apps.py) answers, fails its header, is silent
+    sock = sock_dir / "scgi.sock"
+    upstream_app("scgi", f"unix:{sock}")
+    prom = tmp_path / "prom" / "capsuled.prom"
+    prom.parent.mkdir()
+    s = make_server(server_extra=f"metrics_file = {prom}\n"
+                    "metrics_interval = 1\n",
+                    host_extra=f"scgi = /app/ unix:{sock}\n"
+                    "upstream_timeout = 1\n").start()
+    s.prom = prom
+    assert wait_for(prom.exists), s.log()
+    sent = {"/app/status?20": 20, "/app/status?51": 51, "/app/nolf": 43,
+            "/app/stall": 43, "/app/hold": 20}
+    for path, want in sent.items():
+        assert s.get(path).status == want, path
+    runs = 'capsuled_upstream_runs_total{{outcome="{}"}}'
+    assert settled(s, runs.format("timeout"), 2), parse(s.prom)
+    counts = parse(s.prom)
+    assert {o: counts[runs.format(o)] for o in
+            ("ok", "failed", "timeout", "cancelled")} == \
+        {"ok": 2, "failed": 1, "timeout": 2, "cancelled": 0}
+    assert counts['capsuled_cgi_runs_total{outcome="ok"}'] == 0
 
 
 def test_the_file_is_replaced_whole_each_time(metered):
