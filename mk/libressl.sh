@@ -31,6 +31,19 @@ build=${LIBRESSL_BUILD:-tmp/libressl}
 say() { echo "check-libressl: $*"; }
 die() { echo "check-libressl: $*" >&2; exit 1; }
 
+# rm -rf DIR only when it is missing, empty, or one this script made
+# (LIBRESSL_CACHE=~/.cache or LIBRESSL_BUILD=src must never be wiped)
+ours() {	# DIR FILE...: one of the FILEs in DIR says it is ours
+	d=$1
+	shift
+	[ -e "$d" ] || return 0
+	[ -z "$(ls -A "$d" 2>/dev/null)" ] && return 0
+	for f in "$@"; do
+		[ -e "$d/$f" ] && return 0
+	done
+	die "$d is not a directory this script made; name a new one"
+}
+
 if [ ! -f "$tarball" ]; then
 	case $tarball in /*) where=$tarball ;; *) where=$top/$tarball ;; esac
 	echo "check-libressl: no LibreSSL release tarball at $where" >&2
@@ -56,8 +69,12 @@ if [ "$(cat "$cache/sha256" 2>/dev/null)" = "$sum" ] &&
 else
 	say "building LibreSSL from $tarball into $cache (about 4 minutes" \
 	    "on 2 CPUs; kept for the next run)"
+	ours "$cache" sha256 .made-by-check-libressl
+	ours "$cache.build" .made-by-check-libressl
 	rm -rf "$cache" "$cache.build"
-	mkdir -p "$cache.build"
+	mkdir -p "$cache" "$cache.build"
+	: >"$cache/.made-by-check-libressl"
+	: >"$cache.build/.made-by-check-libressl"
 	log=$cache.build/log
 	tar xzf "$tarball" -C "$cache.build"
 	src=$(find "$cache.build" -mindepth 1 -maxdepth 1 -type d | head -n 1)
@@ -77,7 +94,8 @@ else
 	rm -rf "$cache.build"
 fi
 exec 9>&-
-export PKG_CONFIG_PATH="$cache/lib/pkgconfig"
+# first, so that its openssl.pc wins; the user's own path stays after
+export PKG_CONFIG_PATH="$cache/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 pkg-config --modversion openssl | grep -q . ||
     die "pkg-config finds no openssl in $PKG_CONFIG_PATH"
 [ "${1:-}" = lib ] && exit 0
@@ -86,6 +104,7 @@ pkg-config --modversion openssl | grep -q . ||
 case $build in /*) ;; *) build=$top/$build ;; esac
 say "building capsuled against LibreSSL" \
     "$(pkg-config --modversion openssl) in $build"
+ours "$build" mk/libressl.sh	# a copy of this tree, from before
 rm -rf "$build"
 mkdir -p "$build"
 tar cf - --exclude=./.git --exclude=./tmp --exclude=./dist \

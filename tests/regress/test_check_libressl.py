@@ -11,11 +11,11 @@ import subprocess
 from conftest import ROOT
 
 
-def check_libressl(tmp_path, tarball):
+def check_libressl(tmp_path, tarball, cache=None):
     env = dict(os.environ)
     env.pop("MAKEFLAGS", None)      # not the outer make's -s or -j
     env.pop("MAKELEVEL", None)
-    env["LIBRESSL_CACHE"] = str(tmp_path / "cache")
+    env["LIBRESSL_CACHE"] = str(cache or tmp_path / "cache")
     env["LIBRESSL_BUILD"] = str(tmp_path / "build")
     p = subprocess.run(["make", "-s", "check-libressl",
                         f"LIBRESSL_TARBALL={tarball}"], cwd=ROOT,
@@ -43,3 +43,18 @@ def test_a_tarball_that_is_not_its_sha256_is_refused(tmp_path):
     assert p.returncode != 0
     mine = hashlib.sha256(b"not the release").hexdigest()
     assert f"sha256 {mine} is not the one in" in p.stderr, p.stderr
+
+
+def test_a_cache_directory_it_did_not_make_is_never_wiped(tmp_path):
+    # LIBRESSL_CACHE=~/.cache by mistake: a new build starts with rm -rf
+    # of the cache, so a directory that is not one of its own is refused
+    tarball = tmp_path / "libressl-4.3.2.tar.gz"
+    tarball.write_bytes(b"no sha256 file beside it: not checked")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "precious").write_text("keep me\n")
+    p = check_libressl(tmp_path, tarball, cache=mine)
+    assert p.returncode != 0
+    assert f"{mine} is not a directory this script made" in p.stderr, \
+        p.stderr
+    assert (mine / "precious").read_text() == "keep me\n"
