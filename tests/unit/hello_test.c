@@ -138,6 +138,17 @@ hello_cases(void)
 	for (all = 1, i = 0; i < n; i++)
 		all &= hello_sni(m, i, out, sizeof(out)) == -1;
 	ok(all, "every shorter prefix: no name (the length is checked)");
+	/* the same cuts with the 24-bit length made to fit: each inner
+	 * length (session id, ciphers, compression, extensions, the name)
+	 * runs past the end in turn */
+	for (all = 1, i = 4; i < n; i++) {
+		unsigned char	cut[BUF];
+
+		memcpy(cut, m, i);
+		put_num(cut, 1, i - 4, 3);
+		all &= hello_sni(cut, i, out, sizeof(out)) == -1;
+	}
+	ok(all, "every shorter message, its own length fixed up: no name");
 	m[3] += 1;
 	ok(hello_sni(m, n, out, sizeof(out)) == -1,
 	    "the 24-bit length must be the body's");
