@@ -109,7 +109,8 @@ const struct upstream_cfg *upstream_find(const struct upstream_cfg *v,
 const char *upstream_rest(const struct upstream_cfg *, const char *path);
 
 /*
- * The request line a proxied request is sent as: gemini://, the SNI
+ * The request line a proxied request is sent as (path is one that
+ * upstream_find gave u for, slash unset): gemini://, the SNI
  * name (else HOST), the port unless 1965, BASE with the rest of path
  * after PATH, percent-encoded, "?query" when query is not NULL, CRLF.
  * Its length, or -1 when the URL would be longer than URL_MAX.

@@ -28,12 +28,15 @@ check_url(const struct upstream_cfg *u, const char *path, const char *query)
 	char		 out[URL_MAX + 3], line[4096];
 	struct url	 url, req;
 	const char	*why;
-	int		 n, status;
+	int		 n, status, slash;
 
 	n = snprintf(line, sizeof(line), "gemini://h%s%s%s", path,
 	    *query != '\0' ? "?" : "", query);
 	if (n < 0 || (size_t)n >= sizeof(line) ||
 	    url_parse(line, (size_t)n, &req, &status, &why) == -1)
+		return;
+	/* only what routing sends there: "/search../x" is not /search's */
+	if (upstream_find(u, 1, req.path, &slash) != u || slash)
 		return;
 	if ((n = upstream_url(u, req.path, req.has_query ? req.query : NULL,
 	    out, sizeof(out))) == -1)
