@@ -21,18 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "request.h"
 #include "url.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
 
 static int
 serve_all(const char *host, void *arg)

@@ -20,19 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "config.h"
 #include "rules.h"
 #include "url.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
 
 #define HEAD	"[host self.example]\nroot = /r\ncert = c\nkey = k\n"
 #define SEP	"\n--\n"

@@ -19,19 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "request.h"
 #include "titan.h"
 #include "url.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
 
 static void
 check_why(const char *why)
