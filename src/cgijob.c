@@ -80,6 +80,19 @@ cgi_parse_header(const char *buf, size_t len, int *status,
 	return (int)(lf - buf + 1);
 }
 
+size_t
+cgi_header_rest(const char *hdr, size_t len, size_t *off, char *buf,
+    size_t room)
+{
+	if (*off >= len)
+		return 0;
+	if (room > len - *off)
+		room = len - *off;
+	memcpy(buf, hdr + *off, room);
+	*off += room;
+	return room;
+}
+
 int
 cgi_job_count(void)
 {
@@ -337,15 +350,12 @@ job_read(void *arg, char *buf, size_t room, long now, int *cut,
 {
 	struct cgi_job	*j = arg;
 	ssize_t		 r;
+	size_t		 n;
 
 	*cut = 0;
-	if (j->hdroff < j->hdrlen) {	/* what came with the header */
-		if (room > j->hdrlen - j->hdroff)
-			room = j->hdrlen - j->hdroff;
-		memcpy(buf, j->hdr + j->hdroff, room);
-		j->hdroff += room;
-		return (ssize_t)room;
-	}
+	if ((n = cgi_header_rest(j->hdr, j->hdrlen, &j->hdroff, buf,
+	    room)) > 0)
+		return (ssize_t)n;
 	/* asked again past its grace: the runner never ended it; we do */
 	if (now >= j->deadline + GRACE_MS)
 		return over(j, 0, now, cut);

@@ -31,6 +31,15 @@
 int	cgi_parse_header(const char *buf, size_t len, int *status,
 	    char meta[URL_MAX + 1], const char **why);
 
+/*
+ * The body bytes that came in the reads that brought the header:
+ * hdr[*off, len) into buf, at most room, *off moved on; how many, 0
+ * once all are taken.  CGI's and the upstreams' streams hand them on
+ * before they read again.
+ */
+size_t	cgi_header_rest(const char *hdr, size_t len, size_t *off, char *buf,
+	    size_t room);
+
 struct cgi_job;
 
 /*

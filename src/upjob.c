@@ -645,13 +645,9 @@ job_read(void *arg, char *buf, size_t room, long now, int *cut,
 	ssize_t		 n;
 
 	*cut = 0;
-	if (j->hdroff < j->hdrlen) {	/* what came with the header */
-		n = (ssize_t)(j->hdrlen - j->hdroff < room ?
-		    j->hdrlen - j->hdroff : room);
-		memcpy(buf, j->hdr + j->hdroff, (size_t)n);
-		j->hdroff += (size_t)n;
+	if ((n = (ssize_t)cgi_header_rest(j->hdr, j->hdrlen, &j->hdroff, buf,
+	    room)) > 0)
 		return n;
-	}
 	if (j->deadline >= 0 && now >= j->deadline) {
 		say(j, "ran out of cgi_timeout");
 		j->outcome = METRICS_CGI_TIMEOUT;
